@@ -1,0 +1,45 @@
+# The README's two commands: `make run` and `make test`. Both install what they need first and
+# are idempotent: a stamp file records that an install is current for its inputs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+
+.PHONY: help install run test lint bench lock clean
+
+help:
+	@echo "make run   - install everything and run the system locally"
+	@echo "make test  - install everything and run the whole test suite"
+	@echo "make lint  - ruff format --check, ruff check, mypy"
+	@echo "make bench - run every benchmark in bench/ at its default sizes"
+
+$(PY_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(PY_STAMP)
+
+run: install
+	$(BIN)/certreg demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	for script in bench/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
+
+# Regenerate the pinned versions after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

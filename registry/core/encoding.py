@@ -1,0 +1,96 @@
+"""Wire encodings of DESIGN §3, parsed strictly.
+
+Every value has exactly one accepted spelling (lowercase `0x` hex, padded standard base64 with
+zero pad bits, `YYYY-MM-DDTHH:MM:SSZ`, `YYYY-MM-DD`), so that flipping any character of an
+encoded proof either changes the decoded value or is rejected — never silently accepted.
+"""
+
+import base64
+import binascii
+import datetime as dt
+import re
+
+from registry.core.errors import EncodingError
+
+__all__ = [
+    "b64",
+    "format_date",
+    "format_timestamp",
+    "hex0x",
+    "parse_b64",
+    "parse_date",
+    "parse_hex",
+    "parse_timestamp",
+]
+
+_HEX = re.compile(r"0x[0-9a-f]*")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def hex0x(data: bytes) -> str:
+    """Encode bytes as lowercase hex with a `0x` prefix."""
+    return "0x" + data.hex()
+
+
+def parse_hex(text: str, *, size: int | None = 32, what: str = "hash") -> bytes:
+    """Decode lowercase `0x` hex; `size` (bytes) is enforced unless None."""
+    if not isinstance(text, str) or _HEX.fullmatch(text) is None or len(text) % 2:
+        raise EncodingError(f"{what}: got {text!r:.80}, want lowercase 0x-prefixed hex")
+    data = bytes.fromhex(text[2:])
+    if size is not None and len(data) != size:
+        raise EncodingError(f"{what}: got {len(data)} bytes, want {size}")
+    return data
+
+
+def b64(data: bytes) -> str:
+    """Encode bytes as standard padded base64 (RFC 4648 §4)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def parse_b64(text: str, *, size: int | None = None, what: str = "base64 value") -> bytes:
+    """Decode standard padded base64, rejecting every non-canonical spelling."""
+    if not isinstance(text, str):
+        raise EncodingError(f"{what}: got {type(text).__name__}, want a base64 string")
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise EncodingError(f"{what}: got {text!r:.80}, want standard padded base64") from exc
+    # Non-zero pad bits decode to the same bytes; re-encoding catches them.
+    if b64(data) != text:
+        raise EncodingError(f"{what}: got {text!r:.80}, want canonical base64 {b64(data)!r:.80}")
+    if size is not None and len(data) != size:
+        raise EncodingError(f"{what}: got {len(data)} bytes, want {size}")
+    return data
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """Format an aware datetime as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds)."""
+    if moment.tzinfo is None:
+        raise EncodingError("timestamp: got a naive datetime, want an aware one")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str, *, what: str = "timestamp") -> dt.datetime:
+    """Parse exactly `YYYY-MM-DDTHH:MM:SSZ` into an aware UTC datetime."""
+    if not isinstance(text, str) or _TIMESTAMP.fullmatch(text) is None:
+        raise EncodingError(f"{what}: got {text!r:.40}, want YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise EncodingError(f"{what}: got {text!r}, want a real UTC date and time") from exc
+
+
+def format_date(day: dt.date) -> str:
+    """Format a date as `YYYY-MM-DD`."""
+    return day.isoformat()
+
+
+def parse_date(text: str, *, what: str = "date") -> dt.date:
+    """Parse exactly `YYYY-MM-DD`."""
+    if not isinstance(text, str) or _DATE.fullmatch(text) is None:
+        raise EncodingError(f"{what}: got {text!r:.40}, want YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise EncodingError(f"{what}: got {text!r}, want a real calendar date") from exc
