@@ -40,3 +40,7 @@ class NoteError(CoreError):
 
 class SignatureError(CoreError):
     """A signature is malformed or does not verify."""
+
+
+class LogTreeError(CoreError, ValueError):
+    """A log tree request is out of range, or its stored tiles are inconsistent."""
