@@ -44,3 +44,7 @@ class SignatureError(CoreError):
 
 class LogTreeError(CoreError, ValueError):
     """A log tree request is out of range, or its stored tiles are inconsistent."""
+
+
+class StatusMapError(CoreError, ValueError):
+    """An invalid input to the status map: a key or value of the wrong size, an unknown status."""

@@ -120,15 +120,18 @@ class LogTree:
     def append_many(self, entries: Iterable[bytes]) -> int:
         """Append entries in order; return the leaf index of the first."""
         batch = entries if isinstance(entries, Sequence) else list(entries)
-        return self.append_leaf_hashes(self._hasher.hash_leaves(batch))
+        return self._append(self._hasher.hash_leaves(batch))
 
     def append_leaf_hashes(self, leaf_hashes: Sequence[bytes]) -> int:
         """Append leaves by their leaf hashes; return the leaf index of the first."""
+        if leaf_hashes and set(map(len, leaf_hashes)) != {self._hasher.size}:
+            raise LogTreeError(f"leaf hashes: got a wrong length, want {self._hasher.size} bytes")
+        return self._append(leaf_hashes)
+
+    def _append(self, leaf_hashes: Sequence[bytes]) -> int:
         first = self._size
         if not leaf_hashes:
             return first
-        if any(len(h) != self._hasher.size for h in leaf_hashes):
-            raise LogTreeError(f"leaf hashes: got a wrong length, want {self._hasher.size} bytes")
         hash_pairs = self._hasher.hash_pairs
         nodes = list(leaf_hashes)
         start = first
