@@ -51,4 +51,3 @@ def demo(as_json: JsonOption = False) -> None:
             f"never-issued id {result['proved_absent'][:18]}…: absence proved in the status map",
         ],
     )
-
