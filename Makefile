@@ -7,6 +7,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
+NODE_DIR := hardhat-node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
 .PHONY: help install run test lint bench lock clean
 
@@ -21,7 +23,12 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(PY_STAMP)
+# The local chain (Hardhat) and the npm solc compiler, exactly as package-lock.json pins them.
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/certreg demo
@@ -42,4 +49,4 @@ lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis $(NODE_DIR)/node_modules

@@ -1,0 +1,75 @@
+"""Settings of the chain client, from `CERTREG_*` environment variables or a `.env` file.
+
+The same code talks to the local Hardhat node and to a permissioned network (Besu QBFT,
+GoQuorum); only these settings differ — see docs/deploy.md for what each must say there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eth_utils.address import is_address, to_checksum_address
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["AnchoringSettings"]
+
+
+class AnchoringSettings(BaseSettings):
+    """How to reach the chain, which contract to use, and how to send transactions."""
+
+    # extra="ignore": the .env file also holds the other components' CERTREG_ settings.
+    model_config = SettingsConfigDict(
+        env_prefix="CERTREG_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    #: JSON-RPC endpoint of the chain node (CERTREG_RPC_URL)
+    rpc_url: str = "http://127.0.0.1:8545"
+    #: the chain id the node must report; a mismatch is refused, never "fixed" (CERTREG_CHAIN_ID)
+    chain_id: int = Field(default=31337, ge=1)
+    #: the anchoring contract; unset: read from `deployment_file` (CERTREG_CONTRACT_ADDRESS)
+    contract_address: str | None = None
+    #: written by `certreg deploy`, read when `contract_address` is unset
+    deployment_file: Path = Path("data/deployment.json")
+    #: folder of the compiled artifact; unset: the committed one (cancun). A chain on an older
+    #: EVM uses a build for it (`python -m anchoring.compile --evm-version ... --out DIR`)
+    artifact_dir: Path | None = None
+    #: secp256k1 key (0x-hex) of the account holding ANCHORER_ROLE (CERTREG_ANCHORER_KEY)
+    anchorer_key: SecretStr | None = None
+    #: key of the deploying account, the contract's first admin; unset: `anchorer_key`
+    deployer_key: SecretStr | None = None
+    #: blocks mined on top of a transaction's block before it counts as done; 0 suits Hardhat
+    #: and QBFT/IBFT (immediate finality), a few for chains that can reorganise
+    confirmations: int = Field(default=0, ge=0)
+    #: how long to wait for a transaction to be mined and confirmed
+    receipt_timeout_s: float = Field(default=120.0, gt=0)
+    #: how often to ask the node for receipts and new blocks while waiting
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    #: a fixed legacy gas price in wei (0 on free-gas permissioned networks); unset: EIP-1559
+    #: fees where the latest block has a base fee, else the node's `eth_gasPrice`
+    gas_price_wei: int | None = Field(default=None, ge=0)
+    #: EIP-1559 tip in wei; unset: the node's `eth_maxPriorityFeePerGas`
+    max_priority_fee_wei: int | None = Field(default=None, ge=0)
+    #: extra gas on top of the node's estimate, in percent
+    gas_margin_percent: int = Field(default=20, ge=0, le=500)
+
+    @field_validator("contract_address")
+    @classmethod
+    def _checksum(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not is_address(value):
+            raise ValueError(f"got {value!r}, want a 20-byte 0x-hex address")
+        return to_checksum_address(value)
+
+    @field_validator("anchorer_key", "deployer_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        body = text[2:] if text.startswith("0x") else text
+        if len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
+            # Never echo the value: it is a private key, or meant to be one.
+            raise ValueError(f"got {len(text)} characters, want 64 hex digits (0x optional)")
+        return value

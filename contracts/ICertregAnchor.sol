@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ICertregAnchorErrors} from "./ICertregAnchorErrors.sol";
+
+/// @title The certreg anchoring contract's public interface
+/// @notice Checkpoints of an RFC 6962 / RFC 9162 log (tree size, log root, status-map root),
+/// each proven on chain to extend the previous one, and the registry of issuers' Ed25519
+/// signing keys. Issuer ids are SHA-256(UTF-8 issuer id); key ids are SHA-256(raw 32-byte
+/// Ed25519 public key). Block numbers say when a key is in force: on blocks
+/// `validFrom <= b < revokedAt` (or from `validFrom` on while `revokedAt` is 0).
+/// The functions down to `issuerKey` are the interface of DESIGN §4 that independent verifiers
+/// rely on; they never change.
+interface ICertregAnchor is ICertregAnchorErrors {
+    /// @notice A checkpoint was anchored at position `index`.
+    event CheckpointAnchored(
+        uint256 indexed index, uint64 indexed treeSize, bytes32 indexed logRoot, bytes32 mapRoot
+    );
+
+    /// @notice `publicKey` (key id `keyId`) was registered for `issuerId`, valid from block
+    /// `validFrom`.
+    event IssuerKeyRegistered(
+        bytes32 indexed issuerId, bytes32 indexed keyId, bytes32 publicKey, uint64 validFrom
+    );
+
+    /// @notice The key `keyId` of `issuerId` is revoked from block `revokedAt` on.
+    event IssuerKeyRevoked(bytes32 indexed issuerId, bytes32 indexed keyId, uint64 revokedAt);
+
+    /// @notice The role allowed to call `anchor` (the registry's sending account).
+    function ANCHORER_ROLE() external view returns (bytes32);
+
+    /// @notice The role allowed to register and revoke issuer keys.
+    function ISSUER_ADMIN_ROLE() external view returns (bytes32);
+
+    /// @notice Anchor a checkpoint that extends the latest one.
+    /// @dev Reverts with `AccessControlUnauthorizedAccount` unless the caller holds
+    /// `ANCHORER_ROLE`, `TreeSizeNotGrowing` unless `treeSize` exceeds the latest tree size,
+    /// and `InvalidConsistencyProof` unless `consistencyProof` is the RFC 9162 consistency
+    /// proof from the latest checkpoint to (`treeSize`, `logRoot`). The first checkpoint
+    /// extends the empty log, for which no proof exists: it needs an empty proof.
+    /// @param treeSize Number of entries in the log.
+    /// @param logRoot RFC 6962 root hash of the log at `treeSize`.
+    /// @param mapRoot Root of the status map derived from the log's first `treeSize` entries.
+    /// @param consistencyProof RFC 9162 §2.1.4 consistency proof from the latest checkpoint.
+    function anchor(
+        uint64 treeSize,
+        bytes32 logRoot,
+        bytes32 mapRoot,
+        bytes32[] calldata consistencyProof
+    ) external;
+
+    /// @notice Number of anchored checkpoints.
+    function checkpointCount() external view returns (uint256);
+
+    /// @notice The checkpoint at position `index` (0-based); all zero if there is none.
+    /// @return treeSize Log size; 0 only for a checkpoint that does not exist.
+    /// @return logRoot Log root hash.
+    /// @return mapRoot Status-map root hash.
+    /// @return blockNumber Block in which it was anchored.
+    /// @return timestamp That block's timestamp (seconds since the Unix epoch).
+    function checkpoint(uint256 index)
+        external
+        view
+        returns (
+            uint64 treeSize,
+            bytes32 logRoot,
+            bytes32 mapRoot,
+            uint64 blockNumber,
+            uint64 timestamp
+        );
+
+    /// @notice The key `keyId` of issuer `issuerId`; all zero for an unknown key.
+    /// @return publicKey Raw 32-byte Ed25519 public key.
+    /// @return validFrom First block on which the key is in force.
+    /// @return revokedAt First block on which it no longer is; 0 while it is in force.
+    function issuerKey(bytes32 issuerId, bytes32 keyId)
+        external
+        view
+        returns (bytes32 publicKey, uint64 validFrom, uint64 revokedAt);
+
+    /// @notice The latest checkpoint and its position; all zero before the first one.
+    function latestCheckpoint()
+        external
+        view
+        returns (
+            uint256 index,
+            uint64 treeSize,
+            bytes32 logRoot,
+            bytes32 mapRoot,
+            uint64 blockNumber,
+            uint64 timestamp
+        );
+
+    /// @notice Whether `proof` is the RFC 9162 §2.1.3 inclusion proof of the leaf with hash
+    /// `leafHash` at `leafIndex` (0-based) in the tree of `treeSize` leaves with root `root`.
+    /// Returns false, never reverts, for any proof that does not verify.
+    function verifyInclusion(
+        uint64 leafIndex,
+        uint64 treeSize,
+        bytes32 leafHash,
+        bytes32[] calldata proof,
+        bytes32 root
+    ) external pure returns (bool);
+
+    /// @notice Whether `proof` is the RFC 9162 §2.1.4 consistency proof between the tree of
+    /// `size1` leaves with root `root1` and that of `size2` leaves with root `root2`.
+    /// @dev As the core's verifier: `size1` 0 never verifies (RFC 9162 defines no proof from
+    /// the empty tree); equal sizes verify with an empty proof and equal roots.
+    function verifyConsistency(
+        uint64 size1,
+        uint64 size2,
+        bytes32 root1,
+        bytes32 root2,
+        bytes32[] calldata proof
+    ) external pure returns (bool);
+
+    /// @notice Register `publicKey` for `issuerId`, in force from block `validFrom` on.
+    /// @dev Only `ISSUER_ADMIN_ROLE`. `validFrom` 0 means the block of this transaction; an
+    /// earlier block reverts with `ValidFromInPast`. The key id is computed here, as
+    /// SHA-256(publicKey), so that it always matches the key.
+    /// @return keyId SHA-256 of `publicKey`.
+    function registerIssuerKey(bytes32 issuerId, bytes32 publicKey, uint64 validFrom)
+        external
+        returns (bytes32 keyId);
+
+    /// @notice Revoke the key `keyId` of `issuerId` from block `revokedAt` on.
+    /// @dev Only `ISSUER_ADMIN_ROLE`. `revokedAt` 0 means the block of this transaction. An
+    /// earlier block is allowed — a key compromise is usually found out after the fact — and
+    /// the revocation's own block stays visible in its event. Not before `validFrom`.
+    function revokeIssuerKey(bytes32 issuerId, bytes32 keyId, uint64 revokedAt) external;
+
+    /// @notice Whether the key `keyId` of `issuerId` is in force on block `blockNumber`.
+    function issuerKeyInForce(bytes32 issuerId, bytes32 keyId, uint64 blockNumber)
+        external
+        view
+        returns (bool);
+}

@@ -1,0 +1,126 @@
+"""Chain fixtures: one real Hardhat node per session, the contract deployed once, and every test
+wrapped in `evm_snapshot`/`evm_revert` so that tests see the same fresh deployment and never each
+other's transactions.
+
+Nothing is installed here: `make test` runs `npm ci` in hardhat-node before pytest. Accounts are
+Hardhat's well-known development keys: 0 is the authority (admin), 1 the anchorer, 2 the issuer
+admin, 3 an account with no role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from anchoring.client import AnchorClient, ChainClient
+from anchoring.deploy import Deployment, deploy_contract
+from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
+
+CHAIN_ID = 31337
+
+
+@dataclass(frozen=True)
+class Accounts:
+    admin: LocalAccount
+    anchorer: LocalAccount
+    issuer_admin: LocalAccount
+    outsider: LocalAccount
+
+
+@dataclass(frozen=True)
+class DeployedChain:
+    """What is set up once per session."""
+
+    node: HardhatNode
+    w3: Web3
+    accounts: Accounts
+    deployment: Deployment
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        """A raw JSON-RPC call (Hardhat's evm_* and hardhat_* methods)."""
+        response = self.w3.provider.make_request(method, params or [])  # type: ignore[arg-type]
+        if "error" in response:
+            raise AssertionError(f"{method}: {response['error']}")
+        return response["result"]
+
+    def client(self, account: LocalAccount, **options: Any) -> AnchorClient:
+        """A fresh client (fresh nonce counter) for `account`."""
+        chain = ChainClient(self.w3, account, chain_id=CHAIN_ID, poll_interval_s=0.02, **options)
+        return AnchorClient(chain, self.deployment.address)
+
+    @cached_property
+    def reader(self) -> AnchorClient:
+        """One shared client for read-only calls (views send no transaction, keep no state)."""
+        return self.client(self.accounts.outsider)
+
+    def mine(self, blocks: int = 1) -> None:
+        self.rpc("hardhat_mine", [hex(blocks)])
+
+    @property
+    def block_number(self) -> int:
+        return self.w3.eth.block_number
+
+
+@dataclass(frozen=True)
+class Chain(DeployedChain):
+    """A test's view: the session chain plus one fresh client per role."""
+
+    admin: AnchorClient
+    anchorer: AnchorClient
+    issuer_admin: AnchorClient
+    outsider: AnchorClient
+
+
+@pytest.fixture(scope="session")
+def hardhat_node() -> Iterator[HardhatNode]:
+    node = start_hardhat_node(chain_id=CHAIN_ID)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def deployed_chain(hardhat_node: HardhatNode) -> DeployedChain:
+    w3 = Web3(Web3.HTTPProvider(hardhat_node.url))
+    accounts = Accounts(
+        admin=dev_account(0),
+        anchorer=dev_account(1),
+        issuer_admin=dev_account(2),
+        outsider=dev_account(3),
+    )
+    admin_chain = ChainClient(w3, accounts.admin, chain_id=CHAIN_ID, poll_interval_s=0.02)
+    deployment = deploy_contract(admin_chain, admin=accounts.admin.address)
+    admin = AnchorClient(admin_chain, deployment.address)
+    admin.grant_role("ANCHORER_ROLE", accounts.anchorer.address)
+    admin.grant_role("ISSUER_ADMIN_ROLE", accounts.issuer_admin.address)
+    return DeployedChain(node=hardhat_node, w3=w3, accounts=accounts, deployment=deployment)
+
+
+@pytest.fixture
+def chain(deployed_chain: DeployedChain) -> Iterator[Chain]:
+    """The deployed contract with roles granted, reverted to that state after the test."""
+    d = deployed_chain
+    snapshot = d.rpc("evm_snapshot")
+    try:
+        yield Chain(
+            node=d.node,
+            w3=d.w3,
+            accounts=d.accounts,
+            deployment=d.deployment,
+            admin=d.client(d.accounts.admin),
+            anchorer=d.client(d.accounts.anchorer),
+            issuer_admin=d.client(d.accounts.issuer_admin),
+            outsider=d.client(d.accounts.outsider),
+        )
+    finally:
+        # Mining modes are not part of a snapshot: put back automine for the next test.
+        d.rpc("evm_setIntervalMining", [0])
+        d.rpc("evm_setAutomine", [True])
+        assert d.rpc("evm_revert", [snapshot]) is True

@@ -1,0 +1,79 @@
+"""Settings come from CERTREG_* variables and are checked at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from anchoring.settings import AnchoringSettings
+
+KEY = "0x" + "4c" * 32
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # No .env of the developer's and no CERTREG_ variables of the shell leak in.
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("CERTREG_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_suit_the_local_hardhat_node() -> None:
+    settings = AnchoringSettings()
+    assert settings.rpc_url == "http://127.0.0.1:8545"
+    assert settings.chain_id == 31337
+    assert settings.confirmations == 0
+    assert settings.contract_address is None
+    assert settings.gas_price_wei is None
+
+
+def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CERTREG_RPC_URL", "http://besu:8545")
+    monkeypatch.setenv("CERTREG_CHAIN_ID", "1337")
+    monkeypatch.setenv("CERTREG_CONTRACT_ADDRESS", "0x5fbdb2315678afecb367f032d93f642f64180aa3")
+    monkeypatch.setenv("CERTREG_GAS_PRICE_WEI", "0")
+    monkeypatch.setenv("CERTREG_ANCHORER_KEY", KEY)
+    settings = AnchoringSettings()
+    assert settings.rpc_url == "http://besu:8545"
+    assert settings.chain_id == 1337
+    assert settings.contract_address == "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    assert settings.gas_price_wei == 0
+    assert settings.anchorer_key is not None
+    assert settings.anchorer_key.get_secret_value() == KEY
+    assert KEY not in repr(settings)
+
+
+def test_from_dotenv_with_other_components_settings(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "CERTREG_DATABASE_URL=sqlite:///x.db\nCERTREG_CONFIRMATIONS=2\n", encoding="utf-8"
+    )
+    assert AnchoringSettings().confirmations == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CERTREG_CONTRACT_ADDRESS", "0x1234"),
+        ("CERTREG_CHAIN_ID", "0"),
+        ("CERTREG_CONFIRMATIONS", "-1"),
+        ("CERTREG_GAS_PRICE_WEI", "-5"),
+        ("CERTREG_ANCHORER_KEY", "0x1234"),
+        ("CERTREG_DEPLOYER_KEY", "zz" * 32),
+    ],
+)
+def test_rejects(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        AnchoringSettings()
+
+
+def test_a_bad_key_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "0x" + "ab" * 31
+    monkeypatch.setenv("CERTREG_ANCHORER_KEY", secret)
+    with pytest.raises(ValidationError) as caught:
+        AnchoringSettings()
+    assert secret not in str(caught.value)
+    assert "want 64 hex digits" in str(caught.value)
