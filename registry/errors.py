@@ -3,3 +3,31 @@
 
 class RegistryError(Exception):
     """Base class of every error raised by `registry` (core and service)."""
+
+
+class ServiceError(RegistryError):
+    """A request the registry refuses; the API maps each subclass to a problem type."""
+
+
+class NotFoundError(ServiceError):
+    """No such issuer, certificate or checkpoint."""
+
+
+class ConflictError(ServiceError):
+    """A different record under a certificate number that is already taken."""
+
+
+class IllegalTransitionError(ServiceError):
+    """A lifecycle change the certificate's state does not allow (e.g. reinstate withdrawn)."""
+
+
+class ForbiddenError(ServiceError):
+    """An issuer acting on another issuer's certificate, or on a kind it may not issue."""
+
+
+class AuthenticationError(ServiceError):
+    """A missing, malformed, unknown or revoked API key."""
+
+
+class InvalidRequestError(ServiceError):
+    """A request that is well-formed JSON but not acceptable (e.g. a batch too large)."""

@@ -6,6 +6,7 @@ them and their JCS form depends on IEEE-754 rounding that other verifiers may ge
 """
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
@@ -14,7 +15,7 @@ import rfc8785
 
 from registry.core.errors import CanonicalizationError
 
-__all__ = ["JSONValue", "canonical_hash", "canonical_json", "normalize"]
+__all__ = ["JSONValue", "canonical_hash", "canonical_json", "json_depth", "normalize"]
 
 JSONValue: TypeAlias = bool | int | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"] | None
 
@@ -70,3 +71,25 @@ def canonical_json(value: object) -> bytes:
 def canonical_hash(value: object) -> bytes:
     """SHA-256 of the canonical bytes (used for `record_hash` and status-map values)."""
     return hashlib.sha256(canonical_json(value)).digest()
+
+
+# A JSON string (skipped whole, escapes included) or one structural bracket.
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, without parsing it.
+
+    Checked before `json.loads` on untrusted input: a library we load (py_ecc, via
+    eth-account) raises the recursion limit so far that deep nesting would overflow the C stack
+    instead of raising RecursionError.
+    """
+    depth = deepest = 0
+    for match in _STRUCTURE.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest

@@ -48,3 +48,7 @@ class LogTreeError(CoreError, ValueError):
 
 class StatusMapError(CoreError, ValueError):
     """An invalid input to the status map: a key or value of the wrong size, an unknown status."""
+
+
+class LifecycleError(CoreError, ValueError):
+    """An event that cannot follow the log before it (e.g. superseding an unknown certificate)."""

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from registry.core.canonical import canonical_json
+from registry.core.canonical import canonical_json, json_depth
 from registry.core.encoding import (
     b64,
     format_timestamp,
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 MAX_SEQ: Final = 2**53 - 1  # JCS writes numbers as IEEE-754 doubles: exact up to here
+_MAX_ENTRY_DEPTH: Final = 2  # an event is one object of scalars
 _MIN_YEAR: Final = 1970  # before Unix time, and `%Y` would not give four digits below 1000
 _MAX_YEAR: Final = 9999
 
@@ -211,6 +212,10 @@ class Event:
         An entry that parses but is not exactly `leaf_bytes()` of its event (other key order,
         whitespace, escapes, duplicate keys, NFD text) is refused: its leaf hash would differ.
         """
+        if json_depth(entry) > _MAX_ENTRY_DEPTH:
+            raise EncodingError(
+                f"log entry: got JSON nested deeper than {_MAX_ENTRY_DEPTH}, want a flat event"
+            )
         try:
             obj = json.loads(entry.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:

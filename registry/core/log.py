@@ -111,6 +111,24 @@ class LogTree:
         """The hasher this tree was built with."""
         return self._hasher
 
+    def advance(self, tree_size: int) -> None:
+        """Read up to `tree_size` leaves, which another writer has appended to the store.
+
+        The right-edge tiles cached at the old size may have grown, so they are dropped; full
+        tiles never change and stay cached.
+        """
+        if tree_size < self._size:
+            raise LogTreeError(f"tree_size: got {tree_size}, want >= {self._size} (append-only)")
+        if tree_size == self._size:
+            return
+        old = self._size
+        level = 0
+        while old >> (TILE_HEIGHT * level):
+            edge = (old >> (TILE_HEIGHT * level)) >> TILE_HEIGHT
+            self._cache.pop(_cache_key(level, edge), None)
+            level += 1
+        self._size = tree_size
+
     # -- appending ------------------------------------------------------------------------------
 
     def append(self, entry: bytes) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from registry.core.canonical import canonical_hash, canonical_json, normalize
+from registry.core.canonical import canonical_hash, canonical_json, json_depth, normalize
 from registry.core.errors import CanonicalizationError
 
 SAMPLES = Path(__file__).resolve().parents[3] / "registry" / "data" / "sample_certificates.json"
@@ -96,3 +96,18 @@ class TestNormalize:
 
     def test_leaves_bools_alone(self) -> None:
         assert normalize({"x": True}) == {"x": True}
+
+
+class TestJsonDepth:
+    @pytest.mark.parametrize(
+        ("text", "depth"),
+        [
+            (b"1", 0),
+            (b"{}", 1),
+            (b'{"a":[1,[2]]}', 3),
+            (b'{"a":"[[[{\\"","b":[]}', 2),  # brackets inside strings do not count
+            (b"[" * 100_000, 100_000),
+        ],
+    )
+    def test_counts_structure_outside_strings(self, text: bytes, depth: int) -> None:
+        assert json_depth(text) == depth

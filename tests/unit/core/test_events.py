@@ -1,6 +1,7 @@
 import dataclasses
 import datetime as dt
 import json
+import sys
 import unicodedata
 from typing import Any
 
@@ -436,3 +437,15 @@ class TestConstructor:
     def test_max_seq(self, event: Event) -> None:
         big = dataclasses.replace(event, seq=2**53 - 1)
         assert Event.from_json(big.to_json()) == big
+
+
+def test_deep_nesting_is_refused_even_under_a_raised_recursion_limit() -> None:
+    # py_ecc (imported by eth-account) raises the limit to 100,000; json.loads would then
+    # overflow the C stack. The depth check must refuse the entry before parsing it.
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(EncodingError, match="nested deeper"):
+            Event.from_leaf(b"[" * 200_000)
+    finally:
+        sys.setrecursionlimit(before)

@@ -224,3 +224,28 @@ class TestTiles:
     def test_store_refuses_malformed_tiles(self, data: bytes) -> None:
         with pytest.raises(LogTreeError, match="bytes"):
             MemoryTileStore().write_tiles({(0, 0): data})
+
+
+class TestAdvance:
+    def test_reader_follows_a_writer_through_a_shared_store(self) -> None:
+        store = MemoryTileStore()
+        writer = LogTree(store)
+        writer.append_many(entries(300))
+        reader = LogTree(store, tree_size=300)
+        assert reader.inclusion_proof(leaf_index=299) == writer.inclusion_proof(leaf_index=299)
+        for more in (1, 255, 700):
+            writer.append_many(entries(more))
+            reader.advance(writer.tree_size)
+            assert reader.root_hash() == writer.root_hash()
+            last = writer.tree_size - 1
+            assert reader.inclusion_proof(leaf_index=last) == writer.inclusion_proof(
+                leaf_index=last
+            )
+            assert reader.inclusion_proof(leaf_index=260) == writer.inclusion_proof(leaf_index=260)
+
+    def test_refuses_to_shrink(self) -> None:
+        tree = LogTree()
+        tree.append_many(entries(3))
+        tree.advance(3)
+        with pytest.raises(LogTreeError, match="append-only"):
+            tree.advance(2)

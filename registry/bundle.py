@@ -1,0 +1,116 @@
+"""The proof bundle (DESIGN §7, format `certreg-bundle/1`): everything a verifier needs to check
+one certificate against the chain, offline from the registry.
+
+Pydantic models, because a bundle crosses the edges (API responses, files a verifier uploads);
+parsing is strict — unknown fields, wrong types and non-canonical encodings are refused.
+"""
+
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Bundle",
+    "BundleAnchor",
+    "BundleCheckpoint",
+    "BundleIssuerKey",
+    "BundleLogInclusion",
+    "BundleOtherLeaf",
+    "BundleStatusLeaf",
+    "BundleStatusProof",
+]
+
+BUNDLE_FORMAT: Final = "certreg-bundle/1"
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
+Base64Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+TxHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
+Count = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
+Timestamp = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BundleLogInclusion(_Strict):
+    """RFC 9162 inclusion proof of the event in the checkpoint's log."""
+
+    leaf_index: Count
+    tree_size: Count
+    hashes: list[Hex32]
+
+
+class BundleStatusLeaf(_Strict):
+    """The status-map leaf; the map value is H(canonical(leaf))."""
+
+    certificate_id: str
+    status: Literal["valid", "suspended", "withdrawn", "superseded"]
+    record_hash: Hex32
+    event_seq: Count
+
+
+class BundleOtherLeaf(_Strict):
+    key: Hex32
+    value: Hex32
+
+
+class BundleStatusProof(_Strict):
+    """Status-map proof (docs/spec.md §5): membership with `leaf`, or non-membership."""
+
+    key: Hex32
+    leaf: BundleStatusLeaf | None
+    bitmap: Hex32
+    siblings: list[Hex32]
+    other_leaf: BundleOtherLeaf | None = None
+
+
+class BundleCheckpoint(_Strict):
+    """The anchored checkpoint the proofs are against, with its signed note."""
+
+    index: Count
+    tree_size: Count
+    log_root: Hex32
+    map_root: Hex32
+    note: str
+
+
+class BundleAnchor(_Strict):
+    """Where the checkpoint is on chain."""
+
+    chain_id: Annotated[int, Field(ge=1, strict=True)]
+    contract: Address
+    tx_hash: TxHash | None
+    block_number: Count
+
+
+class BundleIssuerKey(_Strict):
+    """The key the event is signed with (check it against the chain's issuer-key registry)."""
+
+    issuer_id: str
+    key_id: Hex32
+    public_key: Base64Key
+
+
+class Bundle(_Strict):
+    """A certificate's proof bundle.
+
+    `status`: `ANCHORED` (all parts present), `PENDING` (issued, not yet covered by an anchored
+    checkpoint: `checkpoint`, `log_inclusion`, `status_proof`, `anchor` are null) or `UNKNOWN`
+    (no such certificate: `record` and `event` are null and `status_proof` proves the absence
+    of its key from the anchored status map).
+    """
+
+    format: Literal["certreg-bundle/1"] = BUNDLE_FORMAT
+    status: Literal["ANCHORED", "PENDING", "UNKNOWN"]
+    certificate_id: str
+    record: dict[str, Any] | None
+    event: dict[str, Any] | None
+    log_inclusion: BundleLogInclusion | None
+    status_proof: BundleStatusProof | None
+    checkpoint: BundleCheckpoint | None
+    anchor: BundleAnchor | None
+    issuer_key: BundleIssuerKey | None
+    next_checkpoint_due: Timestamp | None = None

@@ -1,0 +1,203 @@
+"""Forming checkpoints: extend the log's tiles and the status map with the events since the last
+checkpoint, sign the result, and — once the chain has it — make its map the anchored one.
+
+At most one checkpoint is un-anchored at any time, so the status map in the database is always
+the anchored one and a new checkpoint's map is an overlay on it (docs/architecture.md).
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.core.checkpoint import Checkpoint as SignedCheckpoint
+from registry.core.checkpoint import sign_checkpoint
+from registry.core.events import Event
+from registry.core.lifecycle import StatusLeaf, apply_event
+from registry.core.log import LogTree
+from registry.core.note import NoteSigner
+from registry.core.statusmap import MapNode, StatusMap
+from registry.db import models
+from registry.db.mapstore import (
+    AnchoredMapCache,
+    CachedMapStore,
+    MapOverlay,
+    read_leaves,
+    write_anchored_map,
+)
+from registry.db.repositories import CheckpointRepository, LogRepository
+from registry.db.stores import SqlTileStore
+from registry.errors import RegistryError
+
+__all__ = ["CheckpointBuilder", "CheckpointError", "MapDelta", "Pending"]
+
+
+class CheckpointError(RegistryError):
+    """The stored log or map does not agree with a checkpoint formed from it."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What waits for a checkpoint."""
+
+    checkpointed_size: int  # size of the latest checkpoint (any state), 0 before the first
+    tree_size: int  # the log's size now
+    oldest_at: dt.datetime | None  # when the oldest waiting event was appended (naive UTC)
+
+    @property
+    def events(self) -> int:
+        return self.tree_size - self.checkpointed_size
+
+
+@dataclass(frozen=True)
+class MapDelta:
+    """The status map after some events, as an overlay on the anchored map."""
+
+    nodes: dict[int, MapNode]
+    leaves: list[StatusLeaf]
+    root_hash: bytes
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class CheckpointBuilder:
+    """Forms and finalises checkpoints over one database."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        signer: NoteSigner,
+        map_cache: AnchoredMapCache,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._signer = signer
+        self._cache = map_cache
+        self._clock = clock
+
+    @property
+    def origin(self) -> str:
+        return self._signer.name
+
+    def pending(self, session: Session) -> Pending:
+        latest = CheckpointRepository(session).latest()
+        start = 0 if latest is None else latest.tree_size
+        size = LogRepository(session).tree_size()
+        oldest = LogRepository(session).first_at_or_after(start) if size > start else None
+        return Pending(checkpointed_size=start, tree_size=size, oldest_at=oldest)
+
+    def is_due(self, pending: Pending, *, interval_s: float, max_events: int) -> bool:
+        """Whether enough events, or events long enough, wait for a checkpoint."""
+        if pending.events <= 0:
+            return False
+        if pending.events >= max_events or pending.oldest_at is None:
+            return True
+        waited = _naive_utc(self._clock()) - pending.oldest_at
+        return waited.total_seconds() >= interval_s
+
+    def map_delta(self, session: Session, *, start: int, end: int) -> MapDelta:
+        """The status map after events [start, end) applied to the anchored map.
+
+        The anchored map must be the map at `start` (the caller checks it is anchored there).
+        """
+        self._cache.sync(session)
+        events = [Event.from_leaf(entry) for entry in LogRepository(session).entries(start, end)]
+        if len(events) != end - start:
+            raise CheckpointError(f"events [{start}, {end}): got {len(events)}, want {end - start}")
+        touched = {e.certificate_id for e in events} | {
+            e.supersedes for e in events if e.supersedes is not None
+        }
+        leaves = dict(read_leaves(session, touched))
+        changed: dict[str, StatusLeaf] = {}
+        for event in events:
+            for leaf in apply_event(leaves, event):
+                changed[leaf.certificate_id] = leaf
+        overlay = MapOverlay(CachedMapStore(session, self._cache))
+        status_map = StatusMap(overlay)
+        status_map.update_many([(leaf.key, leaf.value) for leaf in changed.values()])
+        return MapDelta(
+            nodes=dict(overlay.writes),
+            leaves=list(changed.values()),
+            root_hash=status_map.root_hash,
+        )
+
+    def prepare(self) -> models.Checkpoint | None:
+        """Form, sign and store the next checkpoint (state `prepared`), if events wait and the
+        latest checkpoint is anchored. Returns it, or None if there is nothing to do."""
+        with self._sessions.begin() as session:
+            checkpoints = CheckpointRepository(session)
+            latest = checkpoints.latest()
+            if latest is not None and latest.state != "anchored":
+                return None
+            start = 0 if latest is None else latest.tree_size
+            end = LogRepository(session).tree_size()
+            if end == start:
+                return None
+            tree = LogTree(SqlTileStore(session), tree_size=start)
+            tree.append_many(LogRepository(session).entries(start, end))
+            delta = self.map_delta(session, start=start, end=end)
+            signed = SignedCheckpoint(
+                origin=self._signer.name,
+                tree_size=end,
+                root_hash=tree.root_hash(),
+                map_root=delta.root_hash,
+            )
+            row = models.Checkpoint(
+                index=0 if latest is None else latest.index + 1,
+                tree_size=end,
+                log_root=signed.root_hash,
+                map_root=signed.map_root,
+                note=sign_checkpoint(signed, self._signer),
+                state="prepared",
+                created_at=_naive_utc(self._clock()),
+                attempts=0,
+            )
+            checkpoints.add(row)
+            return row
+
+    def consistency_proof(self, session: Session, checkpoint: models.Checkpoint) -> list[bytes]:
+        """The proof that `checkpoint` extends the latest anchored one (empty for the first)."""
+        previous = CheckpointRepository(session).latest_anchored()
+        if previous is None or previous.tree_size == 0:
+            return []
+        tree = LogTree(SqlTileStore(session), tree_size=checkpoint.tree_size)
+        return tree.consistency_proof(size1=previous.tree_size, size2=checkpoint.tree_size)
+
+    def finalize(
+        self,
+        session: Session,
+        checkpoint: models.Checkpoint,
+        *,
+        block_number: int,
+        block_timestamp: int,
+        tx_hash: str | None,
+    ) -> None:
+        """Mark `checkpoint` anchored and make its status map the anchored one, in `session`."""
+        previous = CheckpointRepository(session).latest_anchored()
+        start = 0 if previous is None else previous.tree_size
+        if previous is not None and previous.index != checkpoint.index - 1:
+            raise CheckpointError(
+                f"checkpoint {checkpoint.index}: got previous anchored {previous.index}, "
+                f"want {checkpoint.index - 1}"
+            )
+        delta = self.map_delta(session, start=start, end=checkpoint.tree_size)
+        if delta.root_hash != checkpoint.map_root:
+            raise CheckpointError(
+                f"checkpoint {checkpoint.index} map root: got 0x{delta.root_hash.hex()} "
+                f"recomputed, want 0x{checkpoint.map_root.hex()} as signed"
+            )
+        write_anchored_map(
+            session,
+            nodes=delta.nodes,
+            leaves=delta.leaves,
+            version=checkpoint.index,
+        )
+        checkpoint.state = "anchored"
+        checkpoint.block_number = block_number
+        checkpoint.block_timestamp = block_timestamp
+        checkpoint.tx_hash = tx_hash or checkpoint.tx_hash
+        checkpoint.anchored_at = _naive_utc(self._clock())

@@ -1,0 +1,126 @@
+"""How events change certificates' statuses: the status map as a function of the log prefix.
+
+Normative (docs/spec.md §5.7): replaying the log from the start with `apply_event` and setting
+each changed certificate's status-map leaf gives the map root of every checkpoint. An auditor
+recomputes it from the log alone; the registry uses the same function to build the map.
+"""
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Final
+
+from registry.core.errors import LifecycleError
+from registry.core.events import Event, EventType
+from registry.core.statusmap import map_key, status_leaf_value
+
+__all__ = [
+    "ALLOWED_FROM",
+    "NEXT_STATUS",
+    "SUPERSEDABLE",
+    "LifecycleError",
+    "StatusLeaf",
+    "apply_event",
+]
+
+# The status an event gives the certificate it names (`certificate_id`).
+NEXT_STATUS: Final = {
+    EventType.ISSUE: "valid",
+    EventType.SUSPEND: "suspended",
+    EventType.REINSTATE: "valid",
+    EventType.WITHDRAW: "withdrawn",
+    EventType.SUPERSEDE: "valid",  # the new certificate; the old one becomes "superseded"
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusLeaf:
+    """A status-map leaf's preimage (DESIGN §7 `status_proof.leaf`)."""
+
+    certificate_id: str
+    status: str
+    record_hash: bytes
+    event_seq: int
+
+    @property
+    def key(self) -> bytes:
+        return map_key(self.certificate_id)
+
+    @property
+    def value(self) -> bytes:
+        return status_leaf_value(
+            certificate_id=self.certificate_id,
+            status=self.status,
+            record_hash=self.record_hash,
+            event_seq=self.event_seq,
+        )
+
+
+# Statuses a certificate must be in for an event to apply to it (None: must not exist yet).
+ALLOWED_FROM: Final = {
+    EventType.ISSUE: None,
+    EventType.SUSPEND: frozenset({"valid"}),
+    EventType.REINSTATE: frozenset({"suspended"}),
+    EventType.WITHDRAW: frozenset({"valid", "suspended"}),
+    EventType.SUPERSEDE: None,  # for the new certificate; the old one: SUPERSEDABLE
+}
+SUPERSEDABLE: Final = frozenset({"valid", "suspended"})
+
+
+def _check_from(
+    leaves: MutableMapping[str, StatusLeaf], event: Event, certificate_id: str, allowed: object
+) -> StatusLeaf | None:
+    current = leaves.get(certificate_id)
+    if allowed is None:
+        if current is not None:
+            raise LifecycleError(
+                f"event {event.seq}: got {event.type.value} of {certificate_id}, "
+                f"want a certificate not in the log yet (it is {current.status})"
+            )
+        return None
+    assert isinstance(allowed, frozenset)
+    if current is None or current.status not in allowed:
+        got = "an unknown certificate" if current is None else f"a {current.status} certificate"
+        raise LifecycleError(
+            f"event {event.seq}: got {event.type.value} of {got} {certificate_id}, "
+            f"want one that is {' or '.join(sorted(allowed))}"
+        )
+    return current
+
+
+def apply_event(leaves: MutableMapping[str, StatusLeaf], event: Event) -> list[StatusLeaf]:
+    """Set the leaves `event` changes in `leaves` (keyed by certificate id); return them.
+
+    Raises `LifecycleError` for an event the log before it does not allow (see ALLOWED_FROM),
+    or whose record hash is not the certificate's. `supersede` changes two leaves: the new
+    certificate (`certificate_id`, record hash from the event) becomes valid, the old one
+    (`supersedes`) keeps its record hash and becomes superseded; both point at this event.
+    """
+    current = _check_from(leaves, event, event.certificate_id, ALLOWED_FROM[event.type])
+    if current is not None and current.record_hash != event.record_hash:
+        raise LifecycleError(
+            f"event {event.seq}: got record hash 0x{event.record_hash.hex()}, "
+            f"want the certificate's 0x{current.record_hash.hex()}"
+        )
+    changed = [
+        StatusLeaf(
+            certificate_id=event.certificate_id,
+            status=NEXT_STATUS[event.type],
+            record_hash=event.record_hash,
+            event_seq=event.seq,
+        )
+    ]
+    if event.type is EventType.SUPERSEDE:
+        assert event.supersedes is not None  # Event enforces it on supersede events
+        old = _check_from(leaves, event, event.supersedes, SUPERSEDABLE)
+        assert old is not None
+        changed.append(
+            StatusLeaf(
+                certificate_id=old.certificate_id,
+                status="superseded",
+                record_hash=old.record_hash,
+                event_seq=event.seq,
+            )
+        )
+    for leaf in changed:
+        leaves[leaf.certificate_id] = leaf
+    return changed

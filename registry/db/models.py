@@ -1,0 +1,205 @@
+"""The tables. Hashes and keys are raw bytes; ids are the strings the API shows.
+
+Dates and times: `DateTime` columns hold naive UTC (SQLite has no time zones); the repositories
+convert at the boundary.
+"""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 (SQLAlchemy reads it on the class)
+        dt.datetime: DateTime(),
+        dt.date: Date(),
+        bytes: LargeBinary(),
+        int: BigInteger(),
+    }
+
+
+class Issuer(Base):
+    """A certification body, test or calibration lab admitted by the authority."""
+
+    __tablename__ = "issuers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    accreditation: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime]
+
+
+class IssuerKey(Base):
+    """An issuer's Ed25519 signing key; the private half encrypted at rest (AES-GCM)."""
+
+    __tablename__ = "issuer_keys"
+
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    private_key_enc: Mapped[bytes]
+    # active: signs new events; retired: replaced by a newer key, kept to verify old events.
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    retired_at: Mapped[dt.datetime | None]
+    # The log size when it was retired: every event it signed has a smaller seq.
+    retired_at_seq: Mapped[int | None]
+    # Chain registration (DESIGN §4 issuer-key registry), filled when the transaction lands.
+    valid_from_block: Mapped[int | None]
+    revoked_at_block: Mapped[int | None]
+
+
+class ApiKey(Base):
+    """An issuer's API key: only a SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    label: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Certificate(Base):
+    """A certificate: its full record (canonical JSON, as hashed) and its current status."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("issuer_id", "number"),
+        Index("ix_certificates_holder_name", "holder_name"),
+        Index("ix_certificates_holder_tax_code", "holder_tax_code"),
+        Index("ix_certificates_kind_valid_until", "kind", "valid_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"))
+    number: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    record: Mapped[str] = mapped_column(Text)
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[str] = mapped_column(String(16))
+    issued_on: Mapped[dt.date]
+    valid_from: Mapped[dt.date]
+    valid_until: Mapped[dt.date | None]
+    holder_name: Mapped[str] = mapped_column(String(300))
+    holder_tax_code: Mapped[str | None] = mapped_column(String(40))
+    supersedes: Mapped[str | None] = mapped_column(String(66))
+    superseded_by: Mapped[str | None] = mapped_column(String(66))
+    last_event_seq: Mapped[int]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class Event(Base):
+    """One log entry. `seq` is the leaf index; `entry` the exact leaf bytes (canonical JSON)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_certificate_id_seq", "certificate_id", "seq"),
+        Index("ix_events_supersedes_seq", "supersedes", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(16))
+    certificate_id: Mapped[str] = mapped_column(String(66))
+    supersedes: Mapped[str | None] = mapped_column(String(66))
+    issuer_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime]
+    entry: Mapped[bytes]
+
+
+class LogHead(Base):
+    """One row: the log's size. Locked FOR UPDATE by every append so seq has no gaps."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int]
+
+
+class LogTile(Base):
+    """A C2SP tile of the log tree (see registry.core.log)."""
+
+    __tablename__ = "log_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    data: Mapped[bytes]
+
+
+class MapNode(Base):
+    """A status-map node as of the latest anchored checkpoint: an internal node's hash (32
+    bytes) or a leaf's key ‖ value (64 bytes), at its position (see registry.core.statusmap).
+
+    `version` is the index of the checkpoint that last wrote it, so a process caching the map
+    can catch up by reading only the rows newer than its copy.
+    """
+
+    __tablename__ = "map_nodes"
+
+    position: Mapped[bytes] = mapped_column(LargeBinary(33), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary(64))
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class MapLeaf(Base):
+    """The preimage of each status-map leaf as of the latest anchored checkpoint."""
+
+    __tablename__ = "map_leaves"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    certificate_id: Mapped[str] = mapped_column(String(66), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    event_seq: Mapped[int]
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Checkpoint(Base):
+    """A signed checkpoint and where its anchoring stands: prepared → sent → anchored."""
+
+    __tablename__ = "checkpoints"
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    log_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    map_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[dt.datetime]
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    nonce: Mapped[int | None]
+    sent_at: Mapped[dt.datetime | None]
+    block_number: Mapped[int | None]
+    block_timestamp: Mapped[int | None]
+    anchored_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

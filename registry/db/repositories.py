@@ -1,0 +1,231 @@
+"""Repositories: typed reads and writes over one session. They never commit or roll back."""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from registry.db.models import (
+    ApiKey,
+    Certificate,
+    Checkpoint,
+    Event,
+    Issuer,
+    IssuerKey,
+    LogHead,
+)
+
+__all__ = [
+    "ApiKeyRepository",
+    "CertificateRepository",
+    "CheckpointRepository",
+    "IssuerRepository",
+    "LogRepository",
+]
+
+_CHUNK = 500  # bound IN (...) lists: SQLite allows 32k parameters, but plans degrade well before
+
+
+class IssuerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, issuer_id: str) -> Issuer | None:
+        return self.session.get(Issuer, issuer_id)
+
+    def all(self) -> Sequence[Issuer]:
+        return self.session.scalars(select(Issuer).order_by(Issuer.id)).all()
+
+    def add(self, issuer: Issuer) -> None:
+        self.session.add(issuer)
+
+    def active_key(self, issuer_id: str) -> IssuerKey | None:
+        return self.session.scalars(
+            select(IssuerKey).where(IssuerKey.issuer_id == issuer_id, IssuerKey.state == "active")
+        ).one_or_none()
+
+    def keys(self, issuer_id: str) -> Sequence[IssuerKey]:
+        return self.session.scalars(
+            select(IssuerKey).where(IssuerKey.issuer_id == issuer_id).order_by(IssuerKey.created_at)
+        ).all()
+
+    def key(self, key_id: bytes) -> IssuerKey | None:
+        return self.session.get(IssuerKey, key_id)
+
+    def unregistered_keys(self) -> Sequence[IssuerKey]:
+        """Keys not on chain yet, and retired keys whose revocation is not on chain yet."""
+        return self.session.scalars(
+            select(IssuerKey)
+            .where(
+                or_(
+                    IssuerKey.valid_from_block.is_(None),
+                    (IssuerKey.state == "retired") & IssuerKey.revoked_at_block.is_(None),
+                )
+            )
+            .order_by(IssuerKey.created_at)
+        ).all()
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return self.session.get(ApiKey, key_id)
+
+    def add(self, api_key: ApiKey) -> None:
+        self.session.add(api_key)
+
+
+class CertificateRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, certificate_id: str, *, for_update: bool = False) -> Certificate | None:
+        query = select(Certificate).where(Certificate.id == certificate_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalars(query).one_or_none()
+
+    def get_many(self, certificate_ids: Iterable[str]) -> dict[str, Certificate]:
+        ids = list(dict.fromkeys(certificate_ids))
+        found: dict[str, Certificate] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for row in self.session.scalars(select(Certificate).where(Certificate.id.in_(chunk))):
+                found[row.id] = row
+        return found
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(Certificate), rows)
+
+    def set_status(
+        self, certificate_id: str, *, status: str, event_seq: int, now: dt.datetime, **extra: Any
+    ) -> None:
+        self.session.execute(
+            update(Certificate)
+            .where(Certificate.id == certificate_id)
+            .values(status=status, last_event_seq=event_seq, updated_at=now, **extra)
+        )
+
+    def search(
+        self,
+        *,
+        issuer_id: str | None = None,
+        number: str | None = None,
+        holder: str | None = None,
+        tax_code: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[Sequence[Certificate], int]:
+        """Matching certificates, newest first, and how many match in all."""
+        query = select(Certificate)
+        if issuer_id is not None:
+            query = query.where(Certificate.issuer_id == issuer_id)
+        if number is not None:
+            query = query.where(Certificate.number == number)
+        if holder is not None:
+            query = query.where(Certificate.holder_name.contains(holder, autoescape=True))
+        if tax_code is not None:
+            query = query.where(Certificate.holder_tax_code == tax_code)
+        if kind is not None:
+            query = query.where(Certificate.kind == kind)
+        if status is not None:
+            query = query.where(Certificate.status == status)
+        total = self.session.execute(
+            select(func.count()).select_from(query.subquery())
+        ).scalar_one()
+        rows = self.session.scalars(
+            query.order_by(Certificate.last_event_seq.desc()).limit(limit).offset(offset)
+        ).all()
+        return rows, int(total)
+
+
+class LogRepository:
+    """The log head and the events table."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_head(self) -> int:
+        """The log size, locking the head row until the transaction ends (PostgreSQL; SQLite
+        transactions already hold the database write lock from BEGIN IMMEDIATE)."""
+        return int(
+            self.session.execute(
+                select(LogHead.tree_size).where(LogHead.id == 1).with_for_update()
+            ).scalar_one()
+        )
+
+    def tree_size(self) -> int:
+        return int(
+            self.session.execute(select(LogHead.tree_size).where(LogHead.id == 1)).scalar_one()
+        )
+
+    def set_head(self, tree_size: int) -> None:
+        self.session.execute(update(LogHead).where(LogHead.id == 1).values(tree_size=tree_size))
+
+    def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(Event), rows)
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Leaf bytes of events [start, end), in order."""
+        return list(
+            self.session.scalars(
+                select(Event.entry).where(Event.seq >= start, Event.seq < end).order_by(Event.seq)
+            )
+        )
+
+    def entry(self, seq: int) -> bytes | None:
+        return self.session.execute(
+            select(Event.entry).where(Event.seq == seq)
+        ).scalar_one_or_none()
+
+    def first_at_or_after(self, seq: int) -> dt.datetime | None:
+        """When event `seq` was appended (None if there is none yet)."""
+        return self.session.execute(select(Event.at).where(Event.seq == seq)).scalar_one_or_none()
+
+
+class CheckpointRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest(self) -> Checkpoint | None:
+        return self.session.scalars(
+            select(Checkpoint).order_by(Checkpoint.index.desc()).limit(1)
+        ).one_or_none()
+
+    def latest_anchored(self) -> Checkpoint | None:
+        return self.session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.state == "anchored")
+            .order_by(Checkpoint.index.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def get(self, index: int) -> Checkpoint | None:
+        return self.session.get(Checkpoint, index)
+
+    def at_or_before(self, *, tree_size: int) -> Checkpoint | None:
+        return self.session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.tree_size <= tree_size, Checkpoint.state == "anchored")
+            .order_by(Checkpoint.index.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def anchored(self, *, start: int = 0, limit: int = 100) -> Sequence[Checkpoint]:
+        return self.session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.state == "anchored", Checkpoint.index >= start)
+            .order_by(Checkpoint.index)
+            .limit(limit)
+        ).all()
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        self.session.add(checkpoint)

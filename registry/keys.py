@@ -1,0 +1,87 @@
+"""Secrets the registry keeps: issuers' Ed25519 private keys (encrypted at rest with AES-256-GCM
+under a key-encryption key from the settings) and issuers' API keys (only a hash is stored)."""
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from registry.errors import RegistryError
+
+__all__ = [
+    "ApiKeySecret",
+    "KeyEncryptor",
+    "KeyStoreError",
+    "api_key_hash",
+    "new_api_key",
+    "parse_api_key",
+]
+
+_NONCE = 12
+_API_KEY = re.compile(r"crk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+
+
+class KeyStoreError(RegistryError):
+    """A stored private key cannot be decrypted (wrong key-encryption key, or tampered)."""
+
+
+class KeyEncryptor:
+    """AES-256-GCM with the key id as associated data, so a ciphertext moved to another key's
+    row does not decrypt."""
+
+    def __init__(self, kek: bytes) -> None:
+        if len(kek) != 32:
+            raise KeyStoreError(f"key-encryption key: got {len(kek)} bytes, want 32")
+        self._aead = AESGCM(kek)
+
+    def seal(self, private_key: Ed25519PrivateKey, *, key_id: bytes) -> bytes:
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._aead.encrypt(nonce, private_key.private_bytes_raw(), key_id)
+
+    def open(self, sealed: bytes, *, key_id: bytes) -> Ed25519PrivateKey:
+        try:
+            seed = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], key_id)
+        except InvalidTag as exc:
+            raise KeyStoreError(
+                f"issuer key 0x{key_id.hex()}: got a ciphertext that does not decrypt, "
+                "want one sealed under CERTREG_KEY_ENCRYPTION_KEY"
+            ) from exc
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+@dataclass(frozen=True)
+class ApiKeySecret:
+    """A new API key: `token` is shown once; `key_id` and `secret_hash` are stored."""
+
+    key_id: str
+    token: str
+    secret_hash: bytes
+
+
+def api_key_hash(secret: str) -> bytes:
+    # The secret is 256 random bits: a plain hash is enough, no password hashing needed.
+    return hashlib.sha256(secret.encode("ascii")).digest()
+
+
+def new_api_key() -> ApiKeySecret:
+    """`crk_<16 hex id>_<43 chars of base64url secret>`."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return ApiKeySecret(
+        key_id=key_id, token=f"crk_{key_id}_{secret}", secret_hash=api_key_hash(secret)
+    )
+
+
+def parse_api_key(token: str) -> tuple[str, str] | None:
+    """`(key_id, secret)` of a well-formed token, else None."""
+    match = _API_KEY.fullmatch(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def secret_matches(secret: str, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(api_key_hash(secret), stored_hash)

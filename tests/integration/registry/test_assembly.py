@@ -1,0 +1,131 @@
+"""Proof bundles assembled from the database, checked with the core's verifiers."""
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.assembly import AnchorInfo, ProofAssembler
+from registry.bundle import Bundle
+from registry.checkpointing import CheckpointBuilder
+from registry.core.canonical import canonical_hash
+from registry.core.checkpoint import verify_checkpoint
+from registry.core.encoding import parse_b64, parse_hex
+from registry.core.events import Event, verify_event_signature
+from registry.core.note import NoteSigner
+from registry.core.proofs import verify_inclusion
+from registry.core.statusmap import MapProof, status_leaf_value, verify_map_proof
+from registry.db.mapstore import AnchoredMapCache
+from registry.service import RegistryService
+from tests.integration.registry.conftest import admit, sample_submissions
+from tests.integration.registry.test_checkpointing import ISSUER, anchor
+
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@pytest.fixture
+def assembler(engine: Engine) -> ProofAssembler:
+    return ProofAssembler(
+        engine=engine,
+        map_cache=AnchoredMapCache(),
+        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+        checkpoint_interval_s=10,
+    )
+
+
+def check_anchored(bundle: Bundle, signer: NoteSigner) -> str:
+    """Verify every part of an ANCHORED bundle with the core; return the proven status."""
+    assert bundle.status == "ANCHORED"
+    assert bundle.record is not None and bundle.event is not None
+    assert bundle.checkpoint is not None and bundle.log_inclusion is not None
+    assert bundle.status_proof is not None and bundle.status_proof.leaf is not None
+    assert bundle.issuer_key is not None and bundle.anchor is not None
+    checkpoint = verify_checkpoint(bundle.checkpoint.note, verifier=signer.verifier())
+    assert checkpoint.root_hash == parse_hex(bundle.checkpoint.log_root)
+    event = Event.from_json(bundle.event)
+    verify_event_signature(event, parse_b64(bundle.issuer_key.public_key, size=32))
+    verify_inclusion(
+        leaf_index=bundle.log_inclusion.leaf_index,
+        tree_size=checkpoint.tree_size,
+        leaf_hash=event.leaf_hash(),
+        proof=[parse_hex(h) for h in bundle.log_inclusion.hashes],
+        root_hash=checkpoint.root_hash,
+    )
+    leaf = bundle.status_proof.leaf
+    assert parse_hex(leaf.record_hash) == canonical_hash(bundle.record)
+    assert leaf.event_seq == event.seq
+    verify_map_proof(
+        root_hash=checkpoint.map_root,
+        key=parse_hex(bundle.status_proof.key),
+        value=status_leaf_value(
+            certificate_id=leaf.certificate_id,
+            status=leaf.status,
+            record_hash=parse_hex(leaf.record_hash),
+            event_seq=leaf.event_seq,
+        ),
+        proof=MapProof.from_json(
+            bundle.status_proof.model_dump(
+                include={"bitmap", "siblings", "other_leaf"}, exclude_none=True
+            )
+        ),
+    )
+    assert bundle.anchor.contract == CONTRACT
+    return leaf.status
+
+
+@pytest.fixture
+def signer() -> NoteSigner:
+    return NoteSigner(name="test.example/log", private_key=Ed25519PrivateKey.generate())
+
+
+def test_bundles_through_the_lifecycle(
+    service: RegistryService,
+    sessions: sessionmaker[Session],
+    assembler: ProofAssembler,
+    signer: NoteSigner,
+    clock: object,
+) -> None:
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
+    )
+    admit(service)
+    submissions = sample_submissions()
+    ids = [r.certificate.id for r in service.issue_batch(ISSUER, submissions[:4])]
+    current = [cid for cid in ids if service.get(cid).status == "valid"]
+
+    unknown = "0x" + "ab" * 32
+    assert assembler.bundle(unknown).status == "UNKNOWN"
+    pending = assembler.bundle(ids[0])
+    assert pending.status == "PENDING"
+    assert pending.checkpoint is None and pending.status_proof is None
+    assert pending.record is not None and pending.event is not None
+    assert pending.next_checkpoint_due is not None
+
+    assert builder.prepare() is not None
+    assert assembler.bundle(ids[0]).status == "PENDING"  # prepared is not anchored
+    anchor(builder, sessions, block=5)
+    assert check_anchored(assembler.bundle(current[0]), signer) == "valid"
+
+    service.withdraw(ISSUER, current[0], reason="fraud")
+    # Until the next anchor, the bundle still proves the anchored (older) state.
+    assert check_anchored(assembler.bundle(current[0]), signer) == "valid"
+    assert builder.prepare() is not None
+    anchor(builder, sessions, block=6)
+    withdrawn = assembler.bundle(current[0])
+    assert check_anchored(withdrawn, signer) == "withdrawn"
+    assert withdrawn.checkpoint is not None and withdrawn.checkpoint.index == 1
+
+    absent = assembler.bundle(unknown)
+    assert absent.status == "UNKNOWN"
+    assert absent.status_proof is not None and absent.checkpoint is not None
+    verify_map_proof(
+        root_hash=parse_hex(absent.checkpoint.map_root),
+        key=parse_hex(absent.status_proof.key),
+        value=None,
+        proof=MapProof.from_json(
+            absent.status_proof.model_dump(
+                include={"bitmap", "siblings", "other_leaf"}, exclude_none=True
+            )
+        ),
+    )
+    assert len(withdrawn.model_dump_json()) < 3000
