@@ -31,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from eth_utils.address import is_address, to_checksum_address
 from hexbytes import HexBytes
+from pydantic import SecretStr
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
@@ -398,13 +399,19 @@ class AnchorClient:
 
     @classmethod
     def from_settings(
-        cls, settings: AnchoringSettings | None = None, *, check_code: bool = True
+        cls,
+        settings: AnchoringSettings | None = None,
+        *,
+        check_code: bool = True,
+        key: SecretStr | None = None,
     ) -> AnchorClient:
-        """A client as the settings say: node, chain id, contract (or deployment file), key."""
+        """A client as the settings say: node, chain id, contract (or deployment file), and
+        `key` (default: the anchoring key)."""
         settings = settings or AnchoringSettings()
-        if settings.anchorer_key is None:
+        key = key or settings.anchorer_key
+        if key is None:
             raise SettingsError("CERTREG_ANCHORER_KEY: got nothing, want the anchoring key")
-        chain = ChainClient.connect(settings, private_key=settings.anchorer_key.get_secret_value())
+        chain = ChainClient.connect(settings, private_key=key.get_secret_value())
         artifact = settings_artifact(settings)
         address = settings.contract_address
         if address is None:

@@ -38,6 +38,9 @@ class AnchoringSettings(BaseSettings):
     anchorer_key: SecretStr | None = None
     #: key of the deploying account, the contract's first admin; unset: `anchorer_key`
     deployer_key: SecretStr | None = None
+    #: key of an account holding ISSUER_ADMIN_ROLE, with which the worker registers and revokes
+    #: issuers' keys; unset: `anchorer_key` (CERTREG_ISSUER_ADMIN_KEY)
+    issuer_admin_key: SecretStr | None = None
     #: blocks mined on top of a transaction's block before it counts as done; 0 suits Hardhat
     #: and QBFT/IBFT (immediate finality), a few for chains that can reorganise
     confirmations: int = Field(default=0, ge=0)
@@ -62,7 +65,7 @@ class AnchoringSettings(BaseSettings):
             raise ValueError(f"got {value!r}, want a 20-byte 0x-hex address")
         return to_checksum_address(value)
 
-    @field_validator("anchorer_key", "deployer_key")
+    @field_validator("anchorer_key", "deployer_key", "issuer_admin_key")
     @classmethod
     def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:

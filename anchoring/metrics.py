@@ -1,0 +1,78 @@
+"""Prometheus metrics of the anchoring pipeline, read from the database when scraped.
+
+- `certreg_log_size`: events in the log;
+- `certreg_events_unanchored`: events not yet covered by an anchored checkpoint;
+- `certreg_oldest_unanchored_event_age_seconds`: how long the oldest of them has waited (the
+  number to alert on against the maximum merge delay);
+- `certreg_checkpoints_anchored`: anchored checkpoints;
+- `certreg_anchoring_failures_total`, `certreg_worker_checkpoints_anchored_total`: this
+  process's worker, when it runs one.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session, sessionmaker
+
+from anchoring.worker import AnchoringWorker
+from registry.db.repositories import CheckpointRepository, LogRepository
+
+__all__ = ["RegistryCollector"]
+
+
+class RegistryCollector(Collector):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        worker: Callable[[], AnchoringWorker | None] = lambda: None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._sessions = sessions
+        self._worker = worker
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        with self._sessions() as session:
+            size = LogRepository(session).tree_size()
+            anchored = CheckpointRepository(session).latest_anchored()
+            anchored_size = 0 if anchored is None else anchored.tree_size
+            oldest = (
+                LogRepository(session).first_at_or_after(anchored_size)
+                if size > anchored_size
+                else None
+            )
+        yield GaugeMetricFamily("certreg_log_size", "Events in the log.", value=size)
+        yield GaugeMetricFamily(
+            "certreg_events_unanchored",
+            "Events not yet covered by an anchored checkpoint.",
+            value=size - anchored_size,
+        )
+        age = 0.0
+        if oldest is not None:
+            now = self._clock().astimezone(dt.UTC).replace(tzinfo=None)
+            age = max((now - oldest).total_seconds(), 0.0)
+        yield GaugeMetricFamily(
+            "certreg_oldest_unanchored_event_age_seconds",
+            "How long the oldest event not yet anchored has waited.",
+            value=age,
+        )
+        yield GaugeMetricFamily(
+            "certreg_checkpoints_anchored",
+            "Anchored checkpoints.",
+            value=0 if anchored is None else anchored.index + 1,
+        )
+        worker = self._worker()
+        if worker is not None:
+            yield CounterMetricFamily(
+                "certreg_anchoring_failures",
+                "Errors the anchoring worker of this process retried after.",
+                value=worker.failures,
+            )
+            yield CounterMetricFamily(
+                "certreg_worker_checkpoints_anchored",
+                "Checkpoints the anchoring worker of this process anchored.",
+                value=worker.anchored,
+            )

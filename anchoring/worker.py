@@ -1,0 +1,429 @@
+"""The anchoring worker: a state machine that survives a kill at any instant.
+
+Each checkpoint goes prepared → sent → anchored, each step committed before the next begins:
+
+- **prepare**: when events wait (every N seconds or M events), form and sign the next
+  checkpoint and store it `prepared` (with the log tiles it needs);
+- **send**: send `anchor(treeSize, logRoot, mapRoot, proof)` and store `sent` with the tx hash
+  and nonce;
+- **confirm**: wait for the receipt and the confirmations, then store `anchored` with the block,
+  making the checkpoint's status map the anchored one in the same transaction.
+
+On start, and after any chain error, it **reconciles** with the contract: a checkpoint already on
+chain is marked anchored; one that is not is sent again (the contract refuses a second anchor of
+a size, so a lost transaction that lands late can never anchor twice); a different root on chain
+for our size stops the worker — it never anchors another history. Prepared checkpoints are never
+re-formed, so one size has one root forever. Issuer keys are registered on chain before any
+checkpoint covering their events, and a retired key is revoked only after every event it signed
+is anchored.
+
+While the chain node is down the worker retries with exponential backoff; the API keeps
+accepting events, and they are anchored in the next checkpoint when the node is back.
+"""
+
+import datetime as dt
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from anchoring.client import AnchorClient, PendingTransaction
+from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
+from anchoring.lock import WorkerLock
+from anchoring.models import issuer_id_hash
+from registry.checkpointing import CheckpointBuilder
+from registry.db import models
+from registry.db.repositories import CheckpointRepository, IssuerRepository
+from registry.logs import log_event
+
+__all__ = ["AnchoringWorker", "ForkDetectedError", "WorkerConfig"]
+
+log = logging.getLogger("certreg.anchoring")
+
+
+class ForkDetectedError(AnchoringError):
+    """The chain holds a checkpoint our database does not: never anchor over it."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    checkpoint_interval_s: float = 10.0
+    checkpoint_max_events: int = 10_000
+    poll_interval_s: float = 0.5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+def _crash_point(name: str) -> None:
+    """Fault injection for the crash tests: `CERTREG_TEST_CRASH_AT=name[,name…]` kills this
+    process at those points with probability `CERTREG_TEST_CRASH_PROBABILITY` (default 1)."""
+    points = os.environ.get("CERTREG_TEST_CRASH_AT")
+    if not points or name not in points.split(","):
+        return
+    if random.random() < float(os.environ.get("CERTREG_TEST_CRASH_PROBABILITY", "1")):  # noqa: S311
+        log_event(log, "test.crash", point=name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _naive_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class AnchoringWorker:
+    """Anchors checkpoints of one database on one contract; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        builder: CheckpointBuilder,
+        client_factory: Callable[[], AnchorClient],
+        config: WorkerConfig,
+        key_client_factory: Callable[[], AnchorClient] | None = None,
+        on_anchored: Callable[[models.Checkpoint], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._builder = builder
+        self._client_factory = client_factory
+        self._client: AnchorClient | None = None
+        # Registering issuer keys needs ISSUER_ADMIN_ROLE, which may be another account.
+        self._key_client_factory = key_client_factory
+        self._key_client: AnchorClient | None = None
+        self._config = config
+        self._reconciled = False
+        self._pending: PendingTransaction | None = None
+        self._on_anchored = on_anchored
+        self.failures = 0
+        self.anchored = 0
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Hold the worker lock and anchor until `stop` is set."""
+        with WorkerLock(self._engine):
+            log_event(log, "worker.started")
+            backoff = self._config.backoff_initial_s
+            while not stop.is_set():
+                try:
+                    progressed = self.step()
+                    backoff = self._config.backoff_initial_s
+                except (AnchoringError, OSError) as exc:
+                    if isinstance(exc, ForkDetectedError):
+                        raise
+                    self.failures += 1
+                    self._reconciled = False
+                    self._client = None
+                    self._key_client = None
+                    self._pending = None
+                    log_event(
+                        log,
+                        "worker.retry",
+                        logging.WARNING,
+                        error=f"{type(exc).__name__}: {exc}",
+                        backoff_s=backoff,
+                    )
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, self._config.backoff_max_s)
+                    continue
+                if not progressed:
+                    stop.wait(self._config.poll_interval_s)
+            log_event(log, "worker.stopped")
+
+    def run_until_idle(self, *, timeout_s: float = 60.0) -> None:
+        """Anchor until nothing waits (for tools and tests); errors propagate."""
+        deadline = time.monotonic() + timeout_s
+        with WorkerLock(self._engine):
+            while self.step() or self._has_waiting_events():
+                if time.monotonic() > deadline:
+                    raise AnchoringError(f"worker: got events still waiting after {timeout_s} s")
+
+    def _has_waiting_events(self) -> bool:
+        with self._sessions() as session:
+            pending = self._builder.pending(session)
+            latest = CheckpointRepository(session).latest()
+        return pending.events > 0 or (latest is not None and latest.state != "anchored")
+
+    def client(self) -> AnchorClient:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def key_client(self) -> AnchorClient:
+        if self._key_client_factory is None:
+            return self.client()
+        if self._key_client is None:
+            self._key_client = self._key_client_factory()
+        return self._key_client
+
+    def step(self, *, force: bool = False) -> bool:
+        """Make one unit of progress; return whether anything changed."""
+        if not self._reconciled:
+            self.reconcile()
+            self._reconciled = True
+        progressed = self._sync_issuer_keys()
+        with self._sessions() as session:
+            checkpoint = CheckpointRepository(session).latest()
+            if checkpoint is not None and checkpoint.state == "anchored":
+                checkpoint = None
+            if checkpoint is None:
+                pending = self._builder.pending(session)
+                due = pending.events > 0 and (
+                    force
+                    or self._builder.is_due(
+                        pending,
+                        interval_s=self._config.checkpoint_interval_s,
+                        max_events=self._config.checkpoint_max_events,
+                    )
+                )
+        if checkpoint is None:
+            if not due:
+                return progressed
+            checkpoint = self._builder.prepare()
+            if checkpoint is None:
+                return progressed
+            log_event(
+                log,
+                "checkpoint.prepared",
+                index=checkpoint.index,
+                tree_size=checkpoint.tree_size,
+                log_root="0x" + checkpoint.log_root.hex(),
+                map_root="0x" + checkpoint.map_root.hex(),
+            )
+            _crash_point("after_prepare")
+            self._sync_issuer_keys()  # keys of the new events before their checkpoint
+        if checkpoint.state == "prepared":
+            self._send(checkpoint)
+        self._confirm(checkpoint.index)
+        return True
+
+    # -- the three steps --------------------------------------------------------------------------
+
+    def _send(self, checkpoint: models.Checkpoint) -> None:
+        with self._sessions() as session:
+            proof = self._builder.consistency_proof(session, checkpoint)
+        client = self.client()
+        try:
+            pending = client.send_anchor(
+                tree_size=checkpoint.tree_size,
+                log_root=checkpoint.log_root,
+                map_root=checkpoint.map_root,
+                proof=proof,
+            )
+        except TreeSizeNotGrowing:
+            # Already on chain (a send we did not record): reconciling marks it anchored.
+            self._reconciled = False
+            self.reconcile()
+            self._reconciled = True
+            return
+        _crash_point("after_send")
+        with self._sessions.begin() as session:
+            row = session.get(models.Checkpoint, checkpoint.index)
+            assert row is not None
+            row.state = "sent"
+            row.tx_hash = pending.tx_hash
+            row.nonce = pending.nonce
+            row.sent_at = _naive_now()
+            row.attempts += 1
+        self._pending = pending
+        log_event(
+            log,
+            "checkpoint.sent",
+            index=checkpoint.index,
+            tx_hash=pending.tx_hash,
+            nonce=pending.nonce,
+        )
+        _crash_point("after_record_sent")
+
+    def _confirm(self, index: int) -> None:
+        with self._sessions() as session:
+            row = session.get(models.Checkpoint, index)
+            assert row is not None
+            state, tx_hash = row.state, row.tx_hash
+        if state != "sent":
+            return
+        if self._pending is None or self._pending.tx_hash != tx_hash:
+            # Sent by an earlier run: the chain tells whether it landed; if not, send again.
+            self._reconciled = False
+            self.reconcile()
+            self._reconciled = True
+            return
+        try:
+            result = self.client().wait_anchor(self._pending)
+        except ContractRevert:
+            self._pending = None
+            self._reconciled = False
+            raise
+        _crash_point("after_receipt")
+        self._finalize(
+            index,
+            block_number=result.checkpoint.block_number,
+            block_timestamp=result.checkpoint.timestamp,
+            tx_hash=result.transaction.tx_hash,
+        )
+        self._pending = None
+
+    def _finalize(
+        self, index: int, *, block_number: int, block_timestamp: int, tx_hash: str | None
+    ) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(models.Checkpoint, index)
+            assert row is not None
+            if row.state == "anchored":
+                return
+            self._builder.finalize(
+                session,
+                row,
+                block_number=block_number,
+                block_timestamp=block_timestamp,
+                tx_hash=tx_hash,
+            )
+            anchored = row
+        self.anchored += 1
+        log_event(
+            log,
+            "checkpoint.anchored",
+            index=index,
+            tree_size=anchored.tree_size,
+            block_number=block_number,
+            tx_hash=tx_hash,
+        )
+        if self._on_anchored is not None:
+            self._on_anchored(anchored)
+
+    # -- reconciling with the chain ---------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Make the database agree with the contract (see the module docstring)."""
+        client = self.client()
+        on_chain = client.checkpoint_count()
+        with self._sessions() as session:
+            checkpoints = CheckpointRepository(session)
+            anchored = checkpoints.latest_anchored()
+            latest = checkpoints.latest()
+            anchored_index = -1 if anchored is None else anchored.index
+            known = -1 if latest is None else latest.index
+        if on_chain < anchored_index + 1:
+            raise ForkDetectedError(
+                f"contract {client.address}: got {on_chain} checkpoints, want at least "
+                f"{anchored_index + 1} (the database has anchored that many)"
+            )
+        if on_chain > known + 1:
+            raise ForkDetectedError(
+                f"contract {client.address}: got {on_chain} checkpoints, want at most "
+                f"{known + 1}: another writer anchors on it"
+            )
+        if anchored is not None:
+            self._check_same(client, anchored)
+        if latest is None or latest.state == "anchored":
+            return
+        chain_checkpoint = client.checkpoint(latest.index) if on_chain > latest.index else None
+        if chain_checkpoint is None:
+            if latest.state == "sent":
+                with self._sessions.begin() as session:
+                    row = session.get(models.Checkpoint, latest.index)
+                    assert row is not None
+                    row.state = "prepared"  # lost or failed: send the same checkpoint again
+                log_event(log, "checkpoint.resend", index=latest.index, tx_hash=latest.tx_hash)
+            return
+        self._check_same(client, latest)
+        self._finalize(
+            latest.index,
+            block_number=chain_checkpoint.block_number,
+            block_timestamp=chain_checkpoint.timestamp,
+            tx_hash=self._anchor_tx(client, latest.index, chain_checkpoint.block_number)
+            or latest.tx_hash,
+        )
+        log_event(log, "checkpoint.reconciled", index=latest.index)
+
+    @staticmethod
+    def _check_same(client: AnchorClient, row: models.Checkpoint) -> None:
+        chain = client.checkpoint(row.index)
+        if chain is None or (chain.tree_size, chain.log_root, chain.map_root) != (
+            row.tree_size,
+            row.log_root,
+            row.map_root,
+        ):
+            got = (
+                "none" if chain is None else f"size {chain.tree_size} root 0x{chain.log_root.hex()}"
+            )
+            raise ForkDetectedError(
+                f"checkpoint {row.index} on chain: got {got}, "
+                f"want size {row.tree_size} root 0x{row.log_root.hex()}"
+            )
+
+    @staticmethod
+    def _anchor_tx(client: AnchorClient, index: int, block_number: int) -> str | None:
+        """The hash of the transaction that anchored checkpoint `index`, from its event."""
+        event = client.contract.events.CheckpointAnchored()
+        try:
+            logs = event.get_logs(from_block=block_number, to_block=block_number)
+        except Exception:  # a missing tx hash only leaves the bundle's field empty
+            return None
+        for entry in logs:
+            if int(entry["args"]["index"]) == index:
+                return "0x" + bytes(entry["transactionHash"]).hex()
+        return None
+
+    # -- issuer keys ------------------------------------------------------------------------------
+
+    def _sync_issuer_keys(self) -> bool:
+        """Register new issuer keys; revoke retired ones whose events are all anchored."""
+        with self._sessions() as session:
+            todo = [
+                (k.key_id, k.issuer_id, k.public_key, k.state, k.valid_from_block)
+                for k in IssuerRepository(session).unregistered_keys()
+            ]
+            anchored = CheckpointRepository(session).latest_anchored()
+            anchored_size = 0 if anchored is None else anchored.tree_size
+        changed = False
+        for key_id, issuer_id, public_key, state, valid_from in todo:
+            client = self.key_client()
+            chain_id = issuer_id_hash(issuer_id)
+            if valid_from is None:
+                on_chain = client.issuer_key(issuer_id=chain_id, key_id=key_id)
+                if on_chain.registered:
+                    block = on_chain.valid_from
+                else:
+                    registered, _ = client.register_issuer_key(
+                        issuer_id=chain_id, public_key=public_key
+                    )
+                    block = registered.valid_from
+                self._store_key(key_id, valid_from_block=block)
+                log_event(log, "issuer_key.registered", issuer_id=issuer_id, block=block)
+                changed = True
+            elif state == "retired" and self._all_signed_anchored(key_id, anchored_size):
+                on_chain = client.issuer_key(issuer_id=chain_id, key_id=key_id)
+                if on_chain.revoked_at:
+                    block = on_chain.revoked_at
+                else:
+                    block, _ = client.revoke_issuer_key(issuer_id=chain_id, key_id=key_id)
+                self._store_key(key_id, revoked_at_block=block)
+                log_event(log, "issuer_key.revoked", issuer_id=issuer_id, block=block)
+                changed = True
+        return changed
+
+    def _store_key(self, key_id: bytes, **values: int) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(models.IssuerKey, key_id)
+            assert row is not None
+            for name, value in values.items():
+                setattr(row, name, value)
+
+    def _all_signed_anchored(self, key_id: bytes, anchored_size: int) -> bool:
+        with self._sessions() as session:
+            row = session.get(models.IssuerKey, key_id)
+        # Retiring takes the log head lock: every event the key signed is below `retired_at_seq`.
+        return (
+            row is not None
+            and row.retired_at_seq is not None
+            and (row.retired_at_seq <= anchored_size)
+        )

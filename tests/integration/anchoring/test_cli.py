@@ -1,0 +1,72 @@
+"""`certreg issuer …` and `certreg anchor --once` end to end: CLI, database, chain."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from anchoring.stack import Stack
+from api.cli import app
+from tests.integration.conftest import CHAIN_ID, Chain
+from tests.integration.registry.conftest import sample_submissions
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(chain: Chain, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("CERTREG_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CERTREG_DATABASE_URL", database_url)
+    monkeypatch.setenv("CERTREG_RPC_URL", chain.node.url)
+    monkeypatch.setenv("CERTREG_CHAIN_ID", str(CHAIN_ID))
+    monkeypatch.setenv("CERTREG_CONTRACT_ADDRESS", chain.deployment.address)
+    monkeypatch.setenv("CERTREG_ANCHORER_KEY", "0x" + bytes(chain.accounts.anchorer.key).hex())
+    monkeypatch.setenv(
+        "CERTREG_ISSUER_ADMIN_KEY", "0x" + bytes(chain.accounts.issuer_admin.key).hex()
+    )
+    return tmp_path
+
+
+def test_issuer_add_then_anchor_once(chain: Chain, env: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "issuer", "add", "vn-cb-quatest3",
+            "--name-vi", "Trung tâm Kỹ thuật 3", "--name-en", "Technical Centre 3",
+            "--accreditation", "VICAS 901",
+            "--kind", "regulation-conformity", "--kind", "calibration",
+            "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert created["api_key"].startswith("crk_")
+    stack = Stack()
+    try:
+        assert stack.service.authenticate(created["api_key"]) == "vn-cb-quatest3"
+        submissions = [s for s in sample_submissions() if s.kind.value == "calibration"]
+        stack.service.issue_batch("vn-cb-quatest3", submissions)
+    finally:
+        stack.close()
+
+    result = runner.invoke(app, ["anchor", "--once", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1]) == {"anchored": 1, "failures": 0}
+    latest = chain.reader.latest_checkpoint()
+    assert latest is not None
+    assert latest.tree_size == len(submissions)
+
+
+def test_issuer_add_refuses_unknown_kinds(env: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["issuer", "add", "vn-x", "--name-vi", "x", "--name-en", "x", "--accreditation", "x",
+         "--kind", "astrology"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "astrology" in result.output
