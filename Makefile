@@ -10,7 +10,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_DIR := hardhat-node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: help install run test lint bench lock clean
+.PHONY: help install run chain test lint bench lock clean
 
 help:
 	@echo "make run   - install everything and run the system locally"
@@ -31,7 +31,12 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 install: $(PY_STAMP) $(NODE_STAMP)
 
 run: install
-	$(BIN)/certreg demo
+	$(BIN)/certreg dev
+
+# A Hardhat node that outlives `make run` (run it in another terminal): the contract and the
+# registry's data are then reused across restarts of `make run`.
+chain: install
+	cd $(NODE_DIR) && node start-node.js --port 8545 --chain-id 31337
 
 test: install
 	$(BIN)/python -m pytest

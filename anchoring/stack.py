@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
+from anchoring.verify import ChainVerifier, read_only_client
 from anchoring.worker import AnchoringWorker, WorkerConfig
 from registry.assembly import AnchorInfo, ProofAssembler
 from registry.checkpointing import CheckpointBuilder
+from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
 from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
@@ -105,6 +107,27 @@ class Stack:
                 checkpoint_interval_s=self.settings.checkpoint_interval_s,
                 checkpoint_max_events=self.settings.checkpoint_max_events,
             ),
+        )
+
+    @cached_property
+    def trust(self) -> TrustAnchors:
+        """What this registry's own verifier pins: its signing key, chain and contract."""
+        return TrustAnchors(
+            registry_key=self.settings.checkpoint_signer().verifier(),
+            chain_id=self.anchor_info.chain_id,
+            contract=self.anchor_info.contract,
+        )
+
+    @cached_property
+    def verifier(self) -> ChainVerifier:
+        return ChainVerifier(
+            trust=self.trust,
+            client_factory=lambda: read_only_client(
+                rpc_url=self.chain_settings.rpc_url,
+                contract=self.anchor_info.contract,
+                chain_id=self.chain_settings.chain_id,
+            ),
+            clock=self.clock,
         )
 
     def close(self) -> None:

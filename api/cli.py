@@ -1,6 +1,7 @@
 """The `certreg` command line. Every command accepts `--json` and then prints one JSON object."""
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -234,3 +235,209 @@ def anchor(
         as_json=as_json,
         lines=[f"anchored {worker.anchored} checkpoints ({worker.failures} retried errors)"],
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (CERTREG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CERTREG_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (CERTREG_WORKERS).")] = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option("--with-worker", help="Also run the anchoring worker (one holds the lock)."),
+    ] = False,
+) -> None:
+    """Run the HTTP API (and, with --with-worker, the anchoring worker) under uvicorn."""
+    import os  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from api.settings import ApiSettings  # noqa: PLC0415
+    from registry.logs import configure_logging  # noqa: PLC0415
+
+    # Worker processes read their settings from the environment: pass the options on there.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"CERTREG_{name}"] = str(value)
+    if with_worker:
+        os.environ["CERTREG_RUN_WORKER"] = "true"
+    settings = ApiSettings()
+    configure_logging()
+    _stack().close()  # migrate once, before the workers start
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _print_checks(verdict: dict[str, Any]) -> list[str]:
+    marks = {"passed": "✔", "failed": "✘", "skipped": "–", "error": "?"}
+    lines = [f"{verdict['status']}  {verdict.get('certificate_id') or ''}".rstrip()]
+    for check in verdict["checks"]:
+        lines.append(
+            f"  {marks[check['status']]} {check['name']:<22} {check['code']:<22} {check['message']}"
+        )
+    return lines
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A proof bundle (JSON file).", exists=True)],
+    rpc: Annotated[
+        str | None, typer.Option(help="Chain JSON-RPC URL; without it, offline.")
+    ] = None,
+    contract: Annotated[
+        str | None, typer.Option(help="Anchoring contract address (CERTREG_CONTRACT_ADDRESS).")
+    ] = None,
+    chain_id: Annotated[int | None, typer.Option(help="Chain id (CERTREG_CHAIN_ID).")] = None,
+    vkey: Annotated[
+        str | None, typer.Option(help="The registry's checkpoint key (C2SP vkey), pinned.")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="Fetch vkey/contract/chain id from this registry URL once.")
+    ] = None,
+    current: Annotated[
+        bool, typer.Option("--current", help="Fail unless the bundle's checkpoint is the latest.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Verify a proof bundle against the chain, offline from the registry.
+
+    Exits 0 only when the certificate is VALID, printing each named check."""
+    from registry.core.note import NoteVerifier  # noqa: PLC0415
+    from registry.core.verify import TrustAnchors  # noqa: PLC0415
+
+    pinned = _pins(registry)
+    vkey = vkey or pinned.get("vkey")
+    contract = contract or pinned.get("contract") or os.environ.get("CERTREG_CONTRACT_ADDRESS")
+    chain_id = (
+        chain_id or pinned.get("chain_id") or int(os.environ.get("CERTREG_CHAIN_ID", "31337"))
+    )
+    if vkey is None or contract is None:
+        raise _fail(
+            "verify",
+            ValueError(
+                "got no registry key or contract: pass --vkey and --contract, or --registry URL"
+            ),
+        )
+    try:
+        data = json.loads(bundle.read_text(encoding="utf-8"))
+        trust = TrustAnchors(
+            registry_key=NoteVerifier.from_vkey(vkey), chain_id=chain_id, contract=contract
+        )
+    except (ValueError, OSError) as exc:
+        raise _fail("verify", exc) from exc
+    verdict = _chain_verifier(trust, rpc).verify(data, current=current).to_json()
+    emit(verdict, as_json=as_json, lines=_print_checks(verdict))
+    if verdict["status"] != "VALID":
+        raise typer.Exit(1)
+
+
+def _pins(registry: str | None) -> dict[str, Any]:
+    """What a registry says about itself (fetched once; then pin it in your configuration)."""
+    if registry is None:
+        return {}
+    import httpx2  # noqa: PLC0415
+
+    response = httpx2.get(registry.rstrip("/") + "/v1/registry", timeout=10)
+    response.raise_for_status()
+    identity: dict[str, Any] = response.json()
+    typer.echo(
+        f"trusting {registry} for its key {identity['vkey']}; pin it with --vkey next time",
+        err=True,
+    )
+    return identity
+
+
+def _chain_verifier(trust: Any, rpc: str | None) -> Any:
+    from anchoring.verify import ChainVerifier, read_only_client  # noqa: PLC0415
+
+    factory = None
+    if rpc is not None:
+
+        def factory() -> Any:
+            return read_only_client(rpc_url=rpc, contract=trust.contract, chain_id=trust.chain_id)
+
+    return ChainVerifier(trust=trust, client_factory=factory)
+
+
+@app.command()
+def audit(
+    rpc: Annotated[str, typer.Option(help="Chain JSON-RPC URL.")],
+    contract: Annotated[str, typer.Option(help="Anchoring contract address.")],
+    registry: Annotated[str, typer.Option(help="The registry's base URL.")],
+    chain_id: Annotated[int, typer.Option(help="Chain id.")] = 31337,
+    vkey: Annotated[str | None, typer.Option(help="Pinned registry key (C2SP vkey).")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Point in time: a date YYYY-MM-DD (end of day, UTC) or a block."),
+    ] = None,
+    certificate: Annotated[
+        str | None, typer.Option(help="With --at: the certificate whose status then to report.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every anchored checkpoint, consistency proof, log entry, map root and signature.
+
+    Exits 0 only when nothing diverges."""
+    import datetime as dt  # noqa: PLC0415
+
+    import httpx2  # noqa: PLC0415
+
+    from anchoring.verify import read_only_client  # noqa: PLC0415
+    from api.audit import audit as run_audit  # noqa: PLC0415
+    from registry.core.note import NoteVerifier  # noqa: PLC0415
+
+    at_block = at_time = None
+    if at is not None:
+        if at.isdigit():
+            at_block = int(at)
+        else:
+            try:
+                day = dt.date.fromisoformat(at)
+            except ValueError as exc:
+                raise _fail(
+                    "audit", ValueError(f"--at: got {at!r}, want YYYY-MM-DD or a block number")
+                ) from exc
+            at_time = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    if vkey is None:
+        typer.echo("no --vkey pinned: trusting the registry's own key for its notes", err=True)
+    with httpx2.Client(base_url=registry.rstrip("/"), timeout=30) as http:
+        report = run_audit(
+            client=read_only_client(rpc_url=rpc, contract=contract, chain_id=chain_id),
+            http=http,
+            vkey=None if vkey is None else NoteVerifier.from_vkey(vkey),
+            at_block=at_block,
+            at_time=at_time,
+            certificate_id=certificate,
+        )
+    result = report.to_json()
+    lines = [
+        f"{'OK' if report.ok else 'DIVERGES'}: {report.checkpoints} checkpoints, "
+        f"{report.events} events, {report.signatures_checked} signatures checked",
+        *(f"  ✘ {p}" for p in report.problems),
+    ]
+    if report.at is not None:
+        lines.append(
+            f"{report.at.certificate_id} at checkpoint {report.at.checkpoint_index} "
+            f"(block {report.at.block_number}): {report.at.status}"
+        )
+    emit(result, as_json=as_json, lines=lines)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def dev(
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    interval: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 5.0,
+) -> None:
+    """Run everything locally: Hardhat node, contract, demo issuer, API and anchoring worker."""
+    from api.dev import run_dev  # noqa: PLC0415
+
+    run_dev(port=port, checkpoint_interval_s=interval)

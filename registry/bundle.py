@@ -64,7 +64,8 @@ class BundleStatusProof(_Strict):
     leaf: BundleStatusLeaf | None
     bitmap: Hex32
     siblings: list[Hex32]
-    other_leaf: BundleOtherLeaf | None = None
+    # Omitted, never null, when the proof does not end in another key's leaf (spec §5.3).
+    other_leaf: BundleOtherLeaf | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class BundleCheckpoint(_Strict):
@@ -113,4 +114,4 @@ class Bundle(_Strict):
     checkpoint: BundleCheckpoint | None
     anchor: BundleAnchor | None
     issuer_key: BundleIssuerKey | None
-    next_checkpoint_due: Timestamp | None = None
+    next_checkpoint_due: Timestamp | None = Field(default=None, exclude_if=lambda v: v is None)

@@ -19,8 +19,9 @@ from pydantic import (
     model_validator,
 )
 
-from registry.core.canonical import canonical_hash, canonical_json
+from registry.core.canonical import canonical_json
 from registry.core.encoding import hex0x
+from registry.core.ids import certificate_id_for
 
 __all__ = [
     "Attachment",
@@ -157,15 +158,6 @@ class CertificateSubmission(BaseModel):
 def submitted_fields(submission: CertificateSubmission) -> dict[str, Any]:
     """The submission as plain JSON, absent fields omitted (never null), issuer_id dropped."""
     return submission.model_dump(mode="json", exclude_none=True, exclude={"issuer_id"})
-
-
-def certificate_id_for(*, issuer_id: str, number: str) -> str:
-    """A certificate's id: `0x`-hex of H(canonical({"issuer_id", "number"})).
-
-    Deterministic, so a certificate number printed on paper names one id, and a number that was
-    never issued gets a status-map non-membership proof.
-    """
-    return hex0x(canonical_hash({"issuer_id": issuer_id, "number": number}))
 
 
 def build_record(submission: CertificateSubmission, *, issuer_id: str) -> dict[str, Any]:

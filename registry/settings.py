@@ -52,7 +52,7 @@ class RegistrySettings(BaseSettings):
     #: 32 bytes, base64, that encrypt issuers' private keys; unset: data_dir/kek.b64
     key_encryption_key: SecretStr | None = None
     #: form a checkpoint at least this often while events wait (CERTREG_CHECKPOINT_INTERVAL_S)
-    checkpoint_interval_s: float = Field(default=10.0, gt=0)
+    checkpoint_interval_s: float = Field(default=10.0, ge=0)
     #: …or as soon as this many events wait (CERTREG_CHECKPOINT_MAX_EVENTS)
     checkpoint_max_events: int = Field(default=10_000, ge=1)
     #: the longest an accepted event may wait to be anchored, published to verifiers

@@ -1,0 +1,135 @@
+"""The verifier's thin chain-reading layer: ask the contract what a bundle's checks need.
+
+The decision logic is pure (`registry.core.verify`); this module only turns a `ChainQuery` into
+`ChainFacts`, reading everything at one block so the answers agree with each other.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+
+from eth_account import Account
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3Exception
+
+from anchoring.client import AnchorClient, ChainClient
+from anchoring.errors import AnchoringError
+from registry.core.verify import (
+    ChainCheckpoint,
+    ChainFacts,
+    ChainIssuerKey,
+    ChainQuery,
+    TrustAnchors,
+    Verdict,
+    chain_query,
+    verify_bundle,
+)
+
+__all__ = ["ChainVerifier", "fetch_chain_facts", "read_only_client"]
+
+
+def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorClient:
+    """A client for reads only: its account is a throwaway key that never signs anything."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 15}))
+    chain = ChainClient(w3, Account.create(), chain_id=chain_id)
+    chain.check_chain_id()
+    return AnchorClient(chain, contract)
+
+
+def fetch_chain_facts(client: AnchorClient, query: ChainQuery) -> ChainFacts:
+    """What the contract says about the bundle behind `query`."""
+    block = client.chain.w3.eth.block_number
+    latest = client.latest_checkpoint(block=block)
+    checkpoint = None
+    if query.checkpoint_index is not None:
+        found = client.checkpoint(query.checkpoint_index, block=block)
+        if found is not None:
+            checkpoint = ChainCheckpoint(
+                tree_size=found.tree_size,
+                log_root=found.log_root,
+                map_root=found.map_root,
+                block_number=found.block_number,
+                timestamp=found.timestamp,
+            )
+    issuer_key = None
+    if query.issuer_chain_id is not None and query.key_id is not None:
+        key = client.issuer_key(issuer_id=query.issuer_chain_id, key_id=query.key_id, block=block)
+        if key.registered:
+            issuer_key = ChainIssuerKey(
+                public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
+            )
+    tx_matches = None
+    if query.tx_hash is not None and checkpoint is not None and query.checkpoint_index is not None:
+        tx_matches = _anchored_by(client, query.tx_hash, query.checkpoint_index, checkpoint)
+    return ChainFacts(
+        checkpoint=checkpoint,
+        latest_index=None if latest is None else latest.index,
+        issuer_key=issuer_key,
+        anchor_tx_matches=tx_matches,
+    )
+
+
+def _anchored_by(
+    client: AnchorClient, tx_hash: str, index: int, checkpoint: ChainCheckpoint
+) -> bool:
+    """Whether transaction `tx_hash` anchored checkpoint `index` of our contract."""
+    try:
+        receipt = client.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
+    if receipt["status"] != 1 or receipt["blockNumber"] != checkpoint.block_number:
+        return False
+    event = client.contract.events.CheckpointAnchored()
+    for log in receipt["logs"]:
+        if log["address"] != client.address:
+            continue
+        try:
+            args = event.process_log(log)["args"]
+        except Exception:  # noqa: S112 (another event of the contract)
+            continue
+        if int(args["index"]) == index and bytes(args["logRoot"]) == checkpoint.log_root:
+            return True
+    return False
+
+
+class ChainVerifier:
+    """Verifies bundles against one chain and one pinned registry key.
+
+    The chain client is created on first use and again after a failure; when the node cannot be
+    reached the verdict says so (`chain_unavailable`) instead of passing without the chain.
+    """
+
+    def __init__(
+        self,
+        *,
+        trust: TrustAnchors,
+        client_factory: Callable[[], AnchorClient] | None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.trust = trust
+        self._client_factory = client_factory
+        self._client: AnchorClient | None = None
+        self._clock = clock
+
+    def verify(self, bundle: object, *, current: bool = False) -> Verdict:
+        today = self._clock().astimezone(dt.UTC).date()
+        if self._client_factory is None:
+            return verify_bundle(
+                bundle, trust=self.trust, chain=None, today=today, require_current=current
+            )
+        try:
+            if self._client is None:
+                self._client = self._client_factory()
+            facts = fetch_chain_facts(self._client, chain_query(bundle))
+        except (AnchoringError, OSError, Web3Exception) as exc:
+            self._client = None
+            return verify_bundle(
+                bundle,
+                trust=self.trust,
+                chain=None,
+                today=today,
+                require_current=current,
+                chain_unavailable=f"the chain did not answer: {type(exc).__name__}",
+            )
+        return verify_bundle(
+            bundle, trust=self.trust, chain=facts, today=today, require_current=current
+        )

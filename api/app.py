@@ -1,0 +1,111 @@
+"""The FastAPI application factory. No module-level engine: everything hangs off the `Stack`
+built (or passed in) when the app starts."""
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from anchoring.metrics import RegistryCollector
+from anchoring.stack import Stack
+from api.limits import BodyLimitMiddleware, RateLimiter
+from api.problems import install_problem_handlers
+from api.routes import certificates, transparency
+from api.settings import ApiSettings
+from registry.logs import log_event
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("certreg.api")
+
+DESCRIPTION = """
+A registry of conformity, calibration, verification, test and inspection certificates whose
+history is an append-only Merkle log anchored on an EVM chain.
+
+- **Issuers** (certification bodies, labs) issue, suspend, reinstate, withdraw and supersede
+  their certificates with `Authorization: Bearer <API key>`.
+- **Verifiers** fetch a certificate's proof bundle and get a verdict with every check named.
+- **Auditors** read the anchored checkpoints, consistency proofs and the log itself.
+
+Errors are RFC 9457 problem details with a stable `type` (`urn:certreg:problem:…`).
+"""
+
+
+def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) -> FastAPI:
+    """The API over `stack` (default: built from the environment when the app starts)."""
+    api_settings = settings or ApiSettings()
+    metrics_registry = CollectorRegistry()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = stack is None
+        app.state.stack = current = stack if stack is not None else Stack()
+        metrics_registry.register(
+            RegistryCollector(
+                current.sessions,
+                worker=lambda: current.worker if api_settings.run_worker else None,
+            )
+        )
+        stop = threading.Event()
+        worker_thread = None
+        if api_settings.run_worker:
+            worker = app.state.stack.worker
+            worker_thread = threading.Thread(
+                target=_run_worker, args=(worker, stop), name="anchoring-worker", daemon=True
+            )
+            worker_thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_thread is not None:
+                worker_thread.join(timeout=30)
+            if own:
+                app.state.stack.close()
+
+    app = FastAPI(
+        title="certreg",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = api_settings
+    app.state.rate_limiter = RateLimiter(
+        rate=api_settings.rate_limit_per_s, burst=api_settings.rate_limit_burst
+    )
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=api_settings.max_body_bytes)
+    app.include_router(certificates.router)
+    app.include_router(transparency.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _run_worker(worker: object, stop: threading.Event) -> None:
+    from anchoring.lock import WorkerLockHeldError  # noqa: PLC0415
+    from anchoring.worker import AnchoringWorker  # noqa: PLC0415
+
+    assert isinstance(worker, AnchoringWorker)
+    while not stop.is_set():
+        try:
+            worker.run(stop)
+        except WorkerLockHeldError:
+            # Another replica anchors; take over if it stops.
+            stop.wait(5)
+        except Exception:
+            log.exception("anchoring worker stopped; restarting in 5 s")
+            stop.wait(5)
+    log_event(log, "worker.thread_stopped")

@@ -1,0 +1,304 @@
+"""The auditor: check, trusting only the chain (and a pinned registry key), that the registry
+never rewrote its history, and how a certificate stood at any time.
+
+For every checkpoint on chain: the registry's note is signed by the pinned key and says the
+same roots; each consecutive pair is consistent (RFC 9162 proof from the registry, checked
+against the chain's roots); the log root recomputed from the downloaded entries equals the
+anchored one; the status-map root recomputed by replaying the log (spec §5.7) equals the
+anchored one; and every event is signed by a key the chain had in force when the event was
+anchored.
+"""
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from anchoring.client import AnchorClient
+from anchoring.models import Checkpoint as ChainCheckpoint
+from registry.core.checkpoint import verify_checkpoint
+from registry.core.encoding import parse_hex
+from registry.core.errors import CoreError
+from registry.core.events import Event, issuer_chain_id, verify_event_signature
+from registry.core.lifecycle import StatusLeaf, apply_event
+from registry.core.log import LogTree
+from registry.core.note import NoteVerifier
+from registry.core.proofs import verify_consistency
+from registry.core.statusmap import StatusMap
+
+__all__ = ["AuditReport", "PointInTime", "audit"]
+
+PAGE = 1000
+
+
+@dataclass
+class PointInTime:
+    certificate_id: str
+    checkpoint_index: int | None
+    block_number: int | None
+    timestamp: int | None
+    status: str  # valid | suspended | withdrawn | superseded | unknown (not issued then)
+    event_seq: int | None
+
+
+@dataclass
+class AuditReport:
+    checkpoints: int = 0
+    events: int = 0
+    signatures_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    at: PointInTime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checkpoints": self.checkpoints,
+            "events": self.events,
+            "signatures_checked": self.signatures_checked,
+            "problems": self.problems,
+            "at": None if self.at is None else self.at.__dict__,
+        }
+
+
+def _pages(http: httpx2.Client, end: int) -> Iterator[dict[str, Any]]:
+    for start in range(0, end, PAGE):
+        response = http.get(
+            "/v1/log/entries", params={"start": start, "end": min(end, start + PAGE)}
+        )
+        response.raise_for_status()
+        yield from response.json()["entries"]
+
+
+def audit(
+    *,
+    client: AnchorClient,
+    http: httpx2.Client,
+    vkey: NoteVerifier | None = None,
+    at_block: int | None = None,
+    at_time: dt.datetime | None = None,
+    certificate_id: str | None = None,
+) -> AuditReport:
+    """Audit the registry behind `http` against the contract behind `client`."""
+    report = AuditReport()
+    problems = report.problems
+    identity = http.get("/v1/registry").json()
+    if vkey is None:
+        # Not pinned: take the registry's word once (the CLI says so); a pinned key is better.
+        vkey = NoteVerifier.from_vkey(identity["vkey"])
+    elif identity["vkey"] != vkey.vkey:
+        problems.append(f"registry key: got {identity['vkey']}, want the pinned {vkey.vkey}")
+    if identity["contract"].lower() != client.address.lower():
+        problems.append(f"registry anchors on {identity['contract']}, want {client.address}")
+
+    chain = client.checkpoints()
+    report.checkpoints = len(chain)
+    notes = _registry_checkpoints(http)
+    for cp in chain:
+        _check_note(cp, notes.get(cp.index), vkey, problems)
+    for older, newer in itertools.pairwise(chain):
+        _check_consistency(http, older, newer, problems)
+
+    replay = _Replay(
+        client=client,
+        chain=chain,
+        report=report,
+        certificate_id=certificate_id,
+        at_checkpoint=_checkpoint_at(chain, at_block=at_block, at_time=at_time),
+    )
+    end = chain[-1].tree_size if chain else 0
+    for obj in _pages(http, end):
+        if not replay.add(obj):
+            break
+    if report.events != end:
+        problems.append(f"log: got {report.events} entries, want {end} (anchored)")
+    if certificate_id is not None and report.at is None:
+        report.at = _point(certificate_id, replay.at_checkpoint, None)
+    return report
+
+
+class _Replay:
+    """Rebuilds the log and the status map from the entries, checkpoint by checkpoint."""
+
+    def __init__(
+        self,
+        *,
+        client: AnchorClient,
+        chain: list[ChainCheckpoint],
+        report: AuditReport,
+        certificate_id: str | None,
+        at_checkpoint: ChainCheckpoint | None,
+    ) -> None:
+        self.client = client
+        self.pending = list(chain)
+        self.report = report
+        self.certificate_id = certificate_id
+        self.at_checkpoint = at_checkpoint
+        self.tree = LogTree()
+        self.leaves: dict[str, StatusLeaf] = {}
+        self.status_map = StatusMap()
+        self.changed: dict[str, StatusLeaf] = {}
+        self.keys: dict[tuple[str, bytes], Any] = {}
+
+    def add(self, obj: object) -> bool:
+        """Take the next entry; False if the log cannot be read further."""
+        report, problems = self.report, self.report.problems
+        try:
+            event = Event.from_json(obj)
+        except CoreError as exc:
+            problems.append(f"entry {report.events}: {exc}")
+            return False
+        if event.seq != report.events:
+            problems.append(f"entry {report.events}: got seq {event.seq}")
+            return False
+        self.tree.append(event.leaf_bytes())
+        cover = next(cp for cp in self.pending if cp.tree_size > event.seq)
+        report.signatures_checked += _check_signature(
+            self.client, event, cover, self.keys, problems
+        )
+        try:
+            for leaf in apply_event(self.leaves, event):
+                self.changed[leaf.certificate_id] = leaf
+        except CoreError as exc:
+            problems.append(str(exc))
+        report.events += 1
+        while self.pending and self.pending[0].tree_size == report.events:
+            self._close(self.pending.pop(0))
+        return True
+
+    def _close(self, cp: ChainCheckpoint) -> None:
+        problems = self.report.problems
+        self.status_map.update_many([(leaf.key, leaf.value) for leaf in self.changed.values()])
+        self.changed.clear()
+        if self.tree.root_hash() != cp.log_root:
+            problems.append(
+                f"checkpoint {cp.index}: log root recomputed from the entries is "
+                f"0x{self.tree.root_hash().hex()}, want the anchored 0x{cp.log_root.hex()}"
+            )
+        if self.status_map.root_hash != cp.map_root:
+            problems.append(
+                f"checkpoint {cp.index}: map root recomputed from the log is "
+                f"0x{self.status_map.root_hash.hex()}, want the anchored 0x{cp.map_root.hex()}"
+            )
+        if (
+            self.certificate_id is not None
+            and self.at_checkpoint is not None
+            and cp.index == self.at_checkpoint.index
+        ):
+            self.report.at = _point(self.certificate_id, cp, self.leaves.get(self.certificate_id))
+
+
+def _registry_checkpoints(http: httpx2.Client) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    start = 0
+    while True:
+        page = http.get("/v1/checkpoints", params={"start": start, "limit": 1000}).json()
+        rows = page["checkpoints"]
+        for row in rows:
+            found[row["index"]] = row
+        if len(rows) < 1000:
+            return found
+        start = rows[-1]["index"] + 1
+
+
+def _check_note(
+    cp: ChainCheckpoint, row: dict[str, Any] | None, vkey: NoteVerifier, problems: list[str]
+) -> None:
+    if row is None:
+        problems.append(f"checkpoint {cp.index}: on chain, but the registry does not list it")
+        return
+    try:
+        signed = verify_checkpoint(row["note"], verifier=vkey)
+    except CoreError as exc:
+        problems.append(f"checkpoint {cp.index}: note: {exc}")
+        return
+    if (signed.tree_size, signed.root_hash, signed.map_root) != (
+        cp.tree_size,
+        cp.log_root,
+        cp.map_root,
+    ):
+        problems.append(f"checkpoint {cp.index}: the signed note and the chain disagree")
+
+
+def _check_consistency(
+    http: httpx2.Client, older: ChainCheckpoint, newer: ChainCheckpoint, problems: list[str]
+) -> None:
+    response = http.get(
+        "/v1/log/consistency", params={"from": older.tree_size, "to": newer.tree_size}
+    )
+    if response.status_code != 200:
+        problems.append(
+            f"checkpoints {older.index}->{newer.index}: "
+            f"no consistency proof (HTTP {response.status_code})"
+        )
+        return
+    try:
+        verify_consistency(
+            size1=older.tree_size,
+            size2=newer.tree_size,
+            root1=older.log_root,
+            root2=newer.log_root,
+            proof=[parse_hex(h) for h in response.json()["hashes"]],
+        )
+    except CoreError as exc:
+        problems.append(f"checkpoints {older.index}->{newer.index}: {exc}")
+
+
+def _check_signature(
+    client: AnchorClient,
+    event: Event,
+    cover: ChainCheckpoint,
+    keys: dict[tuple[str, bytes], Any],
+    problems: list[str],
+) -> int:
+    cache_key = (event.issuer_id, event.key_id)
+    if cache_key not in keys:
+        keys[cache_key] = client.issuer_key(
+            issuer_id=issuer_chain_id(event.issuer_id), key_id=event.key_id
+        )
+    key = keys[cache_key]
+    if not key.registered:
+        problems.append(f"event {event.seq}: key 0x{event.key_id.hex()} is not on chain")
+        return 0
+    if not key.in_force_at(cover.block_number):
+        problems.append(
+            f"event {event.seq}: key 0x{event.key_id.hex()} not in force at block "
+            f"{cover.block_number} (checkpoint {cover.index})"
+        )
+    try:
+        verify_event_signature(event, key.public_key)
+    except CoreError as exc:
+        problems.append(f"event {event.seq}: {exc}")
+    return 1
+
+
+def _checkpoint_at(
+    chain: list[ChainCheckpoint], *, at_block: int | None, at_time: dt.datetime | None
+) -> ChainCheckpoint | None:
+    if at_block is None and at_time is None:
+        return chain[-1] if chain else None
+    found = None
+    for cp in chain:
+        if at_block is not None and cp.block_number > at_block:
+            break
+        if at_time is not None and cp.timestamp > at_time.timestamp():
+            break
+        found = cp
+    return found
+
+
+def _point(certificate_id: str, cp: ChainCheckpoint | None, leaf: StatusLeaf | None) -> PointInTime:
+    return PointInTime(
+        certificate_id=certificate_id,
+        checkpoint_index=None if cp is None else cp.index,
+        block_number=None if cp is None else cp.block_number,
+        timestamp=None if cp is None else cp.timestamp,
+        status="unknown" if leaf is None else leaf.status,
+        event_seq=None if leaf is None else leaf.event_seq,
+    )

@@ -1,0 +1,130 @@
+"""`certreg dev`, what `make run` runs: the whole system on this machine, on 127.0.0.1.
+
+1. A Hardhat node on port 8545 — reused if one already answers there (e.g. `make chain` in
+   another terminal), otherwise started now and stopped on exit.
+2. The contract: reused from `data/deployment.json` if its code is on that chain, otherwise
+   deployed (Hardhat account 0 is the authority and issuer admin, account 1 the anchorer).
+   A fresh chain cannot vouch for a database anchored on a chain that is gone, so an old
+   `data/` is then moved aside to `data.previous-<time>/` and the registry starts empty.
+3. A demo issuer (the sample certification body) if there is none; its API key is printed and
+   kept in `data/demo-api-key.txt`.
+4. The API with the anchoring worker, one process, on http://127.0.0.1:8000.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+import typer
+from web3 import Web3
+
+from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
+
+__all__ = ["run_dev"]
+
+DEV_RPC_PORT = 8545
+DEV_CHAIN_ID = 31337
+
+
+def _answers(url: str) -> bool:
+    try:
+        return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 2})).is_connected()
+    except Exception:  # anything short of an answer means no node
+        return False
+
+
+def _has_code(url: str, address: str) -> bool:
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5}))
+    return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+
+
+def run_dev(*, port: int = 8000, checkpoint_interval_s: float = 5.0) -> None:
+    data = Path(os.environ.get("CERTREG_DATA_DIR", "data"))
+    rpc = f"http://127.0.0.1:{DEV_RPC_PORT}"
+    node: HardhatNode | None = None
+    if _answers(rpc):
+        typer.echo(f"chain: reusing the node at {rpc}")
+    else:
+        typer.echo(f"chain: starting a Hardhat node at {rpc}")
+        node = start_hardhat_node(port=DEV_RPC_PORT, chain_id=DEV_CHAIN_ID)
+    try:
+        _run(data, rpc, port=port, checkpoint_interval_s=checkpoint_interval_s)
+    finally:
+        if node is not None:
+            node.stop()
+
+
+def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> None:
+    admin, anchorer = dev_account(0), dev_account(1)
+    env = {
+        "CERTREG_DATA_DIR": str(data),
+        "CERTREG_RPC_URL": rpc,
+        "CERTREG_CHAIN_ID": str(DEV_CHAIN_ID),
+        "CERTREG_DEPLOYER_KEY": "0x" + bytes(admin.key).hex(),
+        "CERTREG_ANCHORER_KEY": "0x" + bytes(anchorer.key).hex(),
+        "CERTREG_ISSUER_ADMIN_KEY": "0x" + bytes(admin.key).hex(),
+        "CERTREG_DEPLOYMENT_FILE": str(data / "deployment.json"),
+        "CERTREG_CHECKPOINT_INTERVAL_S": str(checkpoint_interval_s),
+        "CERTREG_PORT": str(port),
+        "CERTREG_RUN_WORKER": "true",
+    }
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+
+    deployment = data / "deployment.json"
+    address = None
+    if deployment.exists():
+        address = json.loads(deployment.read_text(encoding="utf-8")).get("address")
+    if address is None or not _has_code(rpc, address):
+        if data.exists() and any(data.iterdir()):
+            aside = data.with_name(f"{data.name}.previous-{dt.datetime.now():%Y%m%d-%H%M%S}")
+            shutil.move(str(data), str(aside))
+            typer.echo(f"data: the chain is new, so the old registry was moved to {aside}/")
+        from anchoring.deploy import deploy_from_settings  # noqa: PLC0415
+
+        outcome = deploy_from_settings()
+        typer.echo(f"contract: deployed at {outcome.deployment.address}")
+    else:
+        typer.echo(f"contract: reusing {address}")
+
+    from anchoring.stack import Stack  # noqa: PLC0415
+    from registry.samples import load_samples  # noqa: PLC0415
+
+    stack = Stack()
+    key_file = data / "demo-api-key.txt"
+    try:
+        with stack.sessions() as session:
+            from registry.db.repositories import IssuerRepository  # noqa: PLC0415
+
+            has_issuers = bool(IssuerRepository(session).all())
+        if not has_issuers:
+            issuer = load_samples()["issuers"][0]
+            created = stack.service.add_issuer(
+                issuer_id=issuer["id"],
+                name_vi=issuer["name_vi"],
+                name_en=issuer["name_en"],
+                accreditation=issuer["accreditation"],
+                kinds=issuer["kinds"],
+            )
+            key_file.write_text(created.api_key + "\n", encoding="utf-8")
+            key_file.chmod(0o600)
+            typer.echo(f"issuer: admitted the demo issuer {issuer['id']}")
+        identity = stack.trust.registry_key.vkey
+    finally:
+        stack.close()
+    if key_file.exists():
+        typer.echo(f"issuer API key ({key_file}): {key_file.read_text(encoding='utf-8').strip()}")
+    typer.echo(f"registry key: {identity}")
+    typer.echo(
+        f"API: http://127.0.0.1:{port}  (OpenAPI at /docs, "
+        f"anchoring every {checkpoint_interval_s:g} s)"
+    )
+
+    import uvicorn  # noqa: PLC0415
+
+    from registry.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging()
+    uvicorn.run("api.app:create_app", factory=True, host="127.0.0.1", port=port, log_config=None)

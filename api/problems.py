@@ -1,0 +1,188 @@
+"""RFC 9457 problem details: every error response of the API, with a stable `type`.
+
+| type (urn:certreg:problem:…) | status | when |
+|---|---|---|
+| `validation` | 422 | the body or parameters do not match the schema |
+| `invalid-request` | 400 | well-formed but not acceptable (e.g. a batch above the limit) |
+| `unauthorized` | 401 | missing, malformed, unknown or revoked API key |
+| `forbidden` | 403 | another issuer's certificate, or a kind the issuer may not issue |
+| `not-found` | 404 | no such certificate, checkpoint or route |
+| `method-not-allowed` | 405 | the route exists with other methods |
+| `conflict` | 409 | a different record under a certificate number already issued |
+| `illegal-transition` | 409 | the certificate's state does not allow the change |
+| `payload-too-large` | 413 | the body is larger than `CERTREG_MAX_BODY_BYTES` |
+| `unsupported-media-type` | 415 | a body that is not JSON |
+| `rate-limited` | 429 | too many requests for this API key (see `Retry-After`) |
+| `unavailable` | 503 | the database or chain could not be reached |
+| `internal` | 500 | a bug; details are logged, never returned |
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    IllegalTransitionError,
+    InvalidRequestError,
+    NotFoundError,
+    ServiceError,
+)
+
+__all__ = ["Problem", "ProblemError", "install_problem_handlers", "problem_response", "responses"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("certreg.api")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem."""
+
+    def __init__(
+        self, kind: str, status: int, detail: str, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+_TITLES = {
+    "validation": "Request does not match the schema",
+    "invalid-request": "Request not acceptable",
+    "unauthorized": "Authentication required",
+    "forbidden": "Not allowed for this issuer",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "conflict": "Conflicting certificate record",
+    "illegal-transition": "Illegal lifecycle transition",
+    "payload-too-large": "Request body too large",
+    "unsupported-media-type": "Unsupported media type",
+    "rate-limited": "Too many requests",
+    "unavailable": "Service temporarily unavailable",
+    "internal": "Internal error",
+}
+
+_SERVICE_ERRORS: list[tuple[type[ServiceError], str, int]] = [
+    (NotFoundError, "not-found", 404),
+    (ConflictError, "conflict", 409),
+    (IllegalTransitionError, "illegal-transition", 409),
+    (ForbiddenError, "forbidden", 403),
+    (AuthenticationError, "unauthorized", 401),
+    (InvalidRequestError, "invalid-request", 400),
+]
+
+
+def problem_response(
+    kind: str,
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"urn:certreg:problem:{kind}",
+        "title": _TITLES[kind],
+        "status": status,
+        "detail": detail,
+        **({"instance": instance} if instance else {}),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problem statuses a route may answer with."""
+    return {
+        status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+        for status in statuses
+    }
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.kind, exc.status, exc.detail, instance=request.url.path, headers=exc.headers
+        )
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        for cls, kind, status in _SERVICE_ERRORS:
+            if isinstance(exc, cls):
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return problem_response(
+                    kind, status, str(exc), instance=request.url.path, headers=headers
+                )
+        return problem_response("invalid-request", 400, str(exc), instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        where = ".".join(str(p) for p in first["loc"])
+        return problem_response(
+            "validation",
+            422,
+            f"{where}: {first['msg']}" if where else str(first["msg"]),
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
+            exc.status_code, "invalid-request"
+        )
+        status = exc.status_code if kind != "invalid-request" else 400
+        return problem_response(
+            kind,
+            status,
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc)
+        return problem_response(
+            "unavailable",
+            503,
+            "the database did not answer; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem_response(
+            "internal", 500, "an internal error occurred", instance=request.url.path
+        )

@@ -1,0 +1,180 @@
+"""Issuer API (authenticated) and public certificate reads."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from api.deps import IssuerId, StackDep
+from api.problems import responses
+from api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    CertificateOut,
+    CertificatePage,
+    IssueOut,
+    SupersedeRequest,
+    TransitionRequest,
+)
+from registry.bundle import Bundle
+from registry.core.encoding import hex0x
+from registry.records import CertificateKind, CertificateSubmission
+from registry.service import CertificateView, IssueResult
+
+router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
+
+CertificateId = Annotated[
+    str,
+    Path(
+        pattern=r"^0x[0-9a-f]{64}$",
+        description="Certificate id: 0x + 64 lowercase hex digits",
+        examples=["0x" + "ab" * 32],
+    ),
+]
+AUTH_ERRORS = (401, 403, 429)
+
+
+def certificate_out(view: CertificateView) -> CertificateOut:
+    return CertificateOut(
+        id=view.id,
+        issuer_id=view.issuer_id,
+        number=view.number,
+        kind=view.kind,
+        status=view.status,  # type: ignore[arg-type]
+        record=view.record,
+        record_hash=hex0x(view.record_hash),
+        last_event_seq=view.last_event_seq,
+        supersedes=view.supersedes,
+        superseded_by=view.superseded_by,
+    )
+
+
+def issue_out(result: IssueResult) -> IssueOut:
+    return IssueOut(**certificate_out(result.certificate).model_dump(), created=result.created)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue a certificate",
+    responses={
+        200: {"model": IssueOut, "description": "Already issued (same record)"},
+        **responses(*AUTH_ERRORS, 409, 413, 422),
+    },
+)
+def issue(
+    submission: CertificateSubmission, issuer: IssuerId, stack: StackDep, response: Response
+) -> IssueOut:
+    """Issue one certificate; the same record again returns it with 200 (idempotent), a
+    different record under the same number is a 409 conflict."""
+    result = stack.service.issue(issuer, submission)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return issue_out(result)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue many certificates, all or none",
+    responses={
+        200: {"model": BatchResponse, "description": "Nothing new (all repeats)"},
+        **responses(400, *AUTH_ERRORS, 409, 413, 422),
+    },
+)
+def issue_batch(
+    batch: BatchRequest, issuer: IssuerId, stack: StackDep, response: Response
+) -> BatchResponse:
+    results = stack.service.issue_batch(issuer, batch.certificates)
+    created = sum(r.created for r in results)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return BatchResponse(created=created, certificates=[issue_out(r) for r in results])
+
+
+def _transition(name: str, summary: str) -> None:
+    @router.post(
+        f"/{{certificate_id}}/{name}",
+        summary=summary,
+        responses=responses(*AUTH_ERRORS, 404, 409, 413, 422),
+        operation_id=f"{name}_certificate",
+    )
+    def change(
+        certificate_id: CertificateId, body: TransitionRequest, issuer: IssuerId, stack: StackDep
+    ) -> CertificateOut:
+        action = getattr(stack.service, name)
+        return certificate_out(action(issuer, certificate_id, reason=body.text()))
+
+
+_transition("suspend", "Suspend a certificate")
+_transition("reinstate", "Reinstate a suspended certificate")
+_transition("withdraw", "Withdraw (revoke) a certificate; final")
+
+
+@router.post(
+    "/{certificate_id}/supersede",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue a replacement that supersedes a certificate",
+    responses=responses(*AUTH_ERRORS, 404, 409, 413, 422),
+)
+def supersede(
+    certificate_id: CertificateId, body: SupersedeRequest, issuer: IssuerId, stack: StackDep
+) -> IssueOut:
+    reason = body.reason if body.note is None else f"{body.reason}: {body.note}"
+    return issue_out(
+        stack.service.supersede(issuer, certificate_id, body.certificate, reason=reason)
+    )
+
+
+@router.get(
+    "/{certificate_id}",
+    summary="A certificate and its current status",
+    responses=responses(404, 422),
+)
+def get_certificate(certificate_id: CertificateId, stack: StackDep) -> CertificateOut:
+    return certificate_out(stack.service.get(certificate_id))
+
+
+@router.get(
+    "/{certificate_id}/proof",
+    summary="The proof bundle at the latest anchored checkpoint",
+    responses=responses(422),
+)
+def get_proof(certificate_id: CertificateId, stack: StackDep) -> Bundle:
+    """`ANCHORED` with every proof; `PENDING` (issued, not yet anchored: record, event and when
+    the next checkpoint is due); `UNKNOWN` with a status-map non-membership proof for an id that
+    was never issued."""
+    return stack.assembler.bundle(certificate_id)
+
+
+@router.get("", summary="Search certificates", responses=responses(422))
+def search(
+    *,
+    stack: StackDep,
+    issuer_id: Annotated[str | None, Query(max_length=64)] = None,
+    number: Annotated[str | None, Query(max_length=100)] = None,
+    holder: Annotated[str | None, Query(min_length=2, max_length=100)] = None,
+    tax_code: Annotated[str | None, Query(max_length=40)] = None,
+    kind: CertificateKind | None = None,
+    status_: Annotated[
+        str | None,
+        Query(alias="status", pattern="^(valid|suspended|withdrawn|superseded)$"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CertificatePage:
+    views, total = stack.service.search(
+        issuer_id=issuer_id,
+        number=number,
+        holder=holder,
+        tax_code=tax_code,
+        kind=None if kind is None else kind.value,
+        status=status_,
+        limit=limit,
+        offset=offset,
+    )
+    return CertificatePage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        certificates=[certificate_out(v) for v in views],
+    )

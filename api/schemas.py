@@ -1,0 +1,169 @@
+"""Request and response models of the HTTP API (the OpenAPI schema is generated from these)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.records import CertificateSubmission
+
+__all__ = [
+    "BatchRequest",
+    "BatchResponse",
+    "CertificateOut",
+    "CertificatePage",
+    "CheckOut",
+    "CheckpointOut",
+    "CheckpointPage",
+    "ConsistencyOut",
+    "EntriesOut",
+    "IssueOut",
+    "RegistryOut",
+    "SupersedeRequest",
+    "TransitionRequest",
+    "VerdictOut",
+    "VerifyRequest",
+]
+
+ReasonCode = Literal[
+    "surveillance-nonconformity",
+    "misuse-of-mark",
+    "holder-request",
+    "failure-to-pay",
+    "fraud",
+    "accreditation-withdrawn",
+    "corrective-action-completed",
+    "error-in-issue",
+    "renewal",
+    "other",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CertificateOut(_Out):
+    id: str = Field(examples=["0x6b0c8e…"])
+    issuer_id: str
+    number: str
+    kind: str
+    status: Literal["valid", "suspended", "withdrawn", "superseded", "expired"]
+    record: dict[str, Any]
+    record_hash: str
+    last_event_seq: int
+    supersedes: str | None
+    superseded_by: str | None
+
+
+class IssueOut(CertificateOut):
+    created: bool = Field(description="False when the same record was issued before")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificates: list[CertificateSubmission] = Field(min_length=1)
+
+
+class BatchResponse(_Out):
+    created: int
+    certificates: list[IssueOut]
+
+
+class TransitionRequest(BaseModel):
+    """A lifecycle change with its reason code (and an optional note for the log)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "surveillance-nonconformity"}]},
+    )
+
+    reason: ReasonCode
+    note: str | None = Field(default=None, min_length=1, max_length=300)
+
+    def text(self) -> str:
+        return self.reason if self.note is None else f"{self.reason}: {self.note}"
+
+
+class SupersedeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    certificate: CertificateSubmission
+    reason: ReasonCode = "renewal"
+    note: str | None = Field(default=None, min_length=1, max_length=300)
+
+
+class CertificatePage(_Out):
+    total: int
+    limit: int
+    offset: int
+    certificates: list[CertificateOut]
+
+
+class VerifyRequest(BaseModel):
+    """A proof bundle, or a certificate record to check against the registry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: dict[str, Any] | None = None
+    record: dict[str, Any] | None = None
+    current: bool = Field(
+        default=False,
+        description="Require the bundle's checkpoint to be the chain's latest",
+    )
+
+
+class CheckOut(_Out):
+    name: str
+    status: Literal["passed", "failed", "skipped", "error"]
+    code: str
+    message: str
+
+
+class VerdictOut(_Out):
+    status: Literal[
+        "VALID", "SUSPENDED", "WITHDRAWN", "EXPIRED", "SUPERSEDED", "PENDING", "INVALID", "UNKNOWN"
+    ]
+    certificate_id: str | None
+    checkpoint_index: int | None
+    tree_size: int | None
+    checks: list[CheckOut]
+
+
+class CheckpointOut(_Out):
+    index: int
+    tree_size: int
+    log_root: str
+    map_root: str
+    note: str
+    block_number: int | None
+    block_timestamp: int | None
+    tx_hash: str | None
+
+
+class CheckpointPage(_Out):
+    checkpoints: list[CheckpointOut]
+
+
+class ConsistencyOut(_Out):
+    size1: int
+    size2: int
+    hashes: list[str]
+
+
+class EntriesOut(_Out):
+    start: int
+    end: int
+    entries: list[dict[str, Any]] = Field(
+        description="Events in log order; canonical JSON of each is the exact log entry"
+    )
+
+
+class RegistryOut(_Out):
+    origin: str
+    vkey: str = Field(description="C2SP verifier key of the checkpoint-signing key")
+    chain_id: int
+    contract: str
+    max_merge_delay_s: int
+    checkpoint_interval_s: float
+    log_size: int

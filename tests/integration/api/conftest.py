@@ -1,0 +1,77 @@
+"""The API in process (Starlette's TestClient), over a real database and the Hardhat chain."""
+
+import base64
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from anchoring.settings import AnchoringSettings
+from anchoring.stack import Stack
+from api.app import create_app
+from api.settings import ApiSettings
+from registry.settings import RegistrySettings
+from tests.integration.conftest import CHAIN_ID, Chain
+from tests.integration.registry.conftest import SAMPLES
+
+
+def chain_settings(chain: Chain) -> AnchoringSettings:
+    return AnchoringSettings(
+        rpc_url=chain.node.url,
+        chain_id=CHAIN_ID,
+        contract_address=chain.deployment.address,
+        anchorer_key=SecretStr("0x" + bytes(chain.accounts.anchorer.key).hex()),
+        issuer_admin_key=SecretStr("0x" + bytes(chain.accounts.issuer_admin.key).hex()),
+        poll_interval_s=0.02,
+    )
+
+
+@pytest.fixture
+def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
+    registry = RegistrySettings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        origin="registry.test/log",
+        key_encryption_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
+        checkpoint_interval_s=0.0,
+        max_batch_size=20,
+    )
+    built = Stack(registry, chain_settings(chain))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def api_settings() -> ApiSettings:
+    return ApiSettings(max_body_bytes=64 * 1024, rate_limit_per_s=1000, rate_limit_burst=1000)
+
+
+@pytest.fixture
+def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(stack, api_settings)) as test_client:
+        yield test_client
+
+
+def admit(stack: Stack, issuer_id: str = "vn-cb-quatest3") -> dict[str, str]:
+    """Admit a sample issuer; return its Authorization header."""
+    issuer = next(i for i in SAMPLES["issuers"] if i["id"] == issuer_id)
+    created = stack.service.add_issuer(
+        issuer_id=issuer["id"],
+        name_vi=issuer["name_vi"],
+        name_en=issuer["name_en"],
+        accreditation=issuer["accreditation"],
+        kinds=issuer["kinds"],
+    )
+    return {"Authorization": f"Bearer {created.api_key}"}
+
+
+def bodies(issuer_id: str = "vn-cb-quatest3") -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in c.items() if k != "issuer_id"}
+        for c in SAMPLES["certificates"]
+        if c["issuer_id"] == issuer_id
+    ]
