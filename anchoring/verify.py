@@ -1,10 +1,13 @@
 """The verifier's thin chain-reading layer: ask the contract what a bundle's checks need.
 
 The decision logic is pure (`registry.core.verify`); this module only turns a `ChainQuery` into
-`ChainFacts`, reading everything at one block so the answers agree with each other.
+`ChainFacts`. A long-running verifier (the API) keeps what cannot change — anchored checkpoints,
+their transactions — and re-reads issuer keys and the latest checkpoint after a few seconds.
 """
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 
 from eth_account import Account
@@ -24,7 +27,7 @@ from registry.core.verify import (
     verify_bundle,
 )
 
-__all__ = ["ChainVerifier", "fetch_chain_facts", "read_only_client"]
+__all__ = ["ChainVerifier", "FactsCache", "fetch_chain_facts", "read_only_client"]
 
 
 def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorClient:
@@ -35,34 +38,80 @@ def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorCli
     return AnchorClient(chain, contract)
 
 
-def fetch_chain_facts(client: AnchorClient, query: ChainQuery) -> ChainFacts:
-    """What the contract says about the bundle behind `query`."""
-    block = client.chain.w3.eth.block_number
-    latest = client.latest_checkpoint(block=block)
+class FactsCache:
+    """What the chain said, kept: anchored checkpoints and anchoring transactions for good (the
+    contract never changes them), issuer keys for `key_ttl_s` (a revocation shows within that),
+    the latest checkpoint index for `latest_ttl_s`."""
+
+    def __init__(self, *, key_ttl_s: float = 5.0, latest_ttl_s: float = 1.0) -> None:
+        self.key_ttl_s = key_ttl_s
+        self.latest_ttl_s = latest_ttl_s
+        self.checkpoints: dict[int, ChainCheckpoint] = {}
+        self.anchoring_tx: set[tuple[str, int]] = set()
+        self.keys: dict[tuple[bytes, bytes], tuple[float, ChainIssuerKey | None]] = {}
+        self.latest: tuple[float, int | None] | None = None
+        self._lock = threading.Lock()
+
+
+def fetch_chain_facts(
+    client: AnchorClient, query: ChainQuery, *, cache: FactsCache | None = None
+) -> ChainFacts:
+    """What the contract says about the bundle behind `query` (through `cache` if given)."""
+    now = time.monotonic()
+    cache = cache or FactsCache(key_ttl_s=0, latest_ttl_s=0)
+    with cache._lock:
+        latest_entry = cache.latest
+    if latest_entry is not None and now - latest_entry[0] < cache.latest_ttl_s:
+        latest_index = latest_entry[1]
+    else:
+        latest = client.latest_checkpoint()
+        latest_index = None if latest is None else latest.index
+        with cache._lock:
+            cache.latest = (now, latest_index)
+
     checkpoint = None
-    if query.checkpoint_index is not None:
-        found = client.checkpoint(query.checkpoint_index, block=block)
-        if found is not None:
-            checkpoint = ChainCheckpoint(
-                tree_size=found.tree_size,
-                log_root=found.log_root,
-                map_root=found.map_root,
-                block_number=found.block_number,
-                timestamp=found.timestamp,
-            )
+    index = query.checkpoint_index
+    if index is not None:
+        checkpoint = cache.checkpoints.get(index)
+        if checkpoint is None:
+            found = client.checkpoint(index)
+            if found is not None:
+                checkpoint = ChainCheckpoint(
+                    tree_size=found.tree_size,
+                    log_root=found.log_root,
+                    map_root=found.map_root,
+                    block_number=found.block_number,
+                    timestamp=found.timestamp,
+                )
+                with cache._lock:
+                    cache.checkpoints[index] = checkpoint
+
     issuer_key = None
     if query.issuer_chain_id is not None and query.key_id is not None:
-        key = client.issuer_key(issuer_id=query.issuer_chain_id, key_id=query.key_id, block=block)
-        if key.registered:
-            issuer_key = ChainIssuerKey(
-                public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
-            )
+        key_of = (query.issuer_chain_id, query.key_id)
+        entry = cache.keys.get(key_of)
+        if entry is not None and now - entry[0] < cache.key_ttl_s:
+            issuer_key = entry[1]
+        else:
+            key = client.issuer_key(issuer_id=query.issuer_chain_id, key_id=query.key_id)
+            if key.registered:
+                issuer_key = ChainIssuerKey(
+                    public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
+                )
+            with cache._lock:
+                cache.keys[key_of] = (now, issuer_key)
+
     tx_matches = None
-    if query.tx_hash is not None and checkpoint is not None and query.checkpoint_index is not None:
-        tx_matches = _anchored_by(client, query.tx_hash, query.checkpoint_index, checkpoint)
+    if query.tx_hash is not None and checkpoint is not None and index is not None:
+        tx_matches = (query.tx_hash, index) in cache.anchoring_tx or _anchored_by(
+            client, query.tx_hash, index, checkpoint
+        )
+        if tx_matches:
+            with cache._lock:
+                cache.anchoring_tx.add((query.tx_hash, index))
     return ChainFacts(
         checkpoint=checkpoint,
-        latest_index=None if latest is None else latest.index,
+        latest_index=latest_index,
         issuer_key=issuer_key,
         anchor_tx_matches=tx_matches,
     )
@@ -109,6 +158,7 @@ class ChainVerifier:
         self._client_factory = client_factory
         self._client: AnchorClient | None = None
         self._clock = clock
+        self._cache = FactsCache()
 
     def verify(self, bundle: object, *, current: bool = False) -> Verdict:
         today = self._clock().astimezone(dt.UTC).date()
@@ -119,7 +169,7 @@ class ChainVerifier:
         try:
             if self._client is None:
                 self._client = self._client_factory()
-            facts = fetch_chain_facts(self._client, chain_query(bundle))
+            facts = fetch_chain_facts(self._client, chain_query(bundle), cache=self._cache)
         except (AnchoringError, OSError, Web3Exception) as exc:
             self._client = None
             return verify_bundle(

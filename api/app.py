@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from anchoring.metrics import RegistryCollector
@@ -80,6 +81,8 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=api_settings.max_body_bytes)
+    # Bundles are mostly hex hashes: gzip halves them on the wire for clients that ask.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.include_router(certificates.router)
     app.include_router(transparency.router)
 

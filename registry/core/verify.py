@@ -15,12 +15,13 @@ check that needs it, so every tampered byte shows as a failed check rather than 
 import contextlib
 import datetime as dt
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from registry.core.canonical import canonical_hash
-from registry.core.checkpoint import verify_checkpoint
+from registry.core.checkpoint import Checkpoint, verify_checkpoint
 from registry.core.encoding import hex0x, parse_b64, parse_date, parse_hex
 from registry.core.errors import CoreError
 from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_id
@@ -572,7 +573,7 @@ class _Verifier:
         except _MalformedError as exc:
             return _failed(name, "malformed_checkpoint", str(exc))
         try:
-            signed = verify_checkpoint(note, verifier=self.trust.registry_key)
+            signed = _verified_checkpoint(note, self.trust.registry_key)
         except CoreError as exc:
             return _failed(name, "note_invalid", str(exc))
         if (signed.tree_size, signed.root_hash, signed.map_root) != (
@@ -756,6 +757,12 @@ class _Verifier:
         if raw.get("status") not in _BUNDLE_STATES:
             return f"status: got {raw.get('status')!r:.40}, want one of {_BUNDLE_STATES}"
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _verified_checkpoint(note: str, registry_key: NoteVerifier) -> Checkpoint:
+    # Many bundles share one checkpoint: its note is verified once (a pure function of both).
+    return verify_checkpoint(note, verifier=registry_key)
 
 
 def _maybe_str(value: object) -> str | None:

@@ -223,6 +223,16 @@ class TestProofsAndVerification:
         assert bundle["status_proof"]["leaf"] is None
         assert client.post("/v1/verify", json={"bundle": bundle}).json()["status"] == "UNKNOWN"
 
+    def test_bundles_are_compressed_for_clients_that_ask(
+        self, client: TestClient, stack: Stack
+    ) -> None:
+        auth = admit(stack)
+        cid = client.post("/v1/certificates", json=bodies()[0], headers=auth).json()["id"]
+        stack.worker.run_until_idle()
+        response = client.get(f"/v1/certificates/{cid}/proof", headers={"Accept-Encoding": "gzip"})
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.json()["status"] == "ANCHORED"
+
 
 class TestAudit:
     def test_registry_checkpoints_consistency_entries(
