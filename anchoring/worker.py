@@ -9,13 +9,13 @@ Each checkpoint goes prepared → sent → anchored, each step committed before 
 - **confirm**: wait for the receipt and the confirmations, then store `anchored` with the block,
   making the checkpoint's status map the anchored one in the same transaction.
 
-On start, and after any chain error, it **reconciles** with the contract: a checkpoint already on
-chain is marked anchored; one that is not is sent again (the contract refuses a second anchor of
-a size, so a lost transaction that lands late can never anchor twice); a different root on chain
-for our size stops the worker — it never anchors another history. Prepared checkpoints are never
-re-formed, so one size has one root forever. Issuer keys are registered on chain before any
-checkpoint covering their events, and a retired key is revoked only after every event it signed
-is anchored.
+On start, and after any chain error, it **reconciles** with the contract, once the transactions
+its accounts still have pending are mined: a checkpoint already on chain is marked anchored; one
+that is not is sent again (the contract refuses a second anchor of a size, so a lost transaction
+that lands late can never anchor twice); a different root on chain for our size stops the
+worker — it never anchors another history. Prepared checkpoints are never re-formed, so one size
+has one root forever. Issuer keys are registered on chain before any checkpoint covering their
+events, and a retired key is revoked only after every event it signed is anchored.
 
 While the chain node is down the worker retries with exponential backoff; the API keeps
 accepting events, and they are anchored in the next checkpoint when the node is back.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchoring.client import AnchorClient, PendingTransaction
+from anchoring.client import AnchorClient, PendingTransaction, _rpc
 from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
 from anchoring.lock import WorkerLock
 from anchoring.models import issuer_id_hash
@@ -142,7 +142,10 @@ class AnchoringWorker:
         """Anchor until nothing waits (for tools and tests); errors propagate."""
         deadline = time.monotonic() + timeout_s
         with WorkerLock(self._engine):
-            while self.step() or self._has_waiting_events():
+            # force: what waits is anchored now. Unforced, events not yet due (younger than the
+            # checkpoint interval, or stamped ahead of this host's clock) made this loop spin on
+            # the database, without sleeping, until they became due or the timeout ran out.
+            while self.step(force=True) or self._has_waiting_events():
                 if time.monotonic() > deadline:
                     raise AnchoringError(f"worker: got events still waiting after {timeout_s} s")
 
@@ -304,6 +307,9 @@ class AnchoringWorker:
     def reconcile(self) -> None:
         """Make the database agree with the contract (see the module docstring)."""
         client = self.client()
+        self._await_pending(client)
+        if self._key_client_factory is not None:
+            self._await_pending(self.key_client())
         on_chain = client.checkpoint_count()
         with self._sessions() as session:
             checkpoints = CheckpointRepository(session)
@@ -343,6 +349,34 @@ class AnchoringWorker:
             or latest.tx_hash,
         )
         log_event(log, "checkpoint.reconciled", index=latest.index)
+
+    @staticmethod
+    def _await_pending(client: AnchorClient) -> None:
+        """Wait until the transactions this account has waiting in the node's pool are mined.
+
+        Found by the fault tests: a run killed after sending an anchor or a key registration
+        (or one whose answer was lost) can leave it pending on a chain that mines in blocks.
+        Until it is mined the chain cannot say whether the checkpoint or the key is lost, and
+        reconcile used to send it again: a second transaction that can only revert (the
+        contract takes one anchor per size, one registration per key). `run()` retried past
+        the revert, but `certreg anchor --once` failed with it. After `receipt_timeout_s` the
+        reconcile goes on as before (a stuck transaction is not ours to fix here).
+        """
+        chain = client.chain
+        deadline = time.monotonic() + chain.receipt_timeout_s
+        logged = False
+        while True:
+            with _rpc("eth_getTransactionCount"):
+                pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
+                mined = chain.w3.eth.get_transaction_count(chain.address, "latest")
+            if pending <= mined or time.monotonic() >= deadline:
+                return
+            if not logged:
+                log_event(
+                    log, "worker.pending", account=chain.address, transactions=pending - mined
+                )
+                logged = True
+            time.sleep(chain.poll_interval_s)
 
     @staticmethod
     def _check_same(client: AnchorClient, row: models.Checkpoint) -> None:
