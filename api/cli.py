@@ -311,6 +311,7 @@ def verify(
     Exits 0 only when the certificate is VALID, printing each named check."""
     from registry.core.note import NoteVerifier  # noqa: PLC0415
     from registry.core.verify import TrustAnchors  # noqa: PLC0415
+    from registry.errors import RegistryError  # noqa: PLC0415
 
     pinned = _pins(registry)
     vkey = vkey or pinned.get("vkey")
@@ -330,7 +331,7 @@ def verify(
         trust = TrustAnchors(
             registry_key=NoteVerifier.from_vkey(vkey), chain_id=chain_id, contract=contract
         )
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RegistryError) as exc:  # a bad --vkey is a NoteError
         raise _fail("verify", exc) from exc
     verdict = _chain_verifier(trust, rpc).verify(data, current=current).to_json()
     emit(verdict, as_json=as_json, lines=_print_checks(verdict))
@@ -392,7 +393,12 @@ def audit(
     from anchoring.verify import read_only_client  # noqa: PLC0415
     from api.audit import audit as run_audit  # noqa: PLC0415
     from registry.core.note import NoteVerifier  # noqa: PLC0415
+    from registry.errors import RegistryError  # noqa: PLC0415
 
+    try:
+        pinned = None if vkey is None else NoteVerifier.from_vkey(vkey)
+    except RegistryError as exc:
+        raise _fail("audit", exc) from exc
     at_block = at_time = None
     if at is not None:
         if at.isdigit():
@@ -411,7 +417,7 @@ def audit(
         report = run_audit(
             client=read_only_client(rpc_url=rpc, contract=contract, chain_id=chain_id),
             http=http,
-            vkey=None if vkey is None else NoteVerifier.from_vkey(vkey),
+            vkey=pinned,
             at_block=at_block,
             at_time=at_time,
             certificate_id=certificate,

@@ -5,7 +5,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from api.problems import problem_response
+from api.problems import BodyTooLargeError, problem_response
 
 __all__ = ["BodyLimitMiddleware", "RateLimiter"]
 
@@ -14,10 +14,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class _TooLarge(Exception):  # noqa: N818 (internal signal, never escapes the middleware)
-    pass
 
 
 class BodyLimitMiddleware:
@@ -44,12 +40,15 @@ class BodyLimitMiddleware:
         started = False
 
         async def counted() -> Message:
+            # FastAPI reads the body inside the route and turns this error into an
+            # HTTPException caused by it (answered 413 by api.problems); raised anywhere else,
+            # it comes back out here.
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    raise BodyTooLargeError(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -60,7 +59,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counted, tracking_send)
-        except _TooLarge:
+        except BodyTooLargeError:
             if not started:
                 await self._reject(scope, receive, send)
 

@@ -37,7 +37,14 @@ from registry.errors import (
     ServiceError,
 )
 
-__all__ = ["Problem", "ProblemError", "install_problem_handlers", "problem_response", "responses"]
+__all__ = [
+    "BodyTooLargeError",
+    "Problem",
+    "ProblemError",
+    "install_problem_handlers",
+    "problem_response",
+    "responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("certreg.api")
@@ -66,6 +73,14 @@ class ProblemError(Exception):
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+
+
+class BodyTooLargeError(Exception):
+    """Raised by the body-size limit while a body streams in (see `api.limits`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body: got more than {limit} bytes, want at most {limit}")
+        self.limit = limit
 
 
 _TITLES = {
@@ -122,6 +137,13 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -141,6 +163,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type")
+        if isinstance(exc.body, bytes) and exc.body and not _is_json(content_type):
+            # A body FastAPI did not read as JSON, for its media type: left as bytes.
+            return problem_response(
+                "unsupported-media-type",
+                415,
+                f"Content-Type: got {content_type or 'none'}, want application/json",
+                instance=request.url.path,
+            )
         errors = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
             for e in exc.errors()
@@ -157,6 +188,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI turns any failure to read a JSON body, other than a JSON syntax error, into a
+        # bare 400 "There was an error parsing the body": say what it was instead.
+        cause = exc.__cause__
+        if isinstance(cause, BodyTooLargeError):
+            return problem_response("payload-too-large", 413, str(cause), instance=request.url.path)
+        if exc.status_code == 400 and isinstance(cause, ValueError):
+            # Bytes that do not decode as UTF-8 JSON (a syntax error is already a 422).
+            return problem_response(
+                "validation",
+                422,
+                f"body: got bytes that are not UTF-8 JSON, want a JSON object ({cause})",
+                instance=request.url.path,
+            )
         kind = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
             exc.status_code, "invalid-request"
         )

@@ -58,7 +58,7 @@ def issue_out(result: IssueResult) -> IssueOut:
     summary="Issue a certificate",
     responses={
         200: {"model": IssueOut, "description": "Already issued (same record)"},
-        **responses(*AUTH_ERRORS, 409, 413, 422),
+        **responses(*AUTH_ERRORS, 409, 413, 415, 422),
     },
 )
 def issue(
@@ -78,7 +78,7 @@ def issue(
     summary="Issue many certificates, all or none",
     responses={
         200: {"model": BatchResponse, "description": "Nothing new (all repeats)"},
-        **responses(400, *AUTH_ERRORS, 409, 413, 422),
+        **responses(400, *AUTH_ERRORS, 409, 413, 415, 422),
     },
 )
 def issue_batch(
@@ -95,7 +95,7 @@ def _transition(name: str, summary: str) -> None:
     @router.post(
         f"/{{certificate_id}}/{name}",
         summary=summary,
-        responses=responses(*AUTH_ERRORS, 404, 409, 413, 422),
+        responses=responses(*AUTH_ERRORS, 404, 409, 413, 415, 422),
         operation_id=f"{name}_certificate",
     )
     def change(
@@ -114,7 +114,7 @@ _transition("withdraw", "Withdraw (revoke) a certificate; final")
     "/{certificate_id}/supersede",
     status_code=status.HTTP_201_CREATED,
     summary="Issue a replacement that supersedes a certificate",
-    responses=responses(*AUTH_ERRORS, 404, 409, 413, 422),
+    responses=responses(*AUTH_ERRORS, 404, 409, 413, 415, 422),
 )
 def supersede(
     certificate_id: CertificateId, body: SupersedeRequest, issuer: IssuerId, stack: StackDep

@@ -46,7 +46,7 @@ def verdict_out(verdict: Verdict) -> VerdictOut:
 @router.post(
     "/v1/verify",
     summary="Verify a proof bundle, or a certificate record",
-    responses=responses(413, 422),
+    responses=responses(413, 415, 422),
 )
 def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
     """Always 200 for a well-formed request: the verdict says VALID, SUSPENDED, WITHDRAWN,

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -32,3 +33,28 @@ def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "demo" in result.stdout
+
+
+BAD_VKEY = "e2e.test/log+00000000+AW1IMiMUVXl+EnwGajtvBIBfSMwcl4rFuU7Kf7/8mWgv"
+
+
+def test_verify_refuses_a_bad_vkey_without_a_traceback(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text("{}", encoding="utf-8")
+    result = runner.invoke(
+        app, ["verify", str(bundle), "--vkey", BAD_VKEY, "--contract", "0x" + "11" * 20]
+    )
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "certreg verify: vkey key id" in result.output
+
+
+def test_audit_refuses_a_bad_vkey_without_a_traceback() -> None:
+    result = runner.invoke(
+        app,
+        ["audit", "--rpc", "http://127.0.0.1:1", "--contract", "0x" + "11" * 20,
+         "--registry", "http://127.0.0.1:1", "--vkey", BAD_VKEY],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "certreg audit: vkey key id" in result.output
