@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_DIR := hardhat-node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+SYS_STAMP := $(VENV)/.system-deps
+DEJAVU := /usr/share/fonts/truetype/dejavu
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install run chain test lint bench lock clean
 
@@ -28,7 +31,21 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+# Debian packages: Chromium for the browser tests, poppler-utils (pdftotext, pdfinfo) to read
+# the printable certificates in tests, DejaVu Sans for the certificates themselves. apt-get runs
+# only when one of them is missing; Playwright never downloads a browser of its own.
+$(SYS_STAMP):
+	if command -v chromium >/dev/null && command -v pdftotext >/dev/null \
+	    && test -f $(DEJAVU)/DejaVuSans.ttf && test -f $(DEJAVU)/DejaVuSans-Bold.ttf; then \
+	  echo "system packages: chromium, poppler-utils, fonts-dejavu-core present"; \
+	else \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    -qq --no-install-recommends chromium poppler-utils fonts-dejavu-core; \
+	fi
+	mkdir -p $(VENV)
+	touch $@
+
+install: $(SYS_STAMP) $(PY_STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/certreg dev

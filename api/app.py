@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware, RateLimiter
 from api.problems import install_problem_handlers
 from api.routes import certificates, transparency
 from api.settings import ApiSettings
+from api.web import install as install_web
 from registry.logs import log_event
 
 __all__ = ["create_app"]
@@ -85,6 +86,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.include_router(certificates.router)
     app.include_router(transparency.router)
+    install_web(app)  # the verification pages, QR codes and printable certificates
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -567,6 +567,8 @@ class _Verifier:
             if self.p.present("checkpoint") or self.p.present("anchor"):
                 return _failed(name, "unexpected_checkpoint", "a PENDING bundle names a checkpoint")
             return _skipped(name, "not_anchored", "the next checkpoint will cover this event")
+        if self._unknown_before_first_checkpoint():
+            return _skipped(name, "no_checkpoint", "the registry has no anchored checkpoint yet")
         try:
             index, claimed, note = self.p.get("checkpoint")
             chain_id, contract, _, block_number = self.p.get("anchor")
@@ -629,6 +631,12 @@ class _Verifier:
             f"checkpoint {index} is the latest on chain (block {block_number})",
         )
 
+    def _unknown_before_first_checkpoint(self) -> bool:
+        """An UNKNOWN bundle from a registry with no anchored checkpoint: no proof exists."""
+        return self.state == "UNKNOWN" and not any(
+            self.p.present(part) for part in ("checkpoint", "anchor", "status_proof")
+        )
+
     # certificate_status
     def certificate_status(self) -> tuple[Check, str | None]:
         name = "certificate_status"
@@ -636,6 +644,8 @@ class _Verifier:
             if self.p.present("status_proof") or self.p.present("log_inclusion"):
                 return _failed(name, "unexpected_proof", "a PENDING bundle carries proofs"), None
             return _skipped(name, "not_anchored", "not yet in the anchored status map"), None
+        if self._unknown_before_first_checkpoint():
+            return _skipped(name, "no_checkpoint", "nothing is anchored yet to prove against"), None
         try:
             certificate_id = self.p.get("certificate_id")
             key, leaf, proof = self.p.get("status_proof")

@@ -281,3 +281,23 @@ def test_an_unreachable_chain_makes_the_verdict_unknown(world: World) -> None:
     )
     assert verdict.status is VerdictStatus.UNKNOWN
     assert verdict.check("checkpoint_anchored").code == "chain_unavailable"
+
+
+def test_unknown_before_any_checkpoint_is_unknown_not_invalid() -> None:
+    world = World()
+    bundle = {
+        "format": "certreg-bundle/1",
+        "status": "UNKNOWN",
+        "certificate_id": "0x" + "ab" * 32,
+        "record": None,
+        "event": None,
+        "log_inclusion": None,
+        "status_proof": None,
+        "checkpoint": None,
+        "anchor": None,
+        "issuer_key": None,
+    }
+    verdict = verify_bundle(bundle, trust=world.trust, chain=None, today=TODAY)
+    assert verdict.status is VerdictStatus.UNKNOWN
+    assert verdict.check("certificate_status").code == "no_checkpoint"
+    assert verdict.check("checkpoint_anchored").code == "no_checkpoint"

@@ -1,0 +1,495 @@
+"""What a person is shown: a certificate's fields, the verdict and each check in plain language,
+and the checkpoint — in one language, from plain JSON records, bundles and verdicts.
+
+Shared by the verification pages and the printable certificate. Records may come from an
+uploaded file, so every field is read defensively: a record of the wrong shape is shown as well
+as it can be (its verdict is INVALID anyway) and never crashes the page.
+"""
+
+import datetime as dt
+import enum
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from api.web.i18n import Translator
+from api.web.qr import digest, group_digest
+from registry.core.canonical import canonical_hash
+from registry.core.errors import CoreError
+from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
+
+__all__ = [
+    "CheckView",
+    "CheckpointView",
+    "Details",
+    "IssuerInfo",
+    "Outcome",
+    "Row",
+    "VerdictView",
+    "check_views",
+    "checkpoint_view",
+    "details",
+    "nfc",
+    "outcome_of",
+    "registered_hash",
+    "verdict_view",
+]
+
+
+class Outcome(enum.StrEnum):
+    """What the page says, one of the verdicts of DESIGN §7 as a person needs them: an
+    `UNKNOWN` verdict is either "not found" (no such certificate) or "unavailable" (the checks
+    could not be completed, e.g. the chain did not answer)."""
+
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    PENDING = "pending"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    UNAVAILABLE = "unavailable"
+
+
+#: colour family of each outcome (never shown alone: each has an icon and words too)
+TONES: Final = {
+    Outcome.VALID: "ok",
+    Outcome.SUSPENDED: "warn",
+    Outcome.WITHDRAWN: "bad",
+    Outcome.EXPIRED: "warn",
+    Outcome.SUPERSEDED: "info",
+    Outcome.PENDING: "info",
+    Outcome.NOT_FOUND: "bad",
+    Outcome.INVALID: "bad",
+    Outcome.UNAVAILABLE: "neutral",
+}
+
+_FROM_VERDICT: Final = {
+    VerdictStatus.VALID: Outcome.VALID,
+    VerdictStatus.SUSPENDED: Outcome.SUSPENDED,
+    VerdictStatus.WITHDRAWN: Outcome.WITHDRAWN,
+    VerdictStatus.EXPIRED: Outcome.EXPIRED,
+    VerdictStatus.SUPERSEDED: Outcome.SUPERSEDED,
+    VerdictStatus.PENDING: Outcome.PENDING,
+    VerdictStatus.INVALID: Outcome.INVALID,
+}
+
+#: subject keys given in both languages as `<key>_vi` and `<key>_en`
+_PAIRED: Final = ("instrument", "scope", "product", "goods", "sample")
+#: the order subject fields are shown in: what it is first, then how it is identified
+_SUBJECT_ORDER: Final = (
+    "product", "instrument", "goods", "sample", "scope", "model", "serial", "sample_code",
+    "lot", "quantity_t", "hs_code", "procedure", "method", "sites",
+)  # fmt: skip
+
+
+def nfc(text: str) -> str:
+    """Text as shown: NFC, so that decomposed Vietnamese renders and prints precomposed."""
+    return unicodedata.normalize("NFC", text)
+
+
+def _text(value: object, limit: int = 500) -> str:
+    """Any JSON value as short display text."""
+    if isinstance(value, str):
+        shown = value
+    elif isinstance(value, bool) or value is None:
+        shown = "" if value is None else str(value).lower()
+    elif isinstance(value, int | float):
+        shown = str(value)
+    elif isinstance(value, list):
+        shown = ", ".join(_text(v, limit) for v in value)
+    else:
+        shown = str(value)
+    shown = nfc(shown)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def outcome_of(verdict: Verdict) -> Outcome:
+    """The page's outcome for a verdict."""
+    if verdict.status in _FROM_VERDICT:
+        return _FROM_VERDICT[verdict.status]
+    if any(c.status is CheckStatus.ERROR for c in verdict.checks):
+        return Outcome.UNAVAILABLE
+    return Outcome.NOT_FOUND
+
+
+def registered_hash(bundle: Mapping[str, Any]) -> bytes | None:
+    """The record hash the registry anchored for this certificate: the status leaf's, else the
+    event's (a pending certificate), else that of the bundle's record."""
+    proof = bundle.get("status_proof")
+    leaf = proof.get("leaf") if isinstance(proof, Mapping) else None
+    event = bundle.get("event")
+    candidates = []
+    if isinstance(leaf, Mapping):
+        candidates.append(leaf.get("record_hash"))
+    if isinstance(event, Mapping) and event.get("certificate_id") == bundle.get("certificate_id"):
+        candidates.append(event.get("record_hash"))
+    for candidate in candidates:
+        if isinstance(candidate, str) and len(candidate) == 66 and candidate.startswith("0x"):
+            try:
+                return bytes.fromhex(candidate[2:])
+            except ValueError:
+                continue
+    record = bundle.get("record")
+    if isinstance(record, Mapping):
+        try:
+            return canonical_hash(record)
+        except (CoreError, ValueError, TypeError, RecursionError):
+            return None
+    return None
+
+
+# --- the certificate's fields ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One labelled value."""
+
+    key: str
+    label: str
+    value: str
+    mono: bool = False
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """An issuer as the registry knows it (names and accreditation are not in the record)."""
+
+    id: str
+    name_vi: str
+    name_en: str
+    accreditation: str
+
+    def name(self, lang: str) -> str:
+        return nfc(self.name_vi if lang == "vi" else self.name_en)
+
+    def other_name(self, lang: str) -> str:
+        return nfc(self.name_en if lang == "vi" else self.name_vi)
+
+
+@dataclass(frozen=True)
+class Details:
+    """A certificate's key fields, labelled in one language."""
+
+    certificate_id: str
+    number: str
+    kind: str
+    holder: list[Row]
+    subject: list[Row]
+    standards: list[str]
+    dates: list[Row]
+    other: list[Row]
+    issuer_id: str
+    issuer: IssuerInfo | None
+    digest: str | None  # grouped, e.g. 8fbd 488f 2e80 33dc
+    valid_from: str | None = None
+    valid_until: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _subject_rows(subject: Mapping[str, Any], t: Translator) -> list[Row]:
+    rows = []
+    seen: set[str] = set()
+    for raw_key, raw_value in subject.items():
+        if not isinstance(raw_key, str) or raw_key in seen:
+            continue
+        key, value = raw_key, raw_value
+        base, _, suffix = raw_key.rpartition("_")
+        if suffix in ("vi", "en") and base in _PAIRED:
+            if base in seen:
+                continue
+            mine = subject.get(f"{base}_{t.lang}")
+            other = subject.get(f"{base}_{'en' if t.lang == 'vi' else 'vi'}")
+            key, value = base, mine if mine not in (None, "") else other
+        seen.add(key)
+        label = t.get(f"subject.{key}", key.replace("_", " ").capitalize())
+        rows.append(Row(key=key, label=label, value=_text(value)))
+    order = {key: i for i, key in enumerate(_SUBJECT_ORDER)}
+    return sorted(rows, key=lambda row: order.get(row.key, len(order)))
+
+
+def details(
+    record: Mapping[str, Any],
+    *,
+    issuer: IssuerInfo | None,
+    t: Translator,
+    record_hash: bytes | None,
+) -> Details:
+    """The fields of `record` (plain JSON) in `t`'s language."""
+    holder_raw = record.get("holder")
+    holder: list[Row] = []
+    if isinstance(holder_raw, Mapping):
+        for key in ("name", "tax_code", "address"):
+            if holder_raw.get(key) not in (None, ""):
+                label = t("field.holder") if key == "name" else t(f"field.{key}")
+                holder.append(Row(key=key, label=label, value=_text(holder_raw.get(key))))
+    elif holder_raw is not None:
+        holder.append(Row(key="name", label=t("field.holder"), value=_text(holder_raw)))
+
+    subject = record.get("subject")
+    subject_rows = _subject_rows(subject, t) if isinstance(subject, Mapping) else []
+
+    standards_raw = record.get("standards")
+    standards = (
+        [_text(s) for s in standards_raw]
+        if isinstance(standards_raw, list)
+        else ([] if standards_raw is None else [_text(standards_raw)])
+    )
+
+    valid_from = _date(record.get("valid_from"))
+    valid_until = _date(record.get("valid_until"))
+    dates = [
+        Row("issued_on", t("field.issued_on"), t.date(_date(record.get("issued_on"))) or "—"),
+        Row("valid_from", t("field.valid_from"), t.date(valid_from) or "—"),
+        Row(
+            "valid_until",
+            t("field.valid_until"),
+            t.date(valid_until) if valid_until is not None else t("field.valid_until_none"),
+        ),
+    ]
+    other = []
+    if record.get("scheme") not in (None, ""):
+        other.append(Row("scheme", t("field.scheme"), _text(record.get("scheme"))))
+    if record.get("results_sha256") not in (None, ""):
+        other.append(
+            Row("results_sha256", t("field.results_sha256"), _text(record["results_sha256"]), True)
+        )
+    attachments = record.get("attachments")
+    if isinstance(attachments, list) and attachments:
+        names = [_text(a.get("name")) if isinstance(a, Mapping) else _text(a) for a in attachments]
+        other.append(Row("attachments", t("field.attachments"), ", ".join(names)))
+
+    kind = _text(record.get("kind", ""))
+    return Details(
+        certificate_id=_text(record.get("id", "")),
+        number=_text(record.get("number", "")),
+        kind=t.get(f"kind.{kind}", kind),
+        holder=holder,
+        subject=subject_rows,
+        standards=standards,
+        dates=dates,
+        other=other,
+        issuer_id=_text(record.get("issuer_id", "")),
+        issuer=issuer,
+        digest=None if record_hash is None else group_digest(digest(record_hash)),
+        valid_from=t.date(valid_from) if valid_from else None,
+        valid_until=t.date(valid_until) if valid_until else None,
+    )
+
+
+def _date(value: object) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# --- the verdict and its checks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckView:
+    name: str
+    title: str
+    status: str  # passed | failed | skipped | error
+    status_label: str
+    sentence: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    index: int
+    tree_size: int
+    block_number: int | None
+    chain_id: int | None
+    contract: str | None
+    tx_hash: str | None
+    tx_url: str | None
+    anchored_at: str | None
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    outcome: Outcome
+    tone: str
+    title: str
+    summary: str
+    notes: list[str]  # dates, reason, …: short sentences under the summary
+    why: list[str]  # for invalid / unavailable: what failed, in plain words
+
+
+def _params(bundle: Mapping[str, Any], shown: Details | None, t: Translator) -> dict[str, object]:
+    checkpoint = bundle.get("checkpoint")
+    anchor = bundle.get("anchor")
+    event = bundle.get("event")
+    params: dict[str, object] = {
+        "digest": (shown.digest if shown else None) or "—",
+        "issuer": (
+            shown.issuer.name(t.lang)
+            if shown and shown.issuer
+            else (shown.issuer_id if shown else "—")
+        ),
+        "valid_from": (shown.valid_from if shown else None) or "—",
+        "valid_until": (shown.valid_until if shown else None) or "—",
+        "index": "—",
+        "tree_size": "—",
+        "block": "—",
+        "seq": "—",
+    }
+    if isinstance(checkpoint, Mapping):
+        if isinstance(checkpoint.get("index"), int):
+            params["index"] = t.number(checkpoint["index"])
+        if isinstance(checkpoint.get("tree_size"), int):
+            params["tree_size"] = t.number(checkpoint["tree_size"])
+    if isinstance(anchor, Mapping) and isinstance(anchor.get("block_number"), int):
+        params["block"] = t.number(anchor["block_number"])
+    if isinstance(event, Mapping) and isinstance(event.get("seq"), int):
+        params["seq"] = t.number(event["seq"])
+    return params
+
+
+def check_views(
+    verdict: Verdict, bundle: Mapping[str, Any], shown: Details | None, t: Translator
+) -> list[CheckView]:
+    """Each named check with a plain-language sentence (by its code, else by its status)."""
+    params = _params(bundle, shown, t)
+    views = []
+    for check in verdict.checks:
+        sentence = t.get(
+            f"check.{check.name}.{check.code}",
+            t(f"check.{check.name}.{check.status.value}", **params),
+            **params,
+        )
+        views.append(
+            CheckView(
+                name=check.name,
+                title=t(f"check.{check.name}.title"),
+                status=check.status.value,
+                status_label=t(f"check.status.{check.status.value}"),
+                sentence=sentence,
+                code=check.code,
+                message=check.message,
+            )
+        )
+    return views
+
+
+def checkpoint_view(
+    bundle: Mapping[str, Any],
+    *,
+    explorer_tx_url: str | None,
+    anchored_at: dt.datetime | None,
+    t: Translator,
+) -> CheckpointView | None:
+    checkpoint = bundle.get("checkpoint")
+    if not isinstance(checkpoint, Mapping):
+        return None
+    index, tree_size = checkpoint.get("index"), checkpoint.get("tree_size")
+    if not isinstance(index, int) or not isinstance(tree_size, int):
+        return None
+    anchor = bundle.get("anchor")
+    anchor = anchor if isinstance(anchor, Mapping) else {}
+    tx_hash = anchor.get("tx_hash")
+    tx_hash = tx_hash if isinstance(tx_hash, str) else None
+    block = anchor.get("block_number")
+    chain_id = anchor.get("chain_id")
+    contract = anchor.get("contract")
+    return CheckpointView(
+        index=index,
+        tree_size=tree_size,
+        block_number=block if isinstance(block, int) else None,
+        chain_id=chain_id if isinstance(chain_id, int) else None,
+        contract=contract if isinstance(contract, str) else None,
+        tx_hash=tx_hash,
+        tx_url=(explorer_tx_url + tx_hash) if explorer_tx_url and tx_hash else None,
+        anchored_at=None if anchored_at is None else t.moment(anchored_at),
+    )
+
+
+def _reason(event: Mapping[str, Any], t: Translator) -> str | None:
+    reason = event.get("reason")
+    if not isinstance(reason, str) or not reason:
+        return None
+    code, sep, note = reason.partition(": ")
+    label = t.get(f"reason.{code}", "")
+    if not label:
+        return _text(reason, 300)
+    return f"{label} — {_text(note, 300)}" if sep else label
+
+
+def _notes(
+    outcome: Outcome,
+    verdict: Verdict | None,
+    bundle: Mapping[str, Any],
+    shown: Details | None,
+    t: Translator,
+) -> list[str]:
+    """Short sentences under the verdict: until when, since when, why, when anchored."""
+    notes: list[str] = []
+    event = bundle.get("event")
+    event = event if isinstance(event, Mapping) else {}
+    if outcome is Outcome.VALID and shown is not None:
+        validity = verdict.check("validity_period").code if verdict else ""
+        if validity == "not_yet_valid":
+            notes.append(t("verdict.not_yet_valid", date=shown.valid_from))
+        elif shown.valid_until:
+            notes.append(t("verdict.until", date=shown.valid_until))
+        else:
+            notes.append(t("verdict.no_expiry"))
+    elif outcome is Outcome.EXPIRED and shown is not None and shown.valid_until:
+        notes.append(t("verdict.expired_on", date=shown.valid_until))
+    elif outcome in (Outcome.SUSPENDED, Outcome.WITHDRAWN, Outcome.SUPERSEDED):
+        since = _date(str(event.get("at", ""))[:10])
+        if since is not None:
+            notes.append(t("verdict.since", date=t.date(since)))
+        reason = _reason(event, t)
+        if reason:
+            notes.append(t("verdict.reason", reason=reason))
+    elif outcome is Outcome.PENDING:
+        due = bundle.get("next_checkpoint_due")
+        try:
+            moment = dt.datetime.strptime(str(due), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return notes
+        notes.append(t("verdict.pending_due", time=t.moment(moment)))
+    return notes
+
+
+def verdict_view(
+    outcome: Outcome,
+    verdict: Verdict | None,
+    bundle: Mapping[str, Any],
+    shown: Details | None,
+    t: Translator,
+) -> VerdictView:
+    """The banner: outcome title, a summary sentence, and the notes that explain it."""
+    why: list[str] = []
+    if verdict is not None and outcome in (Outcome.INVALID, Outcome.UNAVAILABLE):
+        wanted = CheckStatus.FAILED if outcome is Outcome.INVALID else CheckStatus.ERROR
+        for view in check_views(verdict, bundle, shown, t):
+            if view.status == wanted.value and view.sentence not in why:
+                why.append(view.sentence)
+    return VerdictView(
+        outcome=outcome,
+        tone=TONES[outcome],
+        title=t(f"verdict.{outcome.value}.title"),
+        summary=t(f"verdict.{outcome.value}.summary", **_params(bundle, shown, t)),
+        notes=_notes(outcome, verdict, bundle, shown, t),
+        why=why,
+    )
+
+
+def not_found_verdict(certificate_id: str | None = None) -> Verdict:
+    """A verdict for an id that names no certificate (shown without checks)."""
+    checks = tuple(
+        Check(name, CheckStatus.SKIPPED, "no_record", "no certificate was issued under this id")
+        for name in CHECK_NAMES
+    )
+    return Verdict(status=VerdictStatus.UNKNOWN, checks=checks, certificate_id=certificate_id)

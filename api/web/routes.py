@@ -1,0 +1,621 @@
+"""The verifier's web edge: the verification page a QR code opens, the search and upload
+pages, QR codes and the printable certificate.
+
+Pages (`/verify…`) are server-rendered HTML in Vietnamese or English and need no JavaScript;
+their errors are HTML pages too. QR codes and PDFs are part of the JSON API (`/v1/…`): their
+errors are RFC 9457 problems like the rest of it.
+
+The verdict a page shows is computed here, by this server, as `certreg verify --current` would:
+the certificate's proof bundle is assembled and checked with `Stack.verifier`, which trusts only
+the registry key, chain id and contract pinned in this server's own settings and reads the
+chain itself.
+"""
+
+import contextlib
+import datetime as dt
+import functools
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.exc import OperationalError
+from starlette.datastructures import URL
+
+from anchoring.stack import Stack
+from api.deps import StackDep
+from api.problems import responses
+from api.routes.certificates import CertificateId
+from api.settings import ApiSettings
+from api.web import pdf
+from api.web.i18n import Translator, translator
+from api.web.pages import CSS_PATH, css_bytes, page_language, render_page
+from api.web.present import (
+    Details,
+    IssuerInfo,
+    Outcome,
+    check_views,
+    checkpoint_view,
+    details,
+    nfc,
+    not_found_verdict,
+    outcome_of,
+    registered_hash,
+    verdict_view,
+)
+from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
+from registry.core.canonical import json_depth
+from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
+from registry.db.repositories import CheckpointRepository, IssuerRepository
+from registry.errors import NotFoundError
+
+__all__ = ["api_router", "page_router"]
+
+log = logging.getLogger("certreg.api.web")
+
+page_router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
+
+_ID: Final = re.compile(r"0x[0-9a-f]{64}")
+#: nesting an honest bundle never reaches; checked before parsing an uploaded file
+_MAX_UPLOAD_DEPTH: Final = 32
+_LIVE_ATTEMPTS: Final = 3
+
+
+class PngResponse(Response):
+    media_type = "image/png"
+
+
+class SvgResponse(Response):
+    media_type = "image/svg+xml"
+
+
+class PdfResponse(Response):
+    media_type = "application/pdf"
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def _stack(request: Request) -> Stack:
+    stack: Stack = request.app.state.stack
+    return stack
+
+
+def _page(handler: Callable[..., Response]) -> Callable[..., Response]:
+    """Answer an unexpected failure of a page with an HTML error page, never a stack trace."""
+
+    @functools.wraps(handler)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        request = kwargs.get("request")
+        try:
+            return handler(*args, **kwargs)
+        except OperationalError:
+            if not isinstance(request, Request):
+                raise
+            log.error("page %s: the database did not answer", request.url.path)
+            return error_page(request, 503)
+        except Exception:
+            log.exception("page %s failed", getattr(getattr(request, "url", None), "path", "?"))
+            if not isinstance(request, Request):
+                raise
+            return error_page(request, 500)
+
+    return wrapped
+
+
+def error_page(request: Request, status: int) -> HTMLResponse:
+    """A friendly page for an HTTP error status on the human pages."""
+    lang = page_language(request)
+    t = translator(lang)
+    key = status if t.has(f"error.{status}.title") else 500 if status >= 500 else 400
+    max_size = _settings(request).max_body_bytes
+    response = render_page(
+        request,
+        "error.html",
+        lang=lang,
+        title=t(f"error.{key}.title"),
+        status_code=status,
+        switch_to=URL("/verify"),
+        context={
+            "heading": t(f"error.{key}.title"),
+            "text": t(f"error.{key}.text", size=_size(max_size, t)),
+        },
+    )
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+def _size(limit: int, t: Translator) -> str:
+    if limit >= 1024 * 1024:
+        return t("unit.mb", n=t.number(limit // (1024 * 1024)))
+    return t("unit.kb", n=t.number(limit // 1024))
+
+
+# --- checking a certificate -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checked:
+    bundle: dict[str, Any]
+    verdict: Verdict
+
+
+def _outdated(verdict: Verdict) -> bool:
+    """Whether the verdict is UNKNOWN only because a newer checkpoint exists."""
+    errors = [c for c in verdict.checks if c.status is CheckStatus.ERROR]
+    return (
+        verdict.status is VerdictStatus.UNKNOWN
+        and bool(errors)
+        and all(c.code == "newer_checkpoint" for c in errors)
+    )
+
+
+def check_live(stack: Stack, certificate_id: str) -> Checked:
+    """The certificate's current bundle, verified for the current status.
+
+    A checkpoint anchored between assembling and verifying makes the bundle one checkpoint old
+    (`newer_checkpoint`): assemble it again, a few times at most.
+    """
+    for _ in range(_LIVE_ATTEMPTS):
+        bundle = stack.assembler.bundle(certificate_id).model_dump(mode="json")
+        verdict = stack.verifier.verify(bundle, current=True)
+        if not _outdated(verdict):
+            break
+    return Checked(bundle, verdict)
+
+
+def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
+    if not isinstance(issuer_id, str) or not issuer_id:
+        return None
+    with stack.sessions() as session:
+        row = IssuerRepository(session).get(issuer_id)
+        if row is None:
+            return None
+        return IssuerInfo(
+            id=row.id, name_vi=row.name_vi, name_en=row.name_en, accreditation=row.accreditation
+        )
+
+
+def _anchored_at(stack: Stack, verdict: Verdict, bundle: Mapping[str, Any]) -> dt.datetime | None:
+    """When the bundle's checkpoint was anchored, if the chain confirmed that checkpoint."""
+    if verdict.check("checkpoint_anchored").status is not CheckStatus.PASSED:
+        return None
+    checkpoint = bundle.get("checkpoint")
+    index = checkpoint.get("index") if isinstance(checkpoint, Mapping) else None
+    if not isinstance(index, int):
+        return None
+    with stack.sessions() as session:
+        row = CheckpointRepository(session).get(index)
+        if row is None or row.state != "anchored" or row.block_timestamp is None:
+            return None
+        return dt.datetime.fromtimestamp(row.block_timestamp, tz=dt.UTC)
+
+
+@dataclass(frozen=True)
+class QrCheck:
+    match: bool
+    message: str
+
+
+def _qr_check(scanned: str | None, registered: bytes | None, t: Translator) -> QrCheck | None:
+    if scanned is None or registered is None:
+        return None
+    ours = digest(registered)
+    parsed = parse_digest(scanned)
+    if parsed is None:
+        return QrCheck(False, t("qr.malformed"))
+    if parsed == ours:
+        return QrCheck(True, t("qr.match", digest=group_digest(ours)))
+    return QrCheck(
+        False, t("qr.mismatch", scanned=group_digest(parsed), registered=group_digest(ours))
+    )
+
+
+def _qr_notice(outcome: Outcome, check: QrCheck | None) -> QrCheck | None:
+    """The QR notice to show: a match is not worth saying on a page that says "not genuine"."""
+    if check is not None and check.match and outcome is Outcome.INVALID:
+        return None
+    return check
+
+
+def _related(bundle: Mapping[str, Any], certificate_id: str) -> tuple[str | None, str | None]:
+    """(successor, predecessor) ids named by the bundle's signed event."""
+    event = bundle.get("event")
+    if not isinstance(event, Mapping):
+        return None, None
+    named, supersedes = event.get("certificate_id"), event.get("supersedes")
+    if not isinstance(named, str) or not isinstance(supersedes, str):
+        return None, None
+    if supersedes == certificate_id and _ID.fullmatch(named):
+        return named, None
+    if named == certificate_id and _ID.fullmatch(supersedes):
+        return None, supersedes
+    return None, None
+
+
+def _result_page(
+    request: Request,
+    stack: Stack,
+    *,
+    lang: str,
+    checked: Checked,
+    outcome: Outcome,
+    live: bool,
+    scanned_digest: str | None = None,
+    note: str | None = None,
+    status_code: int = 200,
+    switch_to: URL | None = None,
+) -> HTMLResponse:
+    t = translator(lang)
+    settings = _settings(request)
+    bundle, verdict = checked.bundle, checked.verdict
+    certificate_id = str(bundle.get("certificate_id", ""))
+    record = bundle.get("record")
+    registered = registered_hash(bundle) if isinstance(record, Mapping) else None
+    shown: Details | None = None
+    if outcome is not Outcome.NOT_FOUND and isinstance(record, Mapping):
+        shown = details(
+            record, issuer=_issuer(stack, record.get("issuer_id")), t=t, record_hash=registered
+        )
+    successor, predecessor = _related(bundle, certificate_id)
+    if live and shown is not None and predecessor is None and successor is None:
+        # A replacement that changed again since (e.g. suspended): its latest event no longer
+        # names the certificate it replaced; the registry's record does (only a link is shown).
+        with contextlib.suppress(NotFoundError):
+            predecessor = stack.service.get(certificate_id).supersedes
+    show_checks = (
+        outcome is not Outcome.NOT_FOUND
+        or verdict.check("certificate_status").status is CheckStatus.PASSED
+    )
+    links: dict[str, str] = {}
+    if live and shown is not None and _ID.fullmatch(certificate_id):
+        base = f"/v1/certificates/{certificate_id}"
+        links = {
+            "pdf": f"{base}/pdf",
+            "qr_png": f"{base}/qr.png",
+            "qr_svg": f"{base}/qr.svg",
+            "bundle": f"{base}/proof",
+        }
+    title = (
+        t("page.certificate", number=shown.number)
+        if shown is not None and shown.number
+        else t(f"verdict.{outcome.value}.title")
+    )
+    return render_page(
+        request,
+        "verify.html",
+        lang=lang,
+        title=title,
+        status_code=status_code,
+        switch_to=switch_to,
+        context={
+            "verdict": verdict_view(outcome, verdict, bundle, shown, t),
+            "details": shown,
+            "checks": check_views(verdict, bundle, shown, t) if show_checks else [],
+            "checkpoint": checkpoint_view(
+                bundle,
+                explorer_tx_url=settings.block_explorer_tx_url,
+                anchored_at=_anchored_at(stack, verdict, bundle),
+                t=t,
+            ),
+            "open_checks": outcome in (Outcome.INVALID, Outcome.UNAVAILABLE),
+            "qr": _qr_notice(outcome, _qr_check(scanned_digest, registered, t) if live else None),
+            "successor": successor,
+            "predecessor": predecessor,
+            "links": links,
+            "note": note,
+            "live": live,
+        },
+    )
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@page_router.get(CSS_PATH)
+def stylesheet() -> Response:
+    return Response(
+        css_bytes(),
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+@page_router.get("/verify", response_class=HTMLResponse)
+@_page
+def search_page(request: Request) -> Response:
+    """Type a certificate number (and optionally choose the issuer) instead of scanning."""
+    stack = _stack(request)
+    lang = page_language(request)
+    t = translator(lang)
+    params = request.query_params
+    number = nfc(params.get("number", "").strip())[:100]
+    issuer_id = params.get("issuer", "").strip()[:64] or None
+    with stack.sessions() as session:
+        issuers = [
+            IssuerInfo(id=i.id, name_vi=i.name_vi, name_en=i.name_en, accreditation=i.accreditation)
+            for i in IssuerRepository(session).all()
+        ]
+    context: dict[str, Any] = {
+        "issuers": issuers,
+        "number": number,
+        "issuer_id": issuer_id,
+        "message": None,
+        "results": [],
+    }
+    status_code = 200
+    if "number" in params:
+        if not number:
+            context["message"] = t("search.empty")
+            status_code = 400
+        else:
+            views, total = stack.service.search(issuer_id=issuer_id, number=number, limit=20)
+            if total == 0 and number.upper() != number:
+                views, total = stack.service.search(
+                    issuer_id=issuer_id, number=number.upper(), limit=20
+                )
+            if total == 1:
+                return RedirectResponse(f"/verify/{views[0].id}?lang={lang}", status_code=303)
+            if total == 0:
+                context["message"] = t("search.not_found", number=number)
+                context["not_found"] = True
+                status_code = 404
+            else:
+                by_id = {i.id: i for i in issuers}
+                context["results"] = [
+                    {
+                        "href": f"/verify/{v.id}?lang={lang}",
+                        "number": nfc(v.number),
+                        "issuer": by_id[v.issuer_id].name(lang)
+                        if v.issuer_id in by_id
+                        else v.issuer_id,
+                        "kind": t.get(f"kind.{v.kind}", v.kind),
+                    }
+                    for v in views
+                ]
+                context["message"] = t("search.several", count=t.number(total))
+    return render_page(
+        request,
+        "search.html",
+        lang=lang,
+        title=t("search.title"),
+        status_code=status_code,
+        context=context,
+    )
+
+
+@page_router.get("/verify/bundle", response_class=HTMLResponse)
+@_page
+def upload_page(request: Request) -> HTMLResponse:
+    """A form to upload a proof bundle file."""
+    return _upload_form(request, page_language(request))
+
+
+def _upload_form(
+    request: Request, lang: str, *, message: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    t = translator(lang)
+    return render_page(
+        request,
+        "upload.html",
+        lang=lang,
+        title=t("upload.title"),
+        status_code=status_code,
+        switch_to=URL("/verify/bundle"),
+        context={
+            "message": message,
+            "max_size": _size(_settings(request).max_body_bytes, t),
+        },
+    )
+
+
+def _malformed(why: str) -> Verdict:
+    checks = tuple(Check(name, CheckStatus.FAILED, "malformed_bundle", why) for name in CHECK_NAMES)
+    return Verdict(status=VerdictStatus.INVALID, checks=checks)
+
+
+def parse_upload(data: bytes) -> object:
+    """An uploaded file as JSON, or ValueError saying why it is not."""
+    if json_depth(data) > _MAX_UPLOAD_DEPTH:
+        raise ValueError(f"got JSON nested deeper than {_MAX_UPLOAD_DEPTH}, want a bundle")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"got bytes that are not UTF-8 text ({exc.reason})") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"got text that is not JSON: {exc}") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"got {name}, which is not JSON")
+
+
+@page_router.post("/verify/bundle", response_class=HTMLResponse)
+@_page
+def upload_check(
+    request: Request, bundle: Annotated[UploadFile | None, File()] = None
+) -> HTMLResponse:
+    """The verdict on an uploaded proof bundle, checked against the chain like a live one."""
+    stack = _stack(request)
+    lang = page_language(request)
+    t = translator(lang)
+    limit = _settings(request).max_body_bytes
+    data = bundle.file.read(limit + 1) if bundle is not None else b""
+    if bundle is None or not data:
+        return _upload_form(request, lang, message=t("upload.missing"), status_code=400)
+    switch_to = URL("/verify/bundle")
+    try:
+        parsed = parse_upload(data)
+    except ValueError as exc:
+        checked = Checked({}, _malformed(f"the file: {exc}"))
+        return _result_page(
+            request,
+            stack,
+            lang=lang,
+            checked=checked,
+            outcome=Outcome.INVALID,
+            live=False,
+            note=t("upload.not_bundle"),
+            switch_to=switch_to,
+        )
+    verdict = stack.verifier.verify(parsed, current=True)
+    uploaded = parsed if isinstance(parsed, dict) else {}
+    checked = Checked(uploaded, verdict)
+    note = t("upload.checked", name=nfc(bundle.filename or "")[:100])
+    if _outdated(verdict):
+        # Genuine but older than the chain's latest checkpoint: it proves how the certificate
+        # stood then. Show the current status, from a fresh bundle of the same certificate.
+        then = stack.verifier.verify(parsed, current=False)
+        certificate_id = uploaded.get("certificate_id")
+        if then.status not in (VerdictStatus.INVALID, VerdictStatus.UNKNOWN) and isinstance(
+            certificate_id, str
+        ):
+            live = check_live(stack, certificate_id)
+            if registered_hash(live.bundle) == registered_hash(uploaded):
+                checked = live
+                note = t(
+                    "upload.outdated",
+                    status=t(f"verdict.{outcome_of(then).value}.title"),
+                    index=t.number(then.checkpoint_index or 0),
+                )
+    outcome = outcome_of(checked.verdict)
+    return _result_page(
+        request,
+        stack,
+        lang=lang,
+        checked=checked,
+        outcome=outcome,
+        live=False,
+        note=note,
+        switch_to=switch_to,
+        status_code=503 if outcome is Outcome.UNAVAILABLE else 200,
+    )
+
+
+@page_router.get("/verify/{certificate_id}", response_class=HTMLResponse)
+@_page
+def verify_page(request: Request, certificate_id: str) -> HTMLResponse:
+    """The page a certificate's QR code opens: the verdict, in a second, in the reader's
+    language, with the certificate's fields and how it was checked."""
+    stack = _stack(request)
+    lang = page_language(request)
+    certificate_id = certificate_id.lower()
+    if not _ID.fullmatch(certificate_id):
+        return _not_found(request, lang)
+    checked = check_live(stack, certificate_id)
+    if checked.bundle.get("status") == "UNKNOWN":
+        return _result_page(
+            request,
+            stack,
+            lang=lang,
+            checked=checked,
+            outcome=Outcome.NOT_FOUND,
+            live=True,
+            status_code=404,
+        )
+    outcome = outcome_of(checked.verdict)
+    return _result_page(
+        request,
+        stack,
+        lang=lang,
+        checked=checked,
+        outcome=outcome,
+        live=True,
+        scanned_digest=request.query_params.get("d"),
+        status_code=503 if outcome is Outcome.UNAVAILABLE else 200,
+    )
+
+
+def _not_found(request: Request, lang: str) -> HTMLResponse:
+    checked = Checked({}, not_found_verdict())
+    return _result_page(
+        request,
+        _stack(request),
+        lang=lang,
+        checked=checked,
+        outcome=Outcome.NOT_FOUND,
+        live=True,
+        status_code=404,
+    )
+
+
+# --- QR codes and the printable certificate (JSON API) ---------------------------------------
+
+
+def _url_of(stack: Stack, request: Request, certificate_id: str) -> tuple[str, bytes]:
+    view = stack.service.get(certificate_id)  # NotFoundError → 404 problem
+    url = verification_url(_settings(request).public_base_url, view.id, view.record_hash)
+    return url, view.record_hash
+
+
+_QR_CACHE: Final = {"Cache-Control": "public, max-age=86400"}
+
+
+@api_router.get(
+    "/{certificate_id}/qr.svg",
+    response_class=SvgResponse,
+    summary="The certificate's QR code (SVG)",
+    responses={200: {"content": {"image/svg+xml": {}}}, **responses(404, 422)},
+)
+def certificate_qr_svg(
+    certificate_id: CertificateId, request: Request, stack: StackDep
+) -> Response:
+    """A QR code of the certificate's public verification page,
+    `{public base URL}/verify/{id}?d={first 16 hex digits of the record hash}`."""
+    url, _ = _url_of(stack, request, certificate_id)
+    return SvgResponse(qr_svg(url, title=url), headers=_QR_CACHE)
+
+
+@api_router.get(
+    "/{certificate_id}/qr.png",
+    response_class=PngResponse,
+    summary="The certificate's QR code (PNG)",
+    responses={200: {"content": {"image/png": {}}}, **responses(404, 422)},
+)
+def certificate_qr_png(
+    certificate_id: CertificateId, request: Request, stack: StackDep
+) -> Response:
+    """The QR code of `qr.svg` as a PNG, 8 pixels a module."""
+    url, _ = _url_of(stack, request, certificate_id)
+    return PngResponse(qr_png(url), headers=_QR_CACHE)
+
+
+@api_router.get(
+    "/{certificate_id}/pdf",
+    response_class=PdfResponse,
+    summary="The printable certificate (PDF, Vietnamese and English)",
+    responses={200: {"content": {"application/pdf": {}}}, **responses(404, 422)},
+)
+def certificate_pdf(certificate_id: CertificateId, request: Request, stack: StackDep) -> Response:
+    """The certificate as registered, in Vietnamese and English: issuer and accreditation,
+    holder, subject, standards, dates, number, its QR code and record digest, and its status
+    on the day it is printed."""
+    view = stack.service.get(certificate_id)
+    url = verification_url(_settings(request).public_base_url, view.id, view.record_hash)
+    issuer = _issuer(stack, view.issuer_id)
+    document = pdf.certificate_pdf(
+        record=view.record,
+        status=view.status,
+        issuer=issuer,
+        url=url,
+        record_hash=view.record_hash,
+        today=stack.clock().astimezone(dt.UTC).date(),
+    )
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", view.number)[:80] or "certificate"
+    return PdfResponse(
+        document,
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}.pdf"',
+            "Cache-Control": "no-cache",
+        },
+    )

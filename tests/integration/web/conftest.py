@@ -1,0 +1,102 @@
+"""The web edge in process (Starlette's TestClient), over a real SQLite database and the
+session's Hardhat chain: pages, QR codes and PDFs. The pages do not depend on the database
+engine, so these tests run on SQLite only (the API suite covers PostgreSQL)."""
+
+import base64
+import datetime as dt
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from anchoring.stack import Stack
+from api.app import create_app
+from api.settings import ApiSettings
+from registry.db.engine import make_engine, sqlite_url
+from registry.db.migrate import upgrade
+from registry.samples import load_samples
+from registry.settings import RegistrySettings
+from tests.integration.api.conftest import chain_settings
+from tests.integration.conftest import Chain
+
+SAMPLES = load_samples()
+ISSUER_ID = "vn-cb-quatest3"
+BASE_URL = "https://verify.example.vn"
+EXPLORER = "https://explorer.example.vn/tx/"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    url = sqlite_url(tmp_path / "web.db")
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
+    registry = RegistrySettings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        origin="registry.test/log",
+        key_encryption_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
+        checkpoint_interval_s=0.0,
+    )
+    built = Stack(registry, chain_settings(chain))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def api_settings() -> ApiSettings:
+    return ApiSettings(
+        public_base_url=BASE_URL + "/",
+        block_explorer_tx_url=EXPLORER,
+        rate_limit_per_s=1000,
+        rate_limit_burst=1000,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@pytest.fixture
+def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(stack, api_settings)) as test_client:
+        yield test_client
+
+
+def admit(stack: Stack, issuer_id: str = ISSUER_ID) -> None:
+    issuer = next(i for i in SAMPLES["issuers"] if i["id"] == issuer_id)
+    stack.service.add_issuer(
+        issuer_id=issuer["id"],
+        name_vi=issuer["name_vi"],
+        name_en=issuer["name_en"],
+        accreditation=issuer["accreditation"],
+        kinds=issuer["kinds"],
+    )
+
+
+def sample(
+    number: str,
+    *,
+    template: int = 0,
+    issuer_id: str = ISSUER_ID,
+    valid_from: dt.date | None = None,
+    valid_until: dt.date | None = None,
+    days_valid: int | None = 3 * 365,
+) -> dict[str, Any]:
+    """A sample certificate of `issuer_id` under `number`, dated relative to today (UTC)."""
+    bodies = [c for c in SAMPLES["certificates"] if c["issuer_id"] == issuer_id]
+    body = {k: v for k, v in bodies[template].items() if k not in ("issuer_id", "valid_until")}
+    start = valid_from or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30)
+    end = valid_until
+    if end is None and days_valid is not None:
+        end = start + dt.timedelta(days=days_valid)
+    body.update(number=number, issued_on=start.isoformat(), valid_from=start.isoformat())
+    if end is not None:
+        body["valid_until"] = end.isoformat()
+    return body

@@ -1,0 +1,466 @@
+"""The pages, QR codes and PDFs in process, over a real database and chain: every outcome,
+both languages, the QR digest check, search, upload (genuine, tampered, outdated, not a
+bundle), HTML error pages, and the JSON API's QR and PDF routes."""
+
+import copy
+import datetime as dt
+import json
+import re
+import secrets
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import text
+
+from anchoring.stack import Stack
+from anchoring.verify import ChainVerifier, read_only_client
+from api.app import create_app
+from api.web.i18n import catalogue
+from registry.records import CertificateSubmission
+from registry.service import IssueResult
+from tests.integration.web.conftest import BASE_URL, EXPLORER, ISSUER_ID, admit, sample
+
+PROBLEM = "application/problem+json"
+
+
+def issue(stack: Stack, number: str, *, issuer_id: str = ISSUER_ID, **dates: Any) -> IssueResult:
+    body = sample(number, issuer_id=issuer_id, **dates)
+    return stack.service.issue(issuer_id, CertificateSubmission.model_validate(body))
+
+
+class Page(HTMLParser):
+    """What a test reads off a page: the outcome, the checks, the text and the headings."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+        self.attrs: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: list[str] = []
+        self.h1 = 0
+        self.scripts = 0
+        self.feed(response.text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.attrs.append((tag, dict(attrs)))
+        self.h1 += tag == "h1"
+        self.scripts += tag == "script"
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.texts.append(" ".join(data.split()))
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.texts)
+
+    def first(self, attribute: str) -> str | None:
+        return next((a[attribute] for _, a in self.attrs if attribute in a), None)
+
+    def all(self, tag: str, attribute: str) -> list[str | None]:
+        return [a.get(attribute) for t, a in self.attrs if t == tag and attribute in a]
+
+    @property
+    def outcome(self) -> str | None:
+        return self.first("data-outcome")
+
+    @property
+    def lang(self) -> str | None:
+        return next((a.get("lang") for t, a in self.attrs if t == "html"), None)
+
+    @property
+    def checks(self) -> dict[str, str | None]:
+        names = [a.get("data-check") for _, a in self.attrs if "data-check" in a]
+        statuses = [a.get("data-status") for _, a in self.attrs if "data-check" in a]
+        return {str(n): s for n, s in zip(names, statuses, strict=True)}
+
+
+def get(client: TestClient, path: str, **headers: str) -> Page:
+    response = client.get(path, headers=headers, follow_redirects=False)
+    page = Page(response)
+    if response.headers.get("content-type", "").startswith("text/html"):
+        assert page.h1 == 1, path
+        assert page.scripts == 0, path
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    return page
+
+
+def title(outcome: str, lang: str) -> str:
+    return catalogue(lang)[f"verdict.{outcome}.title"]
+
+
+def test_pending_then_valid_in_both_languages(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "WEB-1").certificate.id
+    pending = get(client, f"/verify/{cid}")
+    assert pending.response.status_code == 200
+    assert (pending.outcome, pending.lang) == ("pending", "vi")
+    assert title("pending", "vi") in pending.text
+    assert pending.checks["checkpoint_anchored"] == "skipped"
+    assert "WEB-1" in pending.text
+
+    stack.worker.run_until_idle()
+    for lang in ("vi", "en"):
+        page = get(client, f"/verify/{cid}?lang={lang}")
+        assert (page.outcome, page.lang) == ("valid", lang)
+        assert title("valid", lang) in page.text
+        assert set(page.checks.values()) == {"passed"}
+        assert "VICAS 901" in page.text
+        assert "Công ty TNHH Đồ chơi Trẻ em Bé Ngoan" in page.text
+        bundle = client.get(f"/v1/certificates/{cid}/proof").json()
+        assert EXPLORER + bundle["anchor"]["tx_hash"] in page.all("a", "href")
+        digest = bundle["status_proof"]["leaf"]["record_hash"][2:18]
+        assert " ".join(digest[i : i + 4] for i in range(0, 16, 4)) in page.text
+
+
+def test_every_outcome(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    today = dt.datetime.now(dt.UTC).date()
+    ids = {
+        "valid": issue(stack, "W-VALID").certificate.id,
+        "suspended": issue(stack, "W-SUSP").certificate.id,
+        "withdrawn": issue(stack, "W-WDRN").certificate.id,
+        "expired": issue(
+            stack,
+            "W-EXP",
+            valid_from=today - dt.timedelta(days=100),
+            valid_until=today - dt.timedelta(days=1),
+        ).certificate.id,
+        "superseded": issue(stack, "W-OLD").certificate.id,
+        "invalid": issue(stack, "W-TAMP").certificate.id,
+    }
+    stack.service.suspend(
+        ISSUER_ID, ids["suspended"], reason="misuse-of-mark: logo on wrong product"
+    )
+    stack.service.withdraw(ISSUER_ID, ids["withdrawn"], reason="fraud")
+    successor = stack.service.supersede(
+        ISSUER_ID,
+        ids["superseded"],
+        CertificateSubmission.model_validate(sample("W-NEW")),
+        reason="renewal",
+    ).certificate.id
+    stack.worker.run_until_idle()
+    with stack.engine.begin() as connection:
+        record = json.loads(
+            connection.execute(
+                text("SELECT record FROM certificates WHERE id = :id"), {"id": ids["invalid"]}
+            ).scalar_one()
+        )
+        record["subject"]["model"] = "M-246"
+        connection.execute(
+            text("UPDATE certificates SET record = :r WHERE id = :id"),
+            {"r": json.dumps(record), "id": ids["invalid"]},
+        )
+
+    for outcome, cid in ids.items():
+        for lang in ("vi", "en"):
+            page = get(client, f"/verify/{cid}?lang={lang}")
+            assert page.response.status_code == 200
+            assert page.outcome == outcome, (outcome, lang)
+            assert title(outcome, lang) in page.text
+    suspended = get(client, f"/verify/{ids['suspended']}?lang=en")
+    assert "Reason: misuse of the certification mark — logo on wrong product." in suspended.text
+    withdrawn = get(client, f"/verify/{ids['withdrawn']}")
+    assert "Lý do: gian lận." in withdrawn.text
+    old = get(client, f"/verify/{ids['superseded']}?lang=en")
+    assert f"/verify/{successor}?lang=en" in old.all("a", "href")
+    new = get(client, f"/verify/{successor}?lang=en")
+    assert new.outcome == "valid"
+    assert f"/verify/{ids['superseded']}?lang=en" in new.all("a", "href")
+    tampered = get(client, f"/verify/{ids['invalid']}?lang=en")
+    assert tampered.checks["record_integrity"] == "failed"
+    assert "they were changed after registration" in tampered.text
+    # The checks are open: what failed shows without a click.
+    assert any(tag == "details" and "open" in a for tag, a in tampered.attrs)
+    expired = get(client, f"/verify/{ids['expired']}?lang=en")
+    assert expired.checks["validity_period"] == "passed"
+    assert "Its validity ended on" in expired.text
+
+    # The replacement, suspended since, still links to the certificate it replaced.
+    stack.service.suspend(ISSUER_ID, successor, reason="other")
+    stack.worker.run_until_idle()
+    suspended_new = get(client, f"/verify/{successor}?lang=en")
+    assert suspended_new.outcome == "suspended"
+    assert f"/verify/{ids['superseded']}?lang=en" in suspended_new.all("a", "href")
+
+
+def test_not_found_says_so_and_nothing_else(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    issue(stack, "WEB-NF")
+    unknown = "0x" + secrets.token_hex(32)
+    before = get(client, f"/verify/{unknown}?lang=en")  # no anchored checkpoint yet
+    assert before.response.status_code == 404
+    assert before.outcome == "not_found"
+    assert before.checks == {}
+    stack.worker.run_until_idle()
+    after = get(client, f"/verify/{unknown}?lang=en")
+    assert after.response.status_code == 404
+    assert after.outcome == "not_found"
+    assert after.checks["certificate_status"] == "passed"  # the non-membership proof
+    assert "WEB-NF" not in after.text
+    assert "Công ty" not in after.text
+    for path in ("/verify/0x1234", "/verify/not-an-id", f"/verify/{unknown.upper()}z"):
+        page = get(client, path)
+        assert page.response.status_code == 404
+        assert page.outcome == "not_found"
+
+
+def test_uppercase_id_is_the_same_certificate(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "WEB-UP").certificate.id
+    page = get(client, f"/verify/0x{cid[2:].upper()}")
+    assert page.outcome == "pending"
+
+
+def test_language_choice_and_switch(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "WEB-LANG").certificate.id
+    assert get(client, f"/verify/{cid}").lang == "vi"
+    assert get(client, f"/verify/{cid}", **{"accept-language": "en-GB,en;q=0.9"}).lang == "en"
+    assert get(client, f"/verify/{cid}?lang=vi", **{"accept-language": "en"}).lang == "vi"
+    assert get(client, f"/verify/{cid}?lang=xx", **{"accept-language": "en"}).lang == "en"
+    page = get(client, f"/verify/{cid}?d=0011223344556677&lang=en")
+    switch = [a for t, a in page.attrs if t == "a" and a.get("hreflang")]
+    assert [(a["hreflang"], a.get("aria-current")) for a in switch] == [
+        ("vi", None),
+        ("en", "page"),
+    ]
+    assert switch[0]["href"] == f"/verify/{cid}?d=0011223344556677&lang=vi"
+
+
+def test_qr_digest_on_the_page(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    created = issue(stack, "WEB-QR").certificate
+    short = created.record_hash.hex()[:16]
+    match = get(client, f"/verify/{created.id}?d={short}&lang=en")
+    assert match.first("data-qr") == "match"
+    other = get(client, f"/verify/{created.id}?d={'0' * 16}&lang=en")
+    assert other.first("data-qr") == "mismatch"
+    assert "this QR code was made for another version of the record" in other.text
+    garbled = get(client, f"/verify/{created.id}?d=zz&lang=vi")
+    assert garbled.first("data-qr") == "mismatch"
+    assert get(client, f"/verify/{created.id}").first("data-qr") is None
+
+
+def test_qr_endpoints(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    created = issue(stack, "WEB-QR2").certificate
+    url = f"{BASE_URL}/verify/{created.id}?d={created.record_hash.hex()[:16]}"
+    png = client.get(f"/v1/certificates/{created.id}/qr.png")
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    assert "max-age" in png.headers["cache-control"]
+    image = cv2.imdecode(np.frombuffer(png.content, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
+    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == url
+    svg = client.get(f"/v1/certificates/{created.id}/qr.svg")
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert svg.text.startswith("<svg") and url.replace("&", "&amp;") in svg.text
+    unknown = client.get(f"/v1/certificates/0x{'ab' * 32}/qr.png")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == PROBLEM
+    malformed = client.get("/v1/certificates/0x12/qr.svg")
+    assert malformed.status_code == 422
+    assert malformed.headers["content-type"] == PROBLEM
+
+
+def _pdf_text(content: bytes, tmp_path: Path) -> str:
+    assert shutil.which("pdftotext"), "pdftotext: want Debian's poppler-utils (make install)"
+    path = tmp_path / "c.pdf"
+    path.write_bytes(content)
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+
+
+def test_pdf(client: TestClient, stack: Stack, tmp_path: Path) -> None:
+    admit(stack)
+    created = issue(stack, "WEB-PDF-Đ1").certificate
+    response = client.get(f"/v1/certificates/{created.id}/pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == 'inline; filename="WEB-PDF-_1.pdf"'
+    assert response.content.startswith(b"%PDF-")
+    extracted = _pdf_text(response.content, tmp_path)
+    for expected in (
+        "WEB-PDF-Đ1",
+        "GIẤY CHỨNG NHẬN",
+        "Trung tâm Kỹ thuật Tiêu chuẩn Đo lường Chất lượng Mẫu 3",
+        "Sample Quality Technical Centre 3",
+        "VICAS 901",
+        "Công ty TNHH Đồ chơi Trẻ em Bé Ngoan",
+        "Thép thanh vằn CB400-V",
+        "QCVN 7:2019/BKHCN",
+        "Chứng nhận hợp quy",
+        "Conformity to a technical regulation",
+        " ".join(re.findall("....", created.record_hash.hex()[:16])),
+    ):
+        assert expected in extracted, expected
+    assert "Not valid" not in extracted
+
+    stack.service.withdraw(ISSUER_ID, created.id, reason="fraud")
+    withdrawn = _pdf_text(client.get(f"/v1/certificates/{created.id}/pdf").content, tmp_path)
+    assert "đã bị thu hồi. Không còn giá trị." in withdrawn
+    assert "withdrawn. Not valid." in withdrawn
+
+    assert client.get(f"/v1/certificates/0x{'cd' * 32}/pdf").status_code == 404
+
+
+def test_search(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    admit(stack, "vn-cb-hoabinh")
+    cid = issue(stack, "SEARCH-1").certificate.id
+    found = get(client, "/verify?number=SEARCH-1&lang=en")
+    assert found.response.status_code == 303
+    assert found.response.headers["location"] == f"/verify/{cid}?lang=en"
+    lower = get(client, "/verify?number=+search-1+")
+    assert lower.response.headers["location"] == f"/verify/{cid}?lang=vi"
+
+    form = get(client, "/verify?lang=en")
+    assert form.response.status_code == 200
+    assert "vn-cb-hoabinh" in form.all("option", "value")
+    empty = get(client, "/verify?number=&lang=en")
+    assert empty.response.status_code == 400
+    assert "Type a certificate number." in empty.text
+    missing = get(client, "/verify?number=NOPE-9&lang=vi")
+    assert missing.response.status_code == 404
+    assert "Không có chứng nhận nào số “NOPE-9” được đăng ký." in missing.text
+
+    other = issue(stack, "SEARCH-1", issuer_id="vn-cb-hoabinh").certificate.id
+    several = get(client, "/verify?number=SEARCH-1&lang=en")
+    assert several.response.status_code == 200
+    assert {f"/verify/{cid}?lang=en", f"/verify/{other}?lang=en"} <= set(several.all("a", "href"))
+    assert "Hoa Binh Certification JSC" in several.text
+    narrowed = get(client, "/verify?number=SEARCH-1&issuer=vn-cb-hoabinh")
+    assert narrowed.response.headers["location"] == f"/verify/{other}?lang=vi"
+
+
+def upload(client: TestClient, content: bytes, *, lang: str = "en", name: str = "b.json") -> Page:
+    response = client.post(
+        f"/verify/bundle?lang={lang}", files={"bundle": (name, content, "application/json")}
+    )
+    return Page(response)
+
+
+def test_upload(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "UP-1").certificate.id
+    stack.worker.run_until_idle()
+    bundle = client.get(f"/v1/certificates/{cid}/proof").json()
+    form = get(client, "/verify/bundle?lang=en")
+    assert form.response.status_code == 200
+    assert "64 KB" in form.text
+
+    genuine = upload(client, json.dumps(bundle).encode(), name="proof.json")
+    assert genuine.outcome == "valid"
+    assert "Result for the uploaded file “proof.json”." in genuine.text
+    assert "/v1/certificates" not in " ".join(str(h) for h in genuine.all("a", "href"))
+
+    forged = copy.deepcopy(bundle)
+    forged["record"]["holder"]["name"] = "Công ty Giả Mạo"
+    page = upload(client, json.dumps(forged).encode(), lang="vi")
+    assert page.outcome == "invalid"
+    assert page.checks["record_integrity"] == "failed"
+    assert title("invalid", "vi") in page.text
+
+    for junk in (b"\xff\xfe not text", b"{", b"[" * 50_000, b'{"a": NaN}', b"42", b"{}"):
+        page = upload(client, junk)
+        assert page.response.status_code == 200
+        assert page.outcome == "invalid", junk[:20]
+
+    unknown_bundle = client.get(f"/v1/certificates/0x{'ab' * 32}/proof").json()
+    assert upload(client, json.dumps(unknown_bundle).encode()).outcome == "not_found"
+
+    no_file = client.post("/verify/bundle?lang=en", data={"other": "x"})
+    assert no_file.status_code == 400
+    assert "Choose a file first." in no_file.text
+
+
+def test_an_outdated_upload_shows_the_current_status(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "UP-OLD").certificate.id
+    stack.worker.run_until_idle()
+    saved = client.get(f"/v1/certificates/{cid}/proof").json()
+    stack.service.withdraw(ISSUER_ID, cid, reason="holder-request")
+    stack.worker.run_until_idle()
+    page = upload(client, json.dumps(saved).encode())
+    assert page.outcome == "withdrawn"
+    assert "it showed the certificate as “Valid” at checkpoint 0" in page.text
+
+    # An outdated file that was tampered with stays invalid.
+    saved["record"]["number"] = "UP-OLDX"
+    assert upload(client, json.dumps(saved).encode()).outcome == "invalid"
+
+
+def test_chain_down_is_unavailable_not_valid(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    cid = issue(stack, "WEB-DOWN").certificate.id
+    stack.worker.run_until_idle()
+    stack.__dict__["verifier"] = ChainVerifier(
+        trust=stack.trust,
+        client_factory=lambda: read_only_client(
+            rpc_url="http://127.0.0.1:9", contract=stack.anchor_info.contract, chain_id=31337
+        ),
+    )
+    page = get(client, f"/verify/{cid}?lang=en")
+    assert page.response.status_code == 503
+    assert page.outcome == "unavailable"
+    assert "The blockchain did not answer" in page.text
+
+
+def test_error_pages_are_html(client: TestClient, stack: Stack) -> None:
+    admit(stack)
+    for method, path, status in (
+        ("GET", "/verify/a/b", 404),
+        ("POST", "/verify?lang=en", 405),
+        ("DELETE", "/verify/bundle", 405),
+    ):
+        response = client.request(method, path, headers={"accept-language": "en"})
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert catalogue("en")[f"error.{status}.title"] in response.text
+    big = client.post(
+        "/verify/bundle?lang=vi", files={"bundle": ("big.json", b" " * (70 * 1024), "text/plain")}
+    )
+    assert big.status_code == 413
+    assert big.headers["content-type"].startswith("text/html")
+    assert "Tệp quá lớn" in big.text
+    # The JSON API keeps its problems.
+    assert client.get("/v1/nothing").headers["content-type"] == PROBLEM
+
+
+def test_page_failure_is_an_html_500(
+    client: TestClient, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(certificate_id: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(stack.assembler, "bundle", broken)
+    response = client.get(f"/verify/0x{'ab' * 32}?lang=en")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in response.text
+    assert "boom" not in response.text
+
+
+def test_stylesheet_and_openapi(stack: Stack, client: TestClient) -> None:
+    css = client.get("/verify/static/verify.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert "immutable" in css.headers["cache-control"]
+    paths = create_app(stack).openapi()["paths"]
+    for route in ("qr.svg", "qr.png", "pdf"):
+        assert f"/v1/certificates/{{certificate_id}}/{route}" in paths
+    assert not [p for p in paths if p.startswith("/verify")]

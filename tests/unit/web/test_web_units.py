@@ -1,0 +1,256 @@
+"""The web edge's pure parts: language choice, message catalogues, QR digests, presentation of
+records and verdicts, the stylesheet's contrast, and the PDF font check."""
+
+import colorsys
+import datetime as dt
+import json
+import re
+import typing
+import unicodedata
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.schemas import ReasonCode
+from api.web.i18n import LANGUAGES, catalogue, choose_language, translator
+from api.web.pdf import FontMissingError, register_fonts
+from api.web.present import Outcome, details, outcome_of, registered_hash
+from api.web.qr import digest, group_digest, parse_digest, qr_code, verification_url
+from registry.core.canonical import canonical_hash
+from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
+from registry.records import CertificateKind
+
+TEMPLATES = Path(str(resources.files("api.web").joinpath("templates")))
+CSS = Path(str(resources.files("api.web").joinpath("static/verify.css")))
+
+
+class TestLanguage:
+    @pytest.mark.parametrize(
+        ("query", "header", "expected"),
+        [
+            (None, None, "vi"),
+            ("en", None, "en"),
+            ("EN", "vi", "en"),
+            ("vi", "en-GB,en;q=0.9", "vi"),
+            ("fr", "en-GB,en;q=0.9", "en"),  # an unknown ?lang= falls back to the header
+            (None, "fr-FR,fr;q=0.9,en;q=0.8,vi;q=0.7", "en"),
+            (None, "fr-FR, vi;q=0.5, en;q=0.4", "vi"),
+            (None, "en;q=0, vi", "vi"),  # q=0 means "not this one"
+            (None, "de, fr", "vi"),
+            (None, "en;q=abc, vi;q=0.1", "vi"),  # a malformed quality counts as 0
+            (None, ";;;,,,", "vi"),
+        ],
+    )
+    def test_choose(self, query: str | None, header: str | None, expected: str) -> None:
+        assert choose_language(query, header) == expected
+
+    def test_dates_and_numbers(self) -> None:
+        vi, en = translator("vi"), translator("en")
+        day = dt.date(2027, 2, 6)
+        assert vi.date(day) == "06/02/2027"
+        assert en.date("2027-02-06") == "6 Feb 2027"
+        assert vi.number(1234567) == "1.234.567"
+        assert en.number(1234567) == "1,234,567"
+        assert en.moment(dt.datetime(2026, 11, 25, 9, 5, tzinfo=dt.UTC)) == "25 Nov 2026 09:05 UTC"
+
+
+def _fields(message: str) -> list[str]:
+    return sorted(set(re.findall(r"\{(\w+)\}", message)))
+
+
+class TestCatalogues:
+    def test_same_keys_and_placeholders(self) -> None:
+        vi, en = catalogue("vi"), catalogue("en")
+        assert vi.keys() == en.keys()
+        for key in vi:
+            assert _fields(vi[key]) == _fields(en[key]), key
+
+    def test_translated_not_copied(self) -> None:
+        vi, en = catalogue("vi"), catalogue("en")
+        same = {k for k in vi if vi[k] == en[k]}
+        # Only names that are the same in both languages: the language names, units.
+        assert same <= {"lang.vi", "lang.en", "unit.kb", "unit.mb"}, same
+
+    def test_every_key_the_templates_use_exists(self) -> None:
+        used = set()
+        for template in TEMPLATES.glob("*.html"):
+            used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.\-]+)['"]""", template.read_text()))
+        assert used
+        for lang in LANGUAGES:
+            assert used <= catalogue(lang).keys(), used - catalogue(lang).keys()
+
+    def test_every_check_status_outcome_kind_and_reason_has_words(self) -> None:
+        keys = [f"verdict.{o.value}.{part}" for o in Outcome for part in ("title", "summary")]
+        for name in CHECK_NAMES:
+            keys.append(f"check.{name}.title")
+            keys += [f"check.{name}.{status.value}" for status in CheckStatus]
+        keys += [f"check.status.{status.value}" for status in CheckStatus]
+        keys += [f"kind.{kind.value}" for kind in CertificateKind]
+        keys += [f"reason.{code}" for code in typing.get_args(ReasonCode)]
+        keys += [
+            f"status.{s}" for s in ("valid", "suspended", "withdrawn", "superseded", "expired")
+        ]
+        keys += [f"month.{m}" for m in range(1, 13)]
+        for lang in LANGUAGES:
+            missing = [k for k in keys if k not in catalogue(lang)]
+            assert not missing, (lang, missing)
+
+    def test_catalogue_files_are_sorted_json(self) -> None:
+        for lang in LANGUAGES:
+            text = resources.files("api.web.i18n").joinpath(f"{lang}.json").read_text("utf-8")
+            data = json.loads(text)
+            assert list(data) == sorted(data)
+
+
+class TestQr:
+    def test_digest_and_url(self) -> None:
+        record_hash = bytes.fromhex("8fbd488f2e8033dc" + "00" * 24)
+        assert digest(record_hash) == "8fbd488f2e8033dc"
+        assert group_digest("8fbd488f2e8033dc") == "8fbd 488f 2e80 33dc"
+        url = verification_url("https://v.example/", "0x" + "ab" * 32, record_hash)
+        assert url == f"https://v.example/verify/0x{'ab' * 32}?d=8fbd488f2e8033dc"
+        with pytest.raises(ValueError, match="32"):
+            digest(b"short")
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("8fbd488f2e8033dc", "8fbd488f2e8033dc"),
+            ("8FBD 488F 2E80 33DC", "8fbd488f2e8033dc"),
+            ("8fbd488f2e8033d", None),
+            ("8fbd488f2e8033dcz", None),
+            ("", None),
+        ],
+    )
+    def test_parse_digest(self, text: str, expected: str | None) -> None:
+        assert parse_digest(text) == expected
+
+    def test_the_code_is_small_enough_for_a_label(self) -> None:
+        url = verification_url(
+            "https://verify.registry.example.gov.vn", "0x" + "ab" * 32, b"\0" * 32
+        )
+        version = qr_code(url).version
+        assert isinstance(version, int)
+        assert version <= 8
+
+
+def _verdict(status: VerdictStatus, *checks: Check) -> Verdict:
+    return Verdict(status=status, checks=checks)
+
+
+class TestPresent:
+    def test_outcomes(self) -> None:
+        assert outcome_of(_verdict(VerdictStatus.VALID)) is Outcome.VALID
+        assert outcome_of(_verdict(VerdictStatus.INVALID)) is Outcome.INVALID
+        error = Check("checkpoint_anchored", CheckStatus.ERROR, "chain_unavailable", "down")
+        assert outcome_of(_verdict(VerdictStatus.UNKNOWN, error)) is Outcome.UNAVAILABLE
+        passed = Check("certificate_status", CheckStatus.PASSED, "not_issued", "none")
+        assert outcome_of(_verdict(VerdictStatus.UNKNOWN, passed)) is Outcome.NOT_FOUND
+
+    def test_registered_hash_prefers_the_anchored_leaf(self) -> None:
+        record = {"id": "0x" + "11" * 32, "number": "A"}
+        leaf_hash = "0x" + "22" * 32
+        bundle: dict[str, Any] = {
+            "certificate_id": record["id"],
+            "record": record,
+            "status_proof": {"leaf": {"record_hash": leaf_hash}},
+            "event": {"certificate_id": record["id"], "record_hash": "0x" + "33" * 32},
+        }
+        assert registered_hash(bundle) == bytes.fromhex("22" * 32)
+        bundle["status_proof"] = None
+        assert registered_hash(bundle) == bytes.fromhex("33" * 32)
+        bundle["event"] = None
+        assert registered_hash(bundle) == canonical_hash(record)
+        assert registered_hash({"record": None}) is None
+
+    def test_details_of_a_decomposed_bilingual_record(self) -> None:
+        record = {
+            "id": "0x" + "ab" * 32,
+            "issuer_id": "vn-lab-songhong",
+            "number": "VILAS-1",
+            "kind": "calibration",
+            "holder": {"name": unicodedata.normalize("NFD", "Công ty Đồng hồ")},
+            "subject": {
+                "serial": "SN1",
+                "instrument_en": "Water meter",
+                "instrument_vi": "Đồng hồ nước",
+                "custom_field": 3,
+            },
+            "valid_from": "2026-01-02",
+        }
+        shown = details(record, issuer=None, t=translator("en"), record_hash=b"\x01" * 32)
+        assert shown.kind == "Calibration certificate"
+        assert shown.holder[0].value == "Công ty Đồng hồ"  # NFC
+        assert [(r.key, r.value) for r in shown.subject] == [
+            ("instrument", "Water meter"),
+            ("serial", "SN1"),
+            ("custom_field", "3"),
+        ]
+        assert shown.subject[2].label == "Custom field"
+        assert shown.digest == "0101 0101 0101 0101"
+        assert shown.dates[2].value == "No end date"
+        vietnamese = details(record, issuer=None, t=translator("vi"), record_hash=None)
+        assert vietnamese.subject[0].value == "Đồng hồ nước"
+        assert vietnamese.digest is None
+
+    @pytest.mark.parametrize(
+        "record",
+        [
+            {},
+            {"holder": 5, "subject": [1, 2], "standards": "ISO 9001", "valid_from": 7},
+            {"holder": {"name": None}, "subject": {"x": {"deep": [1]}}, "attachments": ["a"]},
+            {"number": "x" * 10_000, "kind": "astrology", "valid_until": "2026-13-40"},
+        ],
+    )
+    def test_details_of_malformed_records_do_not_crash(self, record: dict[str, object]) -> None:
+        for lang in LANGUAGES:
+            shown = details(record, issuer=None, t=translator(lang), record_hash=None)
+            assert len(shown.number) <= 500
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_stylesheet_colour_pairs_meet_wcag_aa() -> None:
+    css = CSS.read_text()
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    pairs = [
+        (name[: -len("-fg")], colours[name], colours[name[:-3] + "-bg"])
+        for name in colours
+        if name.endswith("-fg")
+    ]
+    pairs += [
+        ("ink on page", colours["ink"], colours["page"]),
+        ("ink on card", colours["ink"], colours["card"]),
+        ("muted on card", colours["muted"], colours["card"]),
+        ("muted on page", colours["muted"], colours["page"]),
+        ("link on card", colours["link"], colours["card"]),
+        ("link on page", colours["link"], colours["page"]),
+        ("button", "#ffffff", colours["link"]),
+    ]
+    assert len(pairs) >= 14
+    for name, fg, bg in pairs:
+        assert _contrast(fg, bg) >= 4.5, f"{name}: {fg} on {bg} is {_contrast(fg, bg):.2f}:1"
+    # The verdict tones are told apart by hue too, not only by lightness.
+    hues = {
+        tone: colorsys.rgb_to_hls(
+            *(int(colours[f"{tone}-bg"][i : i + 2], 16) / 255 for i in (1, 3, 5))
+        )[0]
+        for tone in ("ok", "bad", "warn", "info")
+    }
+    assert len({round(h, 1) for h in hues.values()}) == 4, hues
+
+
+def test_missing_fonts_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(FontMissingError, match=r"DejaVuSans\.ttf.*fonts-dejavu-core"):
+        register_fonts(tmp_path)
