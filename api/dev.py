@@ -90,7 +90,7 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
         typer.echo(f"contract: reusing {address}")
 
     from anchoring.stack import Stack  # noqa: PLC0415
-    from registry.samples import load_samples  # noqa: PLC0415
+    from registry.samples import admit_sample_issuer  # noqa: PLC0415
 
     stack = Stack()
     key_file = data / "demo-api-key.txt"
@@ -100,17 +100,10 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
 
             has_issuers = bool(IssuerRepository(session).all())
         if not has_issuers:
-            issuer = load_samples()["issuers"][0]
-            created = stack.service.add_issuer(
-                issuer_id=issuer["id"],
-                name_vi=issuer["name_vi"],
-                name_en=issuer["name_en"],
-                accreditation=issuer["accreditation"],
-                kinds=issuer["kinds"],
-            )
+            created = admit_sample_issuer(stack.service)
             key_file.write_text(created.api_key + "\n", encoding="utf-8")
             key_file.chmod(0o600)
-            typer.echo(f"issuer: admitted the demo issuer {issuer['id']}")
+            typer.echo(f"issuer: admitted the demo issuer {created.issuer_id}")
         identity = stack.trust.registry_key.vkey
     finally:
         stack.close()

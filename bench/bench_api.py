@@ -35,7 +35,7 @@ from anchoring.deploy import deploy_contract  # noqa: E402
 from anchoring.devnode import dev_account, free_port, start_hardhat_node  # noqa: E402
 from anchoring.stack import Stack  # noqa: E402
 from registry.records import CertificateSubmission  # noqa: E402
-from registry.samples import load_samples  # noqa: E402
+from registry.samples import admit_sample_issuer, load_samples  # noqa: E402
 
 DURATION_S = 10
 BATCH = 1000
@@ -107,13 +107,7 @@ def wrk(url: str, script: Path, *, connections: int) -> dict[str, float]:
 def build(n: int) -> tuple[str, list[str]]:
     stack = Stack()
     issuer = load_samples()["issuers"][0]
-    created = stack.service.add_issuer(
-        issuer_id=issuer["id"],
-        name_vi=issuer["name_vi"],
-        name_en=issuer["name_en"],
-        accreditation=issuer["accreditation"],
-        kinds=issuer["kinds"],
-    )
+    created = admit_sample_issuer(stack.service, issuer["id"])
     samples = [
         {k: v for k, v in c.items() if k != "issuer_id"}
         for c in load_samples()["certificates"]

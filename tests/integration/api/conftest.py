@@ -14,6 +14,7 @@ from anchoring.settings import AnchoringSettings
 from anchoring.stack import Stack
 from api.app import create_app
 from api.settings import ApiSettings
+from registry.samples import admit_sample_issuer
 from registry.settings import RegistrySettings
 from tests.integration.conftest import CHAIN_ID, Chain
 from tests.integration.registry.conftest import SAMPLES
@@ -30,17 +31,22 @@ def chain_settings(chain: Chain) -> AnchoringSettings:
     )
 
 
-@pytest.fixture
-def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
+def make_stack(database_url: str, chain: Chain, data_dir: Path, **settings: Any) -> Stack:
+    """A Stack over `database_url` and the session chain, with test secrets."""
     registry = RegistrySettings(
-        data_dir=tmp_path,
+        data_dir=data_dir,
         database_url=database_url,
         origin="registry.test/log",
         key_encryption_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
         checkpoint_interval_s=0.0,
-        max_batch_size=20,
+        **settings,
     )
-    built = Stack(registry, chain_settings(chain))
+    return Stack(registry, chain_settings(chain))
+
+
+@pytest.fixture
+def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
+    built = make_stack(database_url, chain, tmp_path, max_batch_size=20)
     yield built
     built.close()
 
@@ -58,15 +64,7 @@ def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
 
 def admit(stack: Stack, issuer_id: str = "vn-cb-quatest3") -> dict[str, str]:
     """Admit a sample issuer; return its Authorization header."""
-    issuer = next(i for i in SAMPLES["issuers"] if i["id"] == issuer_id)
-    created = stack.service.add_issuer(
-        issuer_id=issuer["id"],
-        name_vi=issuer["name_vi"],
-        name_en=issuer["name_en"],
-        accreditation=issuer["accreditation"],
-        kinds=issuer["kinds"],
-    )
-    return {"Authorization": f"Bearer {created.api_key}"}
+    return {"Authorization": f"Bearer {admit_sample_issuer(stack.service, issuer_id).api_key}"}
 
 
 def bodies(issuer_id: str = "vn-cb-quatest3") -> list[dict[str, Any]]:

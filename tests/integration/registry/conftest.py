@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.records import CertificateSubmission
-from registry.samples import load_samples
+from registry.samples import admit_sample_issuer, load_samples
 from registry.service import RegistryService
 
 
@@ -50,11 +50,4 @@ def service(sessions: sessionmaker[Session], clock: Clock) -> RegistryService:
 
 def admit(service: RegistryService, issuer_id: str = "vn-cb-quatest3") -> str:
     """Admit a sample issuer; return its API key."""
-    issuer = sample_issuer(issuer_id)
-    return service.add_issuer(
-        issuer_id=issuer["id"],
-        name_vi=issuer["name_vi"],
-        name_en=issuer["name_en"],
-        accreditation=issuer["accreditation"],
-        kinds=issuer["kinds"],
-    ).api_key
+    return admit_sample_issuer(service, issuer_id).api_key

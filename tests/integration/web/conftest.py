@@ -2,25 +2,21 @@
 session's Hardhat chain: pages, QR codes and PDFs. The pages do not depend on the database
 engine, so these tests run on SQLite only (the API suite covers PostgreSQL)."""
 
-import base64
 import datetime as dt
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from anchoring.stack import Stack
 from api.app import create_app
 from api.settings import ApiSettings
 from registry.db.engine import make_engine, sqlite_url
 from registry.db.migrate import upgrade
-from registry.samples import load_samples
-from registry.settings import RegistrySettings
-from tests.integration.api.conftest import chain_settings
+from registry.samples import admit_sample_issuer, load_samples
+from tests.integration.api.conftest import make_stack
 from tests.integration.conftest import Chain
 
 SAMPLES = load_samples()
@@ -40,14 +36,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
-    registry = RegistrySettings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        origin="registry.test/log",
-        key_encryption_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
-        checkpoint_interval_s=0.0,
-    )
-    built = Stack(registry, chain_settings(chain))
+    built = make_stack(database_url, chain, tmp_path)
     yield built
     built.close()
 
@@ -70,14 +59,7 @@ def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
 
 
 def admit(stack: Stack, issuer_id: str = ISSUER_ID) -> None:
-    issuer = next(i for i in SAMPLES["issuers"] if i["id"] == issuer_id)
-    stack.service.add_issuer(
-        issuer_id=issuer["id"],
-        name_vi=issuer["name_vi"],
-        name_en=issuer["name_en"],
-        accreditation=issuer["accreditation"],
-        kinds=issuer["kinds"],
-    )
+    admit_sample_issuer(stack.service, issuer_id)
 
 
 def sample(
