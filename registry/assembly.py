@@ -1,8 +1,11 @@
 """Proof assembly: a certificate's bundle (DESIGN §7) at the latest anchored checkpoint.
 
-Reads go through two per-process caches: the log's expanded tiles (immutable below an anchored
-size) and the anchored status map (`AnchoredMapCache`). Everything in one bundle comes from one
-anchored version; a version change mid-read is retried.
+One query reads what is particular to the certificate — the anchored version, the record, the
+status leaf and its event — so all of it comes from one snapshot. The rest comes from
+per-process caches: the anchored status map (`AnchoredMapCache`, held whole in memory), the
+log's expanded tiles (immutable below an anchored size), anchored checkpoints and issuer keys
+(immutable once written). Everything in one bundle comes from one anchored version; a version
+change mid-read is retried.
 """
 
 import datetime as dt
@@ -10,9 +13,20 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
 
 from registry.bundle import (
     Bundle,
@@ -29,14 +43,112 @@ from registry.core.events import Event
 from registry.core.log import LogTree, TileKey
 from registry.core.statusmap import MapProof, StatusMap, map_key
 from registry.db import models
-from registry.db.engine import make_session_factory, read_only
-from registry.db.mapstore import AnchoredMapCache, CachedMapStore, StaleCacheError
+from registry.db.engine import read_only
+from registry.db.mapstore import AnchoredMapCache, StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
-from registry.db.stores import SqlTileStore
+from registry.db.stores import dbapi_error
 
 __all__ = ["AnchorInfo", "ProofAssembler"]
 
 _RETRIES = 5
+_CHECKPOINTS_KEPT = 16
+
+_ID: BindParameter[str] = bindparam("certificate_id", type_=String())
+_ANCHORED = (
+    select(func.max(models.Checkpoint.index).label("version"))
+    .where(models.Checkpoint.state == "anchored")
+    .subquery("anchored")
+)
+# One row always (the version subquery), with nulls where the certificate, its anchored status
+# leaf or that leaf's event is missing.
+_BUNDLE_ROW: Final = (
+    select(
+        _ANCHORED.c.version,
+        models.Certificate.record,
+        models.Certificate.last_event_seq,
+        models.MapLeaf.status,
+        models.MapLeaf.record_hash,
+        models.MapLeaf.event_seq,
+        models.MapLeaf.version.label("leaf_version"),
+        models.Event.entry,
+    )
+    .select_from(_ANCHORED)
+    .outerjoin(models.Certificate, models.Certificate.id == _ID)
+    .outerjoin(models.MapLeaf, models.MapLeaf.certificate_id == _ID)
+    .outerjoin(models.Event, models.Event.seq == models.MapLeaf.event_seq)
+)
+
+_TILE: Final = select(models.LogTile.data).where(
+    models.LogTile.level == bindparam("level", type_=Integer()),
+    models.LogTile.index == bindparam("index", type_=Integer()),
+)
+
+
+class _BundleRow(NamedTuple):
+    version: int | None
+    record: str | None
+    last_event_seq: int | None
+    status: str | None
+    record_hash: bytes | None
+    event_seq: int | None
+    leaf_version: int | None
+    entry: bytes | None
+
+
+class _RowQuery:
+    """A Core select compiled once for the engine's dialect and run on a pooled DBAPI connection.
+
+    A warm bundle needs one statement and nothing else from the database, and on SQLite the
+    SQLAlchemy connection and result machinery around it costs three times what the database
+    takes to answer. Parameters are strings or integers and the columns need no result
+    processing (text, integers, bytes), so the driver's values are used as they are. Driver
+    errors are raised as SQLAlchemy's, as from any other statement.
+    """
+
+    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._defaults = dict(compiled.params)  # the statement's literals; None where unset
+        self._order = compiled.positiontup if compiled.positional else None
+
+    def one(self, **params: str | int) -> tuple[Any, ...] | None:
+        """The first row (None if there is none)."""
+        values = {**self._defaults, **params}
+        args: Any = values if self._order is None else tuple(values[k] for k in self._order)
+        dialect = self._engine.dialect
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql, args)
+                row = cursor.fetchone()
+            except dialect.loaded_dbapi.Error as exc:
+                if dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
+                    connection.invalidate(exc)  # not back into the pool
+                raise dbapi_error(dialect, exc, self._sql, args) from exc
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back any transaction
+        return None if row is None else tuple(row)
+
+
+class _Connection:
+    """A SQLAlchemy connection for the reads a cache miss needs, opened on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __call__(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
 @dataclass(frozen=True)
@@ -47,16 +159,27 @@ class AnchorInfo:
     contract: str  # EIP-55
 
 
-class _SessionTileStore:
-    """Reads tiles in short transactions of their own: tiles below an anchored size never
-    change, so they need not come from the bundle's transaction."""
+@dataclass
+class _Anchored:
+    """An anchored checkpoint, as bundles show it; anchored rows never change."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    tree_size: int
+    checkpoint: BundleCheckpoint
+    block_number: int
+    tx_hash: str | None
+    anchor: tuple[AnchorInfo, BundleAnchor] | None = None  # the anchor, and what it shows
+
+
+class _TileReader:
+    """Reads tiles in statements of their own: tiles below an anchored size never change, so
+    they need not come from the bundle's snapshot."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._query = _RowQuery(engine, _TILE)
 
     def read_tile(self, *, level: int, index: int) -> bytes | None:
-        with self._sessions() as session:
-            return SqlTileStore(session).read_tile(level=level, index=index)
+        row = self._query.one(level=level, index=index)
+        return None if row is None else bytes(row[0])
 
     def write_tiles(self, _tiles: Mapping[TileKey, bytes]) -> None:
         raise TypeError("the proof assembler only reads tiles")
@@ -74,21 +197,31 @@ class ProofAssembler:
         checkpoint_interval_s: float,
     ) -> None:
         # Read-only transactions: on SQLite they must not queue behind writers.
-        self._sessions = make_session_factory(read_only(engine))
+        self._engine = read_only(engine)
         self._cache = map_cache
         self._anchor_info = anchor_info
         self._interval = checkpoint_interval_s
-        self._tree = LogTree(_SessionTileStore(self._sessions))
+        self._tree = LogTree(_TileReader(self._engine))
         self._tree_lock = threading.Lock()
+        # Anchored checkpoints and issuer keys never change: read once. Lookups are plain dict
+        # reads; additions take the lock.
+        self._checkpoints: dict[int, _Anchored] = {}
+        self._issuer_keys: dict[bytes, BundleIssuerKey] = {}
+        self._caches_lock = threading.Lock()
+        self._row = _RowQuery(self._engine, _BUNDLE_ROW)
 
     def bundle(self, certificate_id: str) -> Bundle:
         """The bundle of `certificate_id`: ANCHORED, PENDING or (unknown id) UNKNOWN."""
         for _ in range(_RETRIES):
+            connection = _Connection(self._engine)
             try:
-                with self._sessions() as session:
-                    return self._bundle(session, certificate_id)
+                row = self._row.one(certificate_id=certificate_id)
+                assert row is not None  # the version subquery makes one row
+                return self._bundle(connection, certificate_id, _BundleRow(*row))
             except StaleCacheError:
                 continue  # another process anchored meanwhile: read again at the new version
+            finally:
+                connection.close()
         raise StaleCacheError(f"bundle {certificate_id}: the anchored version kept moving")
 
     def _log_tree(self, tree_size: int) -> LogTree:
@@ -97,19 +230,16 @@ class ProofAssembler:
                 self._tree.advance(tree_size)
         return self._tree
 
-    def _bundle(self, session: Session, certificate_id: str) -> Bundle:
-        version = self._cache.sync(session)
-        checkpoint = CheckpointRepository(session).get(version) if version >= 0 else None
-        certificate = session.get(models.Certificate, certificate_id)
-        leaf_row = session.scalars(
-            select(models.MapLeaf).where(models.MapLeaf.certificate_id == certificate_id)
-        ).one_or_none()
-        if leaf_row is not None and leaf_row.version > version:
-            raise StaleCacheError(f"map leaf version {leaf_row.version} > {version}")
-        if leaf_row is None and certificate is not None:
-            return self._pending(session, certificate)
-        key = map_key(certificate_id)
-        if checkpoint is None:
+    def _bundle(self, connection: _Connection, certificate_id: str, row: _BundleRow) -> Bundle:
+        version = -1 if row.version is None else int(row.version)
+        if version != self._cache.version:
+            self._cache.sync(connection(), version)
+        if row.leaf_version is not None and row.leaf_version > version:
+            raise StaleCacheError(f"map leaf version {row.leaf_version} > {version}")
+        if row.status is None and row.record is not None:
+            assert row.last_event_seq is not None
+            return self._pending(connection(), certificate_id, row.last_event_seq)
+        if version < 0:
             return Bundle(
                 status="UNKNOWN",
                 certificate_id=certificate_id,
@@ -121,8 +251,10 @@ class ProofAssembler:
                 anchor=None,
                 issuer_key=None,
             )
-        proof = StatusMap(CachedMapStore(session, self._cache)).prove(key)
-        if leaf_row is None:
+        anchored = self._checkpoint(connection, version)
+        key = map_key(certificate_id)
+        proof = self._prove(key, version)
+        if row.status is None:
             return Bundle(
                 status="UNKNOWN",
                 certificate_id=certificate_id,
@@ -130,87 +262,142 @@ class ProofAssembler:
                 event=None,
                 log_inclusion=None,
                 status_proof=_status_proof(key, None, proof),
-                checkpoint=_checkpoint(checkpoint),
-                anchor=self._anchor(checkpoint),
+                checkpoint=anchored.checkpoint,
+                anchor=self._anchor(anchored),
                 issuer_key=None,
             )
-        assert certificate is not None
-        entry = LogRepository(session).entry(leaf_row.event_seq)
-        assert entry is not None
-        event = Event.from_leaf(entry)
-        key_row = session.get(models.IssuerKey, event.key_id)
-        assert key_row is not None
-        tree = self._log_tree(checkpoint.tree_size)
-        hashes = tree.inclusion_proof(leaf_index=event.seq, tree_size=checkpoint.tree_size)
+        assert row.record is not None
+        assert row.record_hash is not None
+        assert row.entry is not None
+        assert row.event_seq is not None
+        event = Event.from_leaf(row.entry)
+        tree = self._log_tree(anchored.tree_size)
+        hashes = tree.inclusion_proof(leaf_index=event.seq, tree_size=anchored.tree_size)
         leaf = BundleStatusLeaf(
-            certificate_id=leaf_row.certificate_id,
-            status=leaf_row.status,  # type: ignore[arg-type]
-            record_hash=hex0x(leaf_row.record_hash),
-            event_seq=leaf_row.event_seq,
+            certificate_id=certificate_id,
+            status=row.status,  # type: ignore[arg-type]  # a Literal, checked by pydantic
+            record_hash=hex0x(row.record_hash),
+            event_seq=row.event_seq,
         )
         return Bundle(
             status="ANCHORED",
             certificate_id=certificate_id,
-            record=json.loads(certificate.record),
+            record=json.loads(row.record),
             event=event.to_json(),
             log_inclusion=BundleLogInclusion(
                 leaf_index=event.seq,
-                tree_size=checkpoint.tree_size,
+                tree_size=anchored.tree_size,
                 hashes=[hex0x(h) for h in hashes],
             ),
             status_proof=_status_proof(key, leaf, proof),
-            checkpoint=_checkpoint(checkpoint),
-            anchor=self._anchor(checkpoint),
-            issuer_key=BundleIssuerKey(
-                issuer_id=key_row.issuer_id,
-                key_id=hex0x(key_row.key_id),
-                public_key=b64(key_row.public_key),
+            checkpoint=anchored.checkpoint,
+            anchor=self._anchor(anchored),
+            issuer_key=self._issuer_key(connection, event.key_id),
+        )
+
+    def _prove(self, key: bytes, version: int) -> MapProof:
+        """The status-map proof of `key` at `version`, from the cache alone."""
+        cache = self._cache
+        generation = cache.generation
+        if generation & 1 or cache.version != version:
+            raise StaleCacheError(f"map cache moved from version {version}")
+        proof = StatusMap(cache.store()).prove(key)
+        if cache.generation != generation:
+            raise StaleCacheError(f"map cache moved from version {version} during a proof")
+        return proof
+
+    def _checkpoint(self, connection: _Connection, version: int) -> _Anchored:
+        anchored = self._checkpoints.get(version)
+        if anchored is not None:
+            return anchored
+        c = models.Checkpoint
+        row = (
+            connection()
+            .execute(
+                select(
+                    c.tree_size, c.log_root, c.map_root, c.note, c.block_number, c.tx_hash
+                ).where(c.index == version, c.state == "anchored")
+            )
+            .one()
+        )
+        assert row.block_number is not None
+        anchored = _Anchored(
+            tree_size=row.tree_size,
+            checkpoint=BundleCheckpoint(
+                index=version,
+                tree_size=row.tree_size,
+                log_root=hex0x(row.log_root),
+                map_root=hex0x(row.map_root),
+                note=row.note,
             ),
+            block_number=row.block_number,
+            tx_hash=row.tx_hash,
         )
+        with self._caches_lock:
+            if len(self._checkpoints) >= _CHECKPOINTS_KEPT:
+                del self._checkpoints[min(self._checkpoints)]
+            self._checkpoints[version] = anchored
+        return anchored
 
-    def _pending(self, session: Session, certificate: models.Certificate) -> Bundle:
-        entry = LogRepository(session).entry(certificate.last_event_seq)
-        assert entry is not None
-        latest = CheckpointRepository(session).latest()
-        waiting_since = LogRepository(session).first_at_or_after(
-            0 if latest is None else latest.tree_size
-        )
-        due = None
-        if waiting_since is not None:
-            moment = waiting_since.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=self._interval)
-            due = format_timestamp(moment)
-        return Bundle(
-            status="PENDING",
-            certificate_id=certificate.id,
-            record=json.loads(certificate.record),
-            event=Event.from_leaf(entry).to_json(),
-            log_inclusion=None,
-            status_proof=None,
-            checkpoint=None,
-            anchor=None,
-            issuer_key=None,
-            next_checkpoint_due=due,
-        )
+    def _issuer_key(self, connection: _Connection, key_id: bytes) -> BundleIssuerKey:
+        issuer_key = self._issuer_keys.get(key_id)
+        if issuer_key is None:
+            row = (
+                connection()
+                .execute(
+                    select(models.IssuerKey.issuer_id, models.IssuerKey.public_key).where(
+                        models.IssuerKey.key_id == key_id
+                    )
+                )
+                .one()
+            )
+            issuer_key = BundleIssuerKey(
+                issuer_id=row.issuer_id, key_id=hex0x(key_id), public_key=b64(row.public_key)
+            )
+            with self._caches_lock:
+                self._issuer_keys[key_id] = issuer_key
+        return issuer_key
 
-    def _anchor(self, checkpoint: models.Checkpoint) -> BundleAnchor:
+    def _pending(self, connection: Connection, certificate_id: str, last_seq: int) -> Bundle:
+        with Session(bind=connection) as session:
+            certificate = session.get(models.Certificate, certificate_id)
+            assert certificate is not None
+            entry = LogRepository(session).entry(last_seq)
+            assert entry is not None
+            latest = CheckpointRepository(session).latest()
+            waiting_since = LogRepository(session).first_at_or_after(
+                0 if latest is None else latest.tree_size
+            )
+            due = None
+            if waiting_since is not None:
+                moment = waiting_since.replace(tzinfo=dt.UTC) + dt.timedelta(seconds=self._interval)
+                due = format_timestamp(moment)
+            return Bundle(
+                status="PENDING",
+                certificate_id=certificate.id,
+                record=json.loads(certificate.record),
+                event=Event.from_leaf(entry).to_json(),
+                log_inclusion=None,
+                status_proof=None,
+                checkpoint=None,
+                anchor=None,
+                issuer_key=None,
+                next_checkpoint_due=due,
+            )
+
+    def _anchor(self, anchored: _Anchored) -> BundleAnchor:
         info = self._anchor_info()
-        assert checkpoint.block_number is not None
-        return BundleAnchor(
+        cached = anchored.anchor
+        if cached is not None and cached[0] == info:
+            return cached[1]
+        anchor = BundleAnchor(
             chain_id=info.chain_id,
             contract=info.contract,
-            tx_hash=checkpoint.tx_hash,
-            block_number=checkpoint.block_number,
+            tx_hash=anchored.tx_hash,
+            block_number=anchored.block_number,
         )
-
-
-def _checkpoint(row: models.Checkpoint) -> BundleCheckpoint:
-    return BundleCheckpoint(
-        index=row.index,
-        tree_size=row.tree_size,
-        log_root=hex0x(row.log_root),
-        map_root=hex0x(row.map_root),
-        note=row.note,
-    )
+        anchored.anchor = (info, anchor)
+        return anchor
 
 
 def _status_proof(key: bytes, leaf: BundleStatusLeaf | None, proof: MapProof) -> BundleStatusProof:

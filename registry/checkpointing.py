@@ -6,7 +6,7 @@ the anchored one and a new checkpoint's map is an overlay on it (docs/architectu
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,6 +59,16 @@ class MapDelta:
     root_hash: bytes
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The map delta of the checkpoint this builder prepared last."""
+
+    index: int
+    start: int
+    end: int
+    delta: MapDelta
+
+
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
@@ -78,6 +88,7 @@ class CheckpointBuilder:
         self._signer = signer
         self._cache = map_cache
         self._clock = clock
+        self._prepared: _Prepared | None = None
 
     @property
     def origin(self) -> str:
@@ -99,13 +110,18 @@ class CheckpointBuilder:
         waited = _naive_utc(self._clock()) - pending.oldest_at
         return waited.total_seconds() >= interval_s
 
-    def map_delta(self, session: Session, *, start: int, end: int) -> MapDelta:
+    def map_delta(
+        self, session: Session, *, start: int, end: int, entries: Sequence[bytes] | None = None
+    ) -> MapDelta:
         """The status map after events [start, end) applied to the anchored map.
 
         The anchored map must be the map at `start` (the caller checks it is anchored there).
+        `entries`: the stored entries [start, end), if the caller has read them already.
         """
         self._cache.sync(session)
-        events = [Event.from_leaf(entry) for entry in LogRepository(session).entries(start, end)]
+        if entries is None:
+            entries = LogRepository(session).entries(start, end)
+        events = [Event.from_leaf(entry) for entry in entries]
         if len(events) != end - start:
             raise CheckpointError(f"events [{start}, {end}): got {len(events)}, want {end - start}")
         touched = {e.certificate_id for e in events} | {
@@ -137,9 +153,11 @@ class CheckpointBuilder:
             end = LogRepository(session).tree_size()
             if end == start:
                 return None
+            entries = LogRepository(session).entries(start, end)
             tree = LogTree(SqlTileStore(session), tree_size=start)
-            tree.append_many(LogRepository(session).entries(start, end))
-            delta = self.map_delta(session, start=start, end=end)
+            tree.append_many(entries)
+            delta = self.map_delta(session, start=start, end=end, entries=entries)
+            del entries
             signed = SignedCheckpoint(
                 origin=self._signer.name,
                 tree_size=end,
@@ -157,7 +175,9 @@ class CheckpointBuilder:
                 attempts=0,
             )
             checkpoints.add(row)
-            return row
+        # Committed: keep the map for `finalize`, which would otherwise compute it again.
+        self._prepared = _Prepared(index=row.index, start=start, end=end, delta=delta)
+        return row
 
     def consistency_proof(self, session: Session, checkpoint: models.Checkpoint) -> list[bytes]:
         """The proof that `checkpoint` extends the latest anchored one (empty for the first)."""
@@ -184,7 +204,18 @@ class CheckpointBuilder:
                 f"checkpoint {checkpoint.index}: got previous anchored {previous.index}, "
                 f"want {checkpoint.index - 1}"
             )
-        delta = self.map_delta(session, start=start, end=checkpoint.tree_size)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and (prepared.index, prepared.start, prepared.end) == (
+            checkpoint.index,
+            start,
+            checkpoint.tree_size,
+        ):
+            # The map this builder formed the checkpoint with: a function of the anchored map at
+            # `start` and of events [start, end), neither of which can change meanwhile (one
+            # unanchored checkpoint at a time, an append-only log). Still checked below.
+            delta = prepared.delta
+        else:
+            delta = self.map_delta(session, start=start, end=checkpoint.tree_size)
         if delta.root_hash != checkpoint.map_root:
             raise CheckpointError(
                 f"checkpoint {checkpoint.index} map root: got 0x{delta.root_hash.hex()} "

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -104,6 +105,24 @@ class CertificateView:
             superseded_by=row.superseded_by,
         )
 
+    @classmethod
+    def from_columns(
+        cls, columns: dict[str, Any], record: dict[str, Any], *, today: dt.date
+    ) -> "CertificateView":
+        """The view of a row about to be inserted (`columns`), its record already parsed."""
+        return cls(
+            id=columns["id"],
+            issuer_id=columns["issuer_id"],
+            number=columns["number"],
+            kind=columns["kind"],
+            status=effective_status(columns["status"], columns["valid_until"], today=today),
+            record=record,
+            record_hash=columns["record_hash"],
+            last_event_seq=columns["last_event_seq"],
+            supersedes=columns["supersedes"],
+            superseded_by=columns["superseded_by"],
+        )
+
 
 @dataclass(frozen=True)
 class IssueResult:
@@ -126,6 +145,10 @@ class _Pending:
     certificate_id: str
     record: dict[str, Any] | None  # None: an idempotent repeat of `existing`
     existing: models.Certificate | None = None
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def _nfc_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -314,6 +337,8 @@ class RegistryService:
                 f"batch: got {len(submissions)} certificates, want at most {self._max_batch}"
             )
         now = self._clock()
+        naive_now = _naive(now)
+        today = now.date()
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
             issuer = self._issuer(session, issuer_id)
@@ -323,13 +348,18 @@ class RegistryService:
             key_row, private = self._signing_key(session, issuer_id)
             certificates: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
-            created_ids: set[str] = set()
+            views: dict[str, CertificateView] = {}
             for item in pending:
                 if item.record is None:
+                    if item.existing is not None:
+                        views[item.certificate_id] = CertificateView.from_row(
+                            item.existing, today=today
+                        )
                     continue
-                item.record = _nfc_record(item.record)
-                record_text = canonical_json(item.record).decode("utf-8")
-                record_hash = sha256(record_text.encode("utf-8"))
+                # canonical_json normalises to NFC: the stored text is exactly what is hashed.
+                record_bytes = canonical_json(item.record)
+                record_hash = sha256(record_bytes)
+                record_text = record_bytes.decode("utf-8")
                 event = sign_event(
                     Event(
                         seq=seq,
@@ -342,38 +372,34 @@ class RegistryService:
                     ),
                     private,
                 )
-                certificates.append(
-                    self._certificate_row(item.record, record_text, record_hash, event.seq, now)
+                row = self._certificate_row(item.record, record_text, record_hash, seq, naive_now)
+                certificates.append(row)
+                events.append(self._event_row(event, naive_now))
+                views[item.certificate_id] = CertificateView.from_columns(
+                    row, json.loads(record_text), today=today
                 )
-                events.append(self._event_row(event))
-                created_ids.add(item.certificate_id)
                 seq += 1
             CertificateRepository(session).insert_many(certificates)
             LogRepository(session).insert_events(events)
             LogRepository(session).set_head(seq)
-            rows = CertificateRepository(session).get_many(p.certificate_id for p in pending)
-        today = now.date()
         results = []
         seen: set[str] = set()
         for item in pending:
-            created = item.certificate_id in created_ids and item.certificate_id not in seen
+            created = item.record is not None and item.certificate_id not in seen
             seen.add(item.certificate_id)
-            results.append(
-                IssueResult(
-                    certificate=CertificateView.from_row(rows[item.certificate_id], today=today),
-                    created=created,
-                )
-            )
+            results.append(IssueResult(certificate=views[item.certificate_id], created=created))
         return results
 
     def _plan(
         self, session: Session, issuer_id: str, submissions: Sequence[CertificateSubmission]
     ) -> list[_Pending]:
-        ids = [certificate_id_for(issuer_id=issuer_id, number=s.number) for s in submissions]
-        existing = CertificateRepository(session).get_many(ids)
+        # Every submission's record, whose id names it; a repeat's record (and salt) is dropped.
+        records = [build_record(s, issuer_id=issuer_id) for s in submissions]
+        existing = CertificateRepository(session).existing(r["id"] for r in records)
         planned: dict[str, tuple[CertificateSubmission, dict[str, Any]]] = {}
         pending = []
-        for position, (certificate_id, submission) in enumerate(zip(ids, submissions, strict=True)):
+        for position, (record, submission) in enumerate(zip(records, submissions, strict=True)):
+            certificate_id: str = record["id"]
             row = existing.get(certificate_id)
             if row is not None:
                 if not same_submission(json.loads(row.record), submission):
@@ -393,7 +419,6 @@ class RegistryService:
                     )
                 pending.append(_Pending(certificate_id, None))
             else:
-                record = build_record(submission, issuer_id=issuer_id)
                 planned[certificate_id] = (submission, record)
                 pending.append(_Pending(certificate_id, record))
         return pending
@@ -471,7 +496,7 @@ class RegistryService:
                 ),
                 private,
             )
-            row = self._certificate_row(record, record_text, record_hash, seq, now)
+            row = self._certificate_row(record, record_text, record_hash, seq, _naive(now))
             row["supersedes"] = old.id
             CertificateRepository(session).insert_many([row])
             LogRepository(session).insert_events([self._event_row(event)])
@@ -588,38 +613,42 @@ class RegistryService:
     def _certificate_row(
         record: dict[str, Any], record_text: str, record_hash: bytes, seq: int, now: dt.datetime
     ) -> dict[str, Any]:
-        naive = _naive(now)
+        """The certificates row of a new record; `now` is naive UTC.
+
+        The search columns use the NFC spelling the record is hashed in (`record_text`).
+        """
         holder = record["holder"]
+        tax_code = holder.get("tax_code")
+        valid_until = record.get("valid_until")
         return {
             "id": record["id"],
             "issuer_id": record["issuer_id"],
-            "number": record["number"],
+            "number": _nfc(record["number"]),
             "kind": record["kind"],
             "record": record_text,
             "record_hash": record_hash,
             "status": "valid",
             "issued_on": dt.date.fromisoformat(record["issued_on"]),
             "valid_from": dt.date.fromisoformat(record["valid_from"]),
-            "valid_until": (
-                dt.date.fromisoformat(record["valid_until"]) if "valid_until" in record else None
-            ),
-            "holder_name": holder["name"],
-            "holder_tax_code": holder.get("tax_code"),
+            "valid_until": None if valid_until is None else dt.date.fromisoformat(valid_until),
+            "holder_name": _nfc(holder["name"]),
+            "holder_tax_code": None if tax_code is None else _nfc(tax_code),
             "supersedes": None,
             "superseded_by": None,
             "last_event_seq": seq,
-            "created_at": naive,
-            "updated_at": naive,
+            "created_at": now,
+            "updated_at": now,
         }
 
     @staticmethod
-    def _event_row(event: Event) -> dict[str, Any]:
+    def _event_row(event: Event, at: dt.datetime | None = None) -> dict[str, Any]:
+        """The events row of a signed event; `at`, if given, is `event.at` as naive UTC."""
         return {
             "seq": event.seq,
             "type": event.type.value,
             "certificate_id": event.certificate_id,
             "supersedes": event.supersedes,
             "issuer_id": event.issuer_id,
-            "at": _naive(event.at),
+            "at": _naive(event.at) if at is None else at,
             "entry": event.leaf_bytes(),
         }

@@ -68,7 +68,12 @@ def format_timestamp(moment: dt.datetime) -> str:
     """Format an aware datetime as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds)."""
     if moment.tzinfo is None:
         raise EncodingError("timestamp: got a naive datetime, want an aware one")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(dt.UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad these on every platform: keep its answer
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The same text as strftime, several times faster (every event is formatted when signed).
+    date = f"{utc.year}-{utc.month:02d}-{utc.day:02d}"
+    return f"{date}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def parse_timestamp(text: str, *, what: str = "timestamp") -> dt.datetime:
@@ -76,6 +81,19 @@ def parse_timestamp(text: str, *, what: str = "timestamp") -> dt.datetime:
     if not isinstance(text, str) or _TIMESTAMP.fullmatch(text) is None:
         raise EncodingError(f"{what}: got {text!r:.40}, want YYYY-MM-DDTHH:MM:SSZ")
     try:
+        if text.isascii():
+            # The fields sit at fixed offsets (the pattern matched); `datetime` checks the ranges
+            # exactly as strptime does, about 20 times faster (log entries carry a timestamp).
+            return dt.datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+                tzinfo=dt.UTC,
+            )
+        # Other Unicode digits match `\d`: strptime decides, as it always has.
         return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except ValueError as exc:
         raise EncodingError(f"{what}: got {text!r}, want a real UTC date and time") from exc

@@ -15,6 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 __all__ = ["is_sqlite", "make_engine", "make_session_factory", "read_only", "sqlite_url"]
 
 
+_MMAP_SIZE = 2**31
+_CACHE_KIB = 64 * 1024
+_WAL_CHECKPOINT_PAGES = 10_000
+
+
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file."""
     return f"sqlite:///{path}"
@@ -34,6 +39,15 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Performance only (docs/benchmarks.md, "Service"): reads of a database larger than the
+        # page cache go through the OS page cache without a syscall per page (SQLite caps the
+        # map at 2 GiB); a 64 MiB page cache (allocated as used) holds the pages a batch of
+        # inserts dirties at random in the id indexes, instead of spilling them to the WAL
+        # mid-transaction; and checkpoints run every 10,000 WAL pages (40 MiB) rather than every
+        # 1,000, so a page rewritten by consecutive batches is copied back to the file once.
+        cursor.execute(f"PRAGMA mmap_size={_MMAP_SIZE}")
+        cursor.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,38 +1,44 @@
 """The status map in SQL, as of the latest anchored checkpoint, with a per-process node cache.
 
 `map_nodes` holds exactly the anchored map; each row carries the index of the checkpoint that
-wrote it (`version`). A process caches nodes (and known-empty positions) for one version and
-catches up by reading only newer rows. A row newer than the cache means another process
-anchored meanwhile: the reader catches up and reads again, so every proof comes from one
-version.
+wrote it (`version`). A process holds the whole anchored map in memory (loaded on its first
+read) and catches up by reading only the rows newer than its copy; proofs then cost no
+database reads. A read that straddles another process's anchoring, or that overlaps a catch-up
+in another thread, is detected and retried, so every proof comes from one version.
 
 Forming a checkpoint reads the anchored map through the cache and writes into an overlay;
 the overlay becomes rows of the new version when that checkpoint is anchored.
 """
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
+from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from registry.core.lifecycle import StatusLeaf
-from registry.core.statusmap import MapNode
+from registry.core.statusmap import MapNode, MapStore
 from registry.db.models import Checkpoint, MapLeaf
 from registry.db.models import MapNode as MapNodeRow
-from registry.db.stores import decode_map_node, map_rows, position_bytes, upsert
+from registry.db.stores import decode_map_node, map_rows, raw_rows, upsert
 from registry.errors import RegistryError
 
 __all__ = ["AnchoredMapCache", "MapOverlay", "StaleCacheError", "write_anchored_map"]
 
-_ABSENT = object()
+
+# Ids per IN (...) list: below SQLite's 32,766 and PostgreSQL's 65,535 parameters, and large
+# enough that a checkpoint of 100k new certificates takes 20 queries, not 200.
+_LEAVES_CHUNK = 5000
 
 
 class StaleCacheError(RegistryError):
     """The cache is older than a row just read: catch up and read again."""
 
 
-def anchored_version(session: Session) -> int:
+def anchored_version(session: Session | Connection) -> int:
     """Index of the latest anchored checkpoint, -1 before the first."""
     version = session.execute(
         select(func.max(Checkpoint.index)).where(Checkpoint.state == "anchored")
@@ -41,59 +47,85 @@ def anchored_version(session: Session) -> int:
 
 
 class AnchoredMapCache:
-    """Anchored map nodes cached for one version; shared by the threads of a process."""
+    """The anchored map, in memory, at one version; shared by the threads of a process.
+
+    After `sync` the cache holds every node of the anchored map at `version` and nothing else,
+    so a position it does not hold is empty: reads never go to the database. `generation` is odd
+    while `sync` applies an update; a reader that sees it change meanwhile read a mix of two
+    versions and must read again (`StaleCacheError`).
+    """
 
     def __init__(self) -> None:
         self.version = -1
-        self._nodes: dict[int, object] = {}
+        self.generation = 0
+        self._nodes: dict[int, MapNode] = {}
         self._lock = threading.Lock()
 
-    def sync(self, session: Session) -> int:
-        """Catch up with the database's anchored version; return it.
+    def sync(self, session: Session | Connection, latest: int | None = None) -> int:
+        """Catch up with the anchored version the transaction sees (`latest`, if the caller has
+        already read it in this transaction); return it.
 
-        Raises `StaleCacheError` if the session sees an older version than the cache holds (a
-        transaction begun before another thread caught up): retry in a new transaction.
+        Raises `StaleCacheError` if the transaction sees an older version than the cache holds
+        (it began before another thread caught up), or if the database moved on while the rows
+        were being read: retry in a new transaction.
         """
-        latest = anchored_version(session)
-        if latest < self.version:
-            raise StaleCacheError(f"session sees version {latest} < cached {self.version}")
+        if latest is None:
+            latest = anchored_version(session)
         if latest == self.version:
             return latest
         with self._lock:
             if latest > self.version:
-                changed = session.execute(
-                    select(MapNodeRow.position, MapNodeRow.data).where(
-                        MapNodeRow.version > self.version, MapNodeRow.version <= latest
-                    )
+                # Every row newer than the cache, with no upper bound: a row of a version above
+                # `latest` means this read straddled another anchoring (PostgreSQL's read
+                # committed), and applying the rest would leave the cache with a hole.
+                changed: dict[int, MapNode] = {}
+                query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
+                    MapNodeRow.version > self.version
                 )
-                for position, data in changed:
-                    self._nodes[int.from_bytes(position, "big")] = decode_map_node(data)
-                self.version = latest
+                with closing(raw_rows(session, query)) as rows:
+                    for position, data, version in rows:
+                        if version > latest:
+                            raise StaleCacheError(f"map node version {version} > anchored {latest}")
+                        changed[int.from_bytes(position, "big")] = decode_map_node(data)
+                self.generation += 1
+                try:
+                    if self._nodes:
+                        self._nodes.update(changed)
+                    else:
+                        self._nodes = changed
+                    self.version = latest
+                finally:
+                    self.generation += 1
+        if latest < self.version:
+            raise StaleCacheError(f"transaction sees version {latest} < cached {self.version}")
         return latest
 
-    def get(self, session: Session, position: int) -> MapNode | None:
-        node = self._nodes.get(position, _ABSENT)
-        if node is not _ABSENT:
-            return node  # type: ignore[return-value]
-        row = session.execute(
-            select(MapNodeRow.data, MapNodeRow.version).where(
-                MapNodeRow.position == position_bytes(position)
-            )
-        ).one_or_none()
-        if row is not None and row.version > self.version:
-            raise StaleCacheError(f"map node version {row.version} > cached {self.version}")
-        found = None if row is None else decode_map_node(row.data)
-        self._nodes[position] = found
-        return found
+    def get(self, _session: Session | Connection, position: int) -> MapNode | None:
+        """The node at `position` in the map at `version` (None: an empty subtree)."""
+        return self._nodes.get(position)
+
+    def store(self) -> MapStore:
+        """A read-only `MapStore` over the cached map, for one read at the current generation."""
+        return _FrozenStore(self._nodes.get)
 
     def __len__(self) -> int:
         return len(self._nodes)
 
 
+class _FrozenStore:
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[int], MapNode | None]) -> None:
+        self.get = get
+
+    def put(self, _nodes: Mapping[int, MapNode], /) -> None:
+        raise RegistryError("the anchored map is read-only: write through a MapOverlay")
+
+
 class CachedMapStore:
     """`MapStore` reading the anchored map (through the cache) inside one session; read-only."""
 
-    def __init__(self, session: Session, cache: AnchoredMapCache) -> None:
+    def __init__(self, session: Session | Connection, cache: AnchoredMapCache) -> None:
         self._session = session
         self._cache = cache
 
@@ -123,11 +155,12 @@ def read_leaves(session: Session, certificate_ids: Iterable[str]) -> dict[str, S
     """The anchored status leaves of these certificates (absent ones are left out)."""
     ids = list(dict.fromkeys(certificate_ids))
     found: dict[str, StatusLeaf] = {}
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
+    connection = session.connection()
+    for start in range(0, len(ids), _LEAVES_CHUNK):
+        rows = connection.execute(
             select(
                 MapLeaf.certificate_id, MapLeaf.status, MapLeaf.record_hash, MapLeaf.event_seq
-            ).where(MapLeaf.certificate_id.in_(ids[start : start + 500]))
+            ).where(MapLeaf.certificate_id.in_(ids[start : start + _LEAVES_CHUNK]))
         )
         for certificate_id, status, record_hash, event_seq in rows:
             found[certificate_id] = StatusLeaf(
@@ -146,21 +179,23 @@ def write_anchored_map(
     leaves: Iterable[StatusLeaf],
     version: int,
 ) -> None:
-    """Make an overlay's nodes and the changed leaves part of the anchored map at `version`."""
-    upsert(session, MapNodeRow.__table__, map_rows(nodes, version=version), keys=["position"])  # type: ignore[arg-type]
-    upsert(
-        session,
-        MapLeaf.__table__,  # type: ignore[arg-type]
-        [
-            {
-                "key": leaf.key,
-                "certificate_id": leaf.certificate_id,
-                "status": leaf.status,
-                "record_hash": leaf.record_hash,
-                "event_seq": leaf.event_seq,
-                "version": version,
-            }
-            for leaf in leaves
-        ],
-        keys=["key"],
-    )
+    """Make an overlay's nodes and the changed leaves part of the anchored map at `version`.
+
+    Rows go in key order: the positions and keys are hashes, and inserting them sorted touches
+    each index page once, in order, instead of all over the index.
+    """
+    ordered = {position: nodes[position] for position in sorted(nodes)}
+    upsert(session, MapNodeRow.__table__, map_rows(ordered, version=version), keys=["position"])  # type: ignore[arg-type]
+    rows: list[dict[str, Any]] = [
+        {
+            "key": leaf.key,
+            "certificate_id": leaf.certificate_id,
+            "status": leaf.status,
+            "record_hash": leaf.record_hash,
+            "event_seq": leaf.event_seq,
+            "version": version,
+        }
+        for leaf in leaves
+    ]
+    rows.sort(key=itemgetter("key"))
+    upsert(session, MapLeaf.__table__, rows, keys=["key"])  # type: ignore[arg-type]

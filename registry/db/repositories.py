@@ -2,9 +2,9 @@
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.db.models import (
@@ -16,6 +16,7 @@ from registry.db.models import (
     IssuerKey,
     LogHead,
 )
+from registry.db.stores import bulk_insert
 
 __all__ = [
     "ApiKeyRepository",
@@ -25,7 +26,10 @@ __all__ = [
     "LogRepository",
 ]
 
+_CERTIFICATES: Final = cast(Table, Certificate.__table__)
+_EVENTS: Final = cast(Table, Event.__table__)
 _CHUNK = 500  # bound IN (...) lists: SQLite allows 32k parameters, but plans degrade well before
+_IDS_CHUNK = 5000  # ids alone: an index-only lookup each
 
 
 class IssuerRepository:
@@ -98,9 +102,25 @@ class CertificateRepository:
                 found[row.id] = row
         return found
 
+    def existing(self, certificate_ids: Iterable[str]) -> dict[str, Certificate]:
+        """`get_many` for ids that are mostly new: which exist is one light query (ids only),
+        and only those are loaded."""
+        ids = list(dict.fromkeys(certificate_ids))
+        connection = self.session.connection()
+        present = [
+            certificate_id
+            for start in range(0, len(ids), _IDS_CHUNK)
+            for certificate_id in connection.execute(
+                select(Certificate.id).where(Certificate.id.in_(ids[start : start + _IDS_CHUNK]))
+            ).scalars()
+        ]
+        return self.get_many(present) if present else {}
+
     def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(Certificate), rows)
+        """Insert new certificates, each row giving every column."""
+        # Not the ORM's bulk insert, which splits a batch into one statement per run of rows
+        # with the same non-null columns.
+        bulk_insert(self.session, _CERTIFICATES, rows)
 
     def set_status(
         self, certificate_id: str, *, status: str, event_seq: int, now: dt.datetime, **extra: Any
@@ -170,16 +190,14 @@ class LogRepository:
         self.session.execute(update(LogHead).where(LogHead.id == 1).values(tree_size=tree_size))
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(Event), rows)
+        """Insert events, each row giving every column."""
+        bulk_insert(self.session, _EVENTS, rows)
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Leaf bytes of events [start, end), in order."""
-        return list(
-            self.session.scalars(
-                select(Event.entry).where(Event.seq >= start, Event.seq < end).order_by(Event.seq)
-            )
-        )
+        # Core, not the ORM: a checkpoint reads up to hundreds of thousands of them.
+        query = select(Event.entry).where(Event.seq >= start, Event.seq < end).order_by(Event.seq)
+        return list(self.session.connection().execute(query).scalars())
 
     def entry(self, seq: int) -> bytes | None:
         return self.session.execute(

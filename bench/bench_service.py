@@ -1,0 +1,395 @@
+"""Service benchmarks: issuing through the service, forming checkpoints, assembling proof bundles.
+
+    python bench/bench_service.py                        # every case at its default sizes
+    python bench/bench_service.py --n 20000              # every case at one size
+    python bench/bench_service.py --case proof_assembly  # one case (issue_batch,
+                                                         # checkpoint_prepare, proof_assembly)
+
+Cases:
+- issue_batch n=<certificates> db=sqlite|postgresql: `RegistryService.issue_batch` in batches of
+  1,000 distinct certificates (the 48 sample certificates, renumbered), certificates/s over all
+  n. Parsing request bodies into `CertificateSubmission` models is the API's work and happens
+  before the clock starts; it is reported on its own as parse_per_s.
+- checkpoint_prepare n=<new events>: `CheckpointBuilder.prepare()` over n new issue events on top
+  of the anchored log issue_batch left on SQLite (the 10k checkpoint on 100k anchored events,
+  then the 100k checkpoint on the 110k after it). sql_s is the time spent in the functions that
+  talk to the database (reading events and anchored leaves, loading the map cache, writing
+  tiles, commit); core_s = seconds - sql_s is parsing events, hashing the log and the map,
+  signing. finalize_s: anchoring it, which writes the map's new rows (the builder that formed
+  the checkpoint reuses its map; another process would recompute it from the events).
+- proof_assembly n=<certificates>: `ProofAssembler.bundle` for random anchored certificates of a
+  database holding n, sequential in one process. cold: a fresh assembler and cache (the first
+  bundle loads the whole anchored map, first_bundle_s; log tiles load as bundles need them);
+  warm: other random certificates after a warm-up pass that has every log tile cached. The
+  SQLite database is built through the service (batches of 10,000, one checkpoint) and kept
+  under /tmp/certreg-bench/ keyed by n and the schema revision; setup_s says how long that took
+  (issue_s + prepare_s + finalize_s).
+
+PostgreSQL: a database of our own on CERTREG_BENCH_POSTGRES_URL's server (default the local
+one), created for the run and dropped after.
+"""
+
+import argparse
+import datetime as dt
+import functools
+import json
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from _common import report
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry import checkpointing
+from registry.assembly import AnchorInfo, ProofAssembler
+from registry.checkpointing import CheckpointBuilder
+from registry.core.ids import certificate_id_for
+from registry.core.note import NoteSigner
+from registry.db.engine import make_engine, make_session_factory, sqlite_url
+from registry.db.mapstore import AnchoredMapCache
+from registry.db.migrate import upgrade
+from registry.db.repositories import CheckpointRepository, LogRepository
+from registry.db.stores import SqlTileStore
+from registry.records import CertificateKind, CertificateSubmission
+from registry.samples import load_samples
+from registry.service import RegistryService
+
+ISSUE_SIZE = 100_000
+CHECKPOINT_SIZES = (10_000, 100_000)
+PROOF_SIZE = 1_000_000
+BATCH = 1_000
+SETUP_BATCH = 10_000
+PROOF_SAMPLE = 20_000  # bundles per pass
+ISSUER = "bench-cb"
+SCHEMA_REVISION = "0001"
+CACHE_DIR = Path("/tmp/certreg-bench")
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CERTREG_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+KEK = bytes(range(32))  # the bench's own key-encryption key: cached databases stay usable
+SIGNER_SEED = bytes(range(32, 64))
+
+_SAMPLES = [
+    {k: v for k, v in c.items() if k != "issuer_id"} for c in load_samples()["certificates"]
+]
+
+
+def submissions(start: int, stop: int, prefix: str = "BENCH") -> list[CertificateSubmission]:
+    """Certificates start..stop-1: the samples in turn, each under its own number."""
+    out = []
+    for i in range(start, stop):
+        body = dict(_SAMPLES[i % len(_SAMPLES)])
+        body["number"] = f"{prefix}-{i:08d}"
+        out.append(CertificateSubmission.model_validate(body))
+    return out
+
+
+def new_service(sessions: sessionmaker[Session], **options: Any) -> RegistryService:
+    return RegistryService(sessions=sessions, kek=KEK, **options)
+
+
+def admit(service: RegistryService) -> None:
+    service.add_issuer(
+        issuer_id=ISSUER,
+        name_vi="Tổ chức chứng nhận thử nghiệm hiệu năng",
+        name_en="Benchmark certification body",
+        accreditation="VICAS 000",
+        kinds=[kind.value for kind in CertificateKind],
+    )
+
+
+def new_builder(sessions: sessionmaker[Session]) -> CheckpointBuilder:
+    return CheckpointBuilder(
+        sessions=sessions,
+        signer=NoteSigner.from_seed("bench.example/log", SIGNER_SEED),
+        map_cache=AnchoredMapCache(),
+        clock=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0),
+    )
+
+
+def anchor(builder: CheckpointBuilder, sessions: sessionmaker[Session]) -> float:
+    """Finalise the latest (prepared) checkpoint as tests do, without a chain; seconds taken."""
+    start = time.perf_counter()
+    with sessions.begin() as session:
+        checkpoint = CheckpointRepository(session).latest()
+        assert checkpoint is not None
+        assert checkpoint.state == "prepared"
+        block = checkpoint.index + 1
+        builder.finalize(
+            session, checkpoint, block_number=block, block_timestamp=1_760_000_000, tx_hash=None
+        )
+    return time.perf_counter() - start
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="certreg-bench-") as folder:
+        yield sqlite_url(Path(folder) / "certreg.db")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"certreg_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def migrated(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+# -- issue_batch ----------------------------------------------------------------------------------
+
+
+def issue(service: RegistryService, n: int, *, start: int = 0, batch: int = BATCH) -> float:
+    """Issue certificates start..start+n-1 in batches; seconds spent inside issue_batch."""
+    elapsed = 0.0
+    for lo in range(start, start + n, batch):
+        body = submissions(lo, min(lo + batch, start + n))
+        began = time.perf_counter()
+        results = service.issue_batch(ISSUER, body)
+        elapsed += time.perf_counter() - began
+        assert all(r.created for r in results)
+    return elapsed
+
+
+def bench_issue(n: int, db: str, url: str) -> Engine:
+    engine = migrated(url)
+    service = new_service(make_session_factory(engine))
+    admit(service)
+    parse_start = time.perf_counter()
+    submissions(0, min(n, 10_000))
+    parse_per_s = min(n, 10_000) / (time.perf_counter() - parse_start)
+    seconds = issue(service, n)
+    report(
+        "issue_batch",
+        n,
+        db=db,
+        batch=BATCH,
+        certs_per_s=n / seconds,
+        seconds=seconds,
+        parse_per_s=parse_per_s,
+        target=5000,
+    )
+    return engine
+
+
+# -- checkpoint_prepare ---------------------------------------------------------------------------
+
+
+class SqlStopwatch:
+    """Wall time inside the functions that talk to the database while prepare() runs."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._depth = 0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._depth:
+                return fn(*args, **kwargs)
+            self._depth += 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self._depth -= 1
+
+        return timed
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        targets: list[tuple[Any, str]] = [
+            (LogRepository, "entries"),
+            (LogRepository, "tree_size"),
+            (CheckpointRepository, "latest"),
+            (SqlTileStore, "read_tile"),
+            (SqlTileStore, "write_tiles"),
+            (AnchoredMapCache, "sync"),
+            (checkpointing, "read_leaves"),
+            (Session, "flush"),
+            (Session, "commit"),
+        ]
+        saved = [(owner, name, getattr(owner, name)) for owner, name in targets]
+        for owner, name, fn in saved:
+            setattr(owner, name, self.wrap(fn))
+        try:
+            yield
+        finally:
+            for owner, name, fn in saved:
+                setattr(owner, name, fn)
+
+
+def bench_checkpoints(sizes: list[int], engine: Engine, base: int) -> None:
+    """Checkpoints of each size in turn on top of the `base` certificates already issued."""
+    sessions = make_session_factory(engine)
+    service = new_service(sessions)
+    builder = new_builder(sessions)
+    assert builder.prepare() is not None
+    anchor(builder, sessions)
+    issued = base
+    for size in sizes:
+        issue(service, size, start=issued)
+        issued += size
+        builder = new_builder(sessions)  # a fresh worker process: empty caches
+        stopwatch = SqlStopwatch()
+        start = time.perf_counter()
+        with stopwatch.watching():
+            row = builder.prepare()
+        seconds = time.perf_counter() - start
+        assert row is not None
+        assert row.tree_size == issued
+        finalize = anchor(builder, sessions)
+        report(
+            "checkpoint_prepare",
+            size,
+            db="sqlite",
+            log_before=issued - size,
+            seconds=seconds,
+            sql_s=stopwatch.seconds,
+            core_s=seconds - stopwatch.seconds,
+            events_per_s=size / seconds,
+            finalize_s=finalize,
+        )
+
+
+# -- proof_assembly -------------------------------------------------------------------------------
+
+
+def proof_database(n: int) -> tuple[Path, dict[str, float]]:
+    """A SQLite file of n anchored certificates, built once and cached; (path, setup seconds:
+    total, issuing, forming the checkpoint, anchoring it)."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    path = CACHE_DIR / f"service-proofs-{n}-rev{SCHEMA_REVISION}.db"
+    stamp = path.with_suffix(".setup.json")
+    if path.exists() and stamp.exists():
+        return path, json.loads(stamp.read_text())
+    building = path.with_suffix(".building")
+    for leftover in CACHE_DIR.glob(building.name + "*"):
+        leftover.unlink()
+    start = time.perf_counter()
+    engine = migrated(sqlite_url(building))
+    sessions = make_session_factory(engine)
+    service = new_service(sessions, max_batch_size=SETUP_BATCH)
+    admit(service)
+    issue(service, n, batch=SETUP_BATCH)
+    issued = time.perf_counter()
+    builder = new_builder(sessions)
+    assert builder.prepare() is not None
+    prepared = time.perf_counter()
+    anchor(builder, sessions)
+    engine.dispose()  # checkpoints the WAL into the file
+    done = time.perf_counter()
+    setup = {
+        "setup_s": done - start,
+        "issue_s": issued - start,
+        "prepare_s": prepared - issued,
+        "finalize_s": done - prepared,
+    }
+    shutil.move(building, path)
+    stamp.write_text(json.dumps(setup))
+    return path, setup
+
+
+def bench_proofs(n: int) -> None:
+    path, setup = proof_database(n)
+    engine = make_engine(sqlite_url(path))
+    rng = random.Random(n)
+    sample = min(n, PROOF_SAMPLE)
+    cold_ids = [certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")]
+    cold_ids += [
+        certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")
+        for _ in range(sample - 1)
+    ]
+    warm_ids = [
+        certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")
+        for _ in range(sample)
+    ]
+    assembler = ProofAssembler(
+        engine=engine,
+        map_cache=AnchoredMapCache(),
+        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+        checkpoint_interval_s=60,
+    )
+    start = time.perf_counter()
+    first = assembler.bundle(cold_ids[0])
+    first_s = time.perf_counter() - start
+    assert first.status == "ANCHORED"
+    for certificate_id in cold_ids[1:]:
+        assembler.bundle(certificate_id)
+    cold = time.perf_counter() - start
+    # Warm-up: one certificate per 256 (certificate i's event is leaf i), so every log tile is
+    # in the tile cache, as in a process that has been serving a while; the map is whole
+    # in memory since the first bundle.
+    for i in range(0, n, 256):
+        assembler.bundle(certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{i:08d}"))
+    start = time.perf_counter()
+    for certificate_id in warm_ids:
+        bundle = assembler.bundle(certificate_id)
+    warm = time.perf_counter() - start
+    assert bundle.status == "ANCHORED"
+    report(
+        "proof_assembly",
+        n,
+        db="sqlite",
+        warm_per_s=sample / warm,
+        cold_per_s=sample / cold,
+        first_bundle_s=first_s,
+        sample=sample,
+        target=5000,
+        **{k: round(v, 1) for k, v in setup.items()},
+    )
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--n", type=int, help="run every case at this size only")
+    parser.add_argument(
+        "--case", choices=["issue_batch", "checkpoint_prepare", "proof_assembly"], help="one case"
+    )
+    args = parser.parse_args()
+    cases = [args.case] if args.case else ["issue_batch", "checkpoint_prepare", "proof_assembly"]
+    issue_n = args.n or ISSUE_SIZE
+    if "issue_batch" in cases or "checkpoint_prepare" in cases:
+        with sqlite_database() as url:
+            if "issue_batch" in cases:
+                engine = bench_issue(issue_n, "sqlite", url)
+            else:
+                engine = migrated(url)
+                admit(new_service(make_session_factory(engine)))
+                issue(new_service(make_session_factory(engine)), issue_n)
+            if "checkpoint_prepare" in cases:
+                sizes = [args.n] if args.n else list(CHECKPOINT_SIZES)
+                bench_checkpoints(sizes, engine, base=issue_n)
+            engine.dispose()
+        if "issue_batch" in cases:
+            with postgres_database() as url:
+                bench_issue(issue_n, "postgresql", url).dispose()
+    if "proof_assembly" in cases:
+        bench_proofs(args.n or PROOF_SIZE)
+
+
+if __name__ == "__main__":
+    main()
