@@ -41,7 +41,13 @@ def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorCli
 class FactsCache:
     """What the chain said, kept: anchored checkpoints and anchoring transactions for good (the
     contract never changes them), issuer keys for `key_ttl_s` (a revocation shows within that),
-    the latest checkpoint index for `latest_ttl_s`."""
+    the latest checkpoint index for `latest_ttl_s`.
+
+    An expired entry is refreshed by one thread at a time; the others answer with the expired
+    value meanwhile (so it may be older than its TTL by one RPC round trip). Without that, every
+    verification in flight when an entry expired queued its own call at the node: under load the
+    p99 latency of `POST /v1/verify` went from 34 ms to 500 ms (docs/benchmarks.md, "HTTP API").
+    """
 
     def __init__(self, *, key_ttl_s: float = 5.0, latest_ttl_s: float = 1.0) -> None:
         self.key_ttl_s = key_ttl_s
@@ -51,6 +57,20 @@ class FactsCache:
         self.keys: dict[tuple[bytes, bytes], tuple[float, ChainIssuerKey | None]] = {}
         self.latest: tuple[float, int | None] | None = None
         self._lock = threading.Lock()
+        self._refreshing: set[object] = set()
+
+    def claim_refresh(self, what: object) -> bool:
+        """True if the caller is to refresh `what` (then `release_refresh`); False if another
+        thread is refreshing it already."""
+        with self._lock:
+            if what in self._refreshing:
+                return False
+            self._refreshing.add(what)
+            return True
+
+    def release_refresh(self, what: object) -> None:
+        with self._lock:
+            self._refreshing.discard(what)
 
 
 def fetch_chain_facts(
@@ -59,15 +79,7 @@ def fetch_chain_facts(
     """What the contract says about the bundle behind `query` (through `cache` if given)."""
     now = time.monotonic()
     cache = cache or FactsCache(key_ttl_s=0, latest_ttl_s=0)
-    with cache._lock:
-        latest_entry = cache.latest
-    if latest_entry is not None and now - latest_entry[0] < cache.latest_ttl_s:
-        latest_index = latest_entry[1]
-    else:
-        latest = client.latest_checkpoint()
-        latest_index = None if latest is None else latest.index
-        with cache._lock:
-            cache.latest = (now, latest_index)
+    latest_index = _latest_index(client, cache, now)
 
     checkpoint = None
     index = query.checkpoint_index
@@ -88,18 +100,9 @@ def fetch_chain_facts(
 
     issuer_key = None
     if query.issuer_chain_id is not None and query.key_id is not None:
-        key_of = (query.issuer_chain_id, query.key_id)
-        entry = cache.keys.get(key_of)
-        if entry is not None and now - entry[0] < cache.key_ttl_s:
-            issuer_key = entry[1]
-        else:
-            key = client.issuer_key(issuer_id=query.issuer_chain_id, key_id=query.key_id)
-            if key.registered:
-                issuer_key = ChainIssuerKey(
-                    public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
-                )
-            with cache._lock:
-                cache.keys[key_of] = (now, issuer_key)
+        issuer_key = _issuer_key(
+            client, cache, now, issuer_id=query.issuer_chain_id, key_id=query.key_id
+        )
 
     tx_matches = None
     if query.tx_hash is not None and checkpoint is not None and index is not None:
@@ -115,6 +118,48 @@ def fetch_chain_facts(
         issuer_key=issuer_key,
         anchor_tx_matches=tx_matches,
     )
+
+
+def _latest_index(client: AnchorClient, cache: FactsCache, now: float) -> int | None:
+    with cache._lock:
+        entry = cache.latest
+    if entry is not None and (
+        now - entry[0] < cache.latest_ttl_s or not cache.claim_refresh("latest")
+    ):
+        return entry[1]
+    try:
+        latest = client.latest_checkpoint()
+        index = None if latest is None else latest.index
+        with cache._lock:
+            cache.latest = (now, index)
+        return index
+    finally:
+        if entry is not None:
+            cache.release_refresh("latest")
+
+
+def _issuer_key(
+    client: AnchorClient, cache: FactsCache, now: float, *, issuer_id: bytes, key_id: bytes
+) -> ChainIssuerKey | None:
+    key_of = (issuer_id, key_id)
+    entry = cache.keys.get(key_of)
+    if entry is not None and (now - entry[0] < cache.key_ttl_s or not cache.claim_refresh(key_of)):
+        return entry[1]
+    try:
+        key = client.issuer_key(issuer_id=issuer_id, key_id=key_id)
+        issuer_key = (
+            ChainIssuerKey(
+                public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
+            )
+            if key.registered
+            else None
+        )
+        with cache._lock:
+            cache.keys[key_of] = (now, issuer_key)
+        return issuer_key
+    finally:
+        if entry is not None:
+            cache.release_refresh(key_of)
 
 
 def _anchored_by(

@@ -23,7 +23,10 @@ Cases:
   warm: other random certificates after a warm-up pass that has every log tile cached. The
   SQLite database is built through the service (batches of 10,000, one checkpoint) and kept
   under /tmp/certreg-bench/ keyed by n and the schema revision; setup_s says how long that took
-  (issue_s + prepare_s + finalize_s).
+  (issue_s + prepare_s + finalize_s). bundle_bytes: the JSON of the last warm bundle, as the API
+  sends it, and gzip-compressed.
+- proof_assembly_parallel n=<certificates>: the warm case in 2 processes at once (the API runs 2
+  uvicorn workers), bundles/s of both together.
 
 PostgreSQL: a database of our own on CERTREG_BENCH_POSTGRES_URL's server (default the local
 one), created for the run and dropped after.
@@ -32,7 +35,9 @@ one), created for the run and dropped after.
 import argparse
 import datetime as dt
 import functools
+import gzip
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -349,6 +354,7 @@ def bench_proofs(n: int) -> None:
         bundle = assembler.bundle(certificate_id)
     warm = time.perf_counter() - start
     assert bundle.status == "ANCHORED"
+    body = bundle.model_dump_json().encode()  # as GET /v1/certificates/{id}/proof sends it
     report(
         "proof_assembly",
         n,
@@ -358,9 +364,74 @@ def bench_proofs(n: int) -> None:
         first_bundle_s=first_s,
         sample=sample,
         target=5000,
+        bundle_bytes=len(body),
+        bundle_gzip_bytes=len(gzip.compress(body)),
         **{k: round(v, 1) for k, v in setup.items()},
     )
     engine.dispose()
+
+
+def _assembly_process(
+    path: Path, n: int, ids: list[str], ready: Any, results: Any
+) -> None:  # pragma: no cover - runs in a child process
+    engine = make_engine(sqlite_url(path))
+    assembler = ProofAssembler(
+        engine=engine,
+        map_cache=AnchoredMapCache(),
+        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+        checkpoint_interval_s=60,
+    )
+    for i in range(0, n, 256):  # warm, as in bench_proofs
+        assembler.bundle(certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{i:08d}"))
+    ready.wait()
+    start = time.perf_counter()
+    for certificate_id in ids:
+        assert assembler.bundle(certificate_id).status == "ANCHORED"
+    results.put((start, time.perf_counter()))
+    engine.dispose()
+
+
+def bench_proofs_parallel(n: int, processes: int) -> None:
+    """Warm bundles/s of `processes` processes at once, as the API's uvicorn workers serve them:
+    each holds its own caches; SQLite readers do not block one another in WAL mode."""
+    path, _ = proof_database(n)
+    rng = random.Random(n + processes)
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(processes)
+    results = context.Queue()
+    per_process = PROOF_SAMPLE
+    children = [
+        context.Process(
+            target=_assembly_process,
+            args=(
+                path,
+                n,
+                [
+                    certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")
+                    for _ in range(per_process)
+                ],
+                ready,
+                results,
+            ),
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    spans = [results.get(timeout=3600) for _ in children]
+    for child in children:
+        child.join()
+        assert child.exitcode == 0, child.exitcode
+    elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+    report(
+        "proof_assembly_parallel",
+        n,
+        db="sqlite",
+        processes=processes,
+        warm_per_s=per_process * processes / elapsed,
+        sample=per_process * processes,
+        target=5000,
+    )
 
 
 def main() -> None:
@@ -389,6 +460,7 @@ def main() -> None:
                 bench_issue(issue_n, "postgresql", url).dispose()
     if "proof_assembly" in cases:
         bench_proofs(args.n or PROOF_SIZE)
+        bench_proofs_parallel(args.n or PROOF_SIZE, processes=2)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ class _Connection:
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
+            self._connection = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,12 @@ class ProofAssembler:
                 issuer_key=None,
             )
         anchored = self._checkpoint(connection, version)
+        event = None if row.entry is None else Event.from_leaf(row.entry)
+        issuer_key = None if event is None else self._issuer_key(connection, event.key_id)
+        # Every read a cache miss needs is done: give the connection back before waiting on the
+        # log tree's lock, whose holder may need a pooled connection to read tiles (holding
+        # ours there deadlocked a cold server under load until the pool's timeout).
+        connection.close()
         key = map_key(certificate_id)
         proof = self._prove(key, version)
         if row.status is None:
@@ -268,9 +275,9 @@ class ProofAssembler:
             )
         assert row.record is not None
         assert row.record_hash is not None
-        assert row.entry is not None
+        assert event is not None
+        assert issuer_key is not None
         assert row.event_seq is not None
-        event = Event.from_leaf(row.entry)
         tree = self._log_tree(anchored.tree_size)
         hashes = tree.inclusion_proof(leaf_index=event.seq, tree_size=anchored.tree_size)
         leaf = BundleStatusLeaf(
@@ -292,7 +299,7 @@ class ProofAssembler:
             status_proof=_status_proof(key, leaf, proof),
             checkpoint=anchored.checkpoint,
             anchor=self._anchor(anchored),
-            issuer_key=self._issuer_key(connection, event.key_id),
+            issuer_key=issuer_key,
         )
 
     def _prove(self, key: bytes, version: int) -> MapProof:

@@ -5,11 +5,14 @@ writers queue on the database lock instead of failing at commit. PostgreSQL: app
 on the `log_head` row (SELECT … FOR UPDATE), see `registry.db.repositories`.
 """
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["is_sqlite", "make_engine", "make_session_factory", "read_only", "sqlite_url"]
@@ -18,6 +21,8 @@ __all__ = ["is_sqlite", "make_engine", "make_session_factory", "read_only", "sql
 _MMAP_SIZE = 2**31
 _CACHE_KIB = 64 * 1024
 _WAL_CHECKPOINT_PAGES = 10_000
+_BUSY_TIMEOUT_MS = 30_000
+_WRITER_POLL_S = 0.001
 
 
 def sqlite_url(path: Path) -> str:
@@ -38,7 +43,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         # Performance only (docs/benchmarks.md, "Service"): reads of a database larger than the
         # page cache go through the OS page cache without a syscall per page (SQLite caps the
         # map at 2 GiB); a 64 MiB page cache (allocated as used) holds the pages a batch of
@@ -51,25 +56,54 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
+    def _begin(connection: Connection) -> None:
         # Writers take the lock up front; read-only engines (see `read_only`) begin deferred.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            _begin_immediate(connection)
+        else:
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`, with the per-backend settings above. Creates a SQLite file's folder."""
+def _begin_immediate(connection: Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for another writer in 1 ms steps, for as long as busy_timeout.
+
+    SQLite's own busy handler sleeps ever longer, up to 100 ms at a time; a writer asleep in it
+    kept losing the lock to writers that committed and began again meanwhile, and concurrent
+    batch issuance had a p99 of over a second (docs/benchmarks.md, "HTTP API").
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                busy = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(_WRITER_POLL_S)
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+
+def make_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
+    """An engine for `url`, with the per-backend settings above. Creates a SQLite file's folder.
+
+    `pool`: SQLAlchemy's pool options (`pool_size`, `max_overflow`, `pool_timeout`).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, **pool)
         _sqlite_setup(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install; plain postgresql:// URLs should just work.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, **pool)
 
 
 def read_only(engine: Engine) -> Engine:

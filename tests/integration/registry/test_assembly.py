@@ -1,5 +1,8 @@
 """Proof bundles assembled from the database, checked with the core's verifiers."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
@@ -15,6 +18,7 @@ from registry.core.events import Event, verify_event_signature
 from registry.core.note import NoteSigner
 from registry.core.proofs import verify_inclusion
 from registry.core.statusmap import MapProof, status_leaf_value, verify_map_proof
+from registry.db.engine import make_engine
 from registry.db.mapstore import AnchoredMapCache
 from registry.service import RegistryService
 from tests.integration.registry.conftest import admit, sample_submissions
@@ -129,3 +133,42 @@ def test_bundles_through_the_lifecycle(
         ),
     )
     assert len(withdrawn.model_dump_json()) < 3000
+
+
+def test_a_cold_assembler_under_concurrent_load_does_not_exhaust_the_pool(
+    database_url: str,
+    service: RegistryService,
+    sessions: sessionmaker[Session],
+    signer: NoteSigner,
+) -> None:
+    # A cold assembler's first bundles all miss the checkpoint cache and read it on a pooled
+    # connection, then wait for the log tree's lock while its holder reads tiles on another.
+    # Holding the first connection while waiting deadlocked the pool (seen under wrk as 500s
+    # after the pool's 30 s timeout); here a pool of two and more threads than that.
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
+    )
+    admit(service)
+    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
+    assert builder.prepare() is not None
+    anchor(builder, sessions, block=5)
+
+    small = make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
+    try:
+        cold = ProofAssembler(
+            engine=small,
+            map_cache=AnchoredMapCache(),
+            anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+            checkpoint_interval_s=10,
+        )
+        start = threading.Barrier(8)
+
+        def fetch(certificate_id: str) -> str:
+            start.wait()
+            return cold.bundle(certificate_id).status
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(fetch, [ids[i % len(ids)] for i in range(8)]))
+        assert statuses == ["ANCHORED"] * 8
+    finally:
+        small.dispose()

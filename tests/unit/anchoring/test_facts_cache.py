@@ -1,0 +1,118 @@
+"""FactsCache: what the chain said, kept for a while, and refreshed by one thread at a time.
+
+The client here is a stand-in that counts calls and can be made to block: the cache's timing
+and concurrency are the subject, not the chain (tests/e2e verify against a real node).
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pytest
+
+from anchoring.client import AnchorClient
+from anchoring.verify import FactsCache, fetch_chain_facts
+from registry.core.verify import ChainQuery
+
+KEY_ID = b"\x01" * 32
+ISSUER = b"\x02" * 32
+
+
+@dataclass
+class _Latest:
+    index: int
+
+
+@dataclass
+class _Key:
+    registered: bool
+    public_key: bytes
+    valid_from: int
+    revoked_at: int
+
+
+class CountingClient:
+    def __init__(self) -> None:
+        self.latest_index = 3
+        self.revoked_at = 0
+        self.calls = {"latest": 0, "key": 0}
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def latest_checkpoint(self) -> _Latest:
+        self.calls["latest"] += 1
+        self.entered.set()
+        assert self.gate.wait(10)
+        return _Latest(self.latest_index)
+
+    def issuer_key(self, *, issuer_id: bytes, key_id: bytes) -> _Key:
+        self.calls["key"] += 1
+        return _Key(True, b"\x03" * 32, 1, self.revoked_at)
+
+    def checkpoint(self, index: int) -> None:
+        return None
+
+
+def fetch(client: CountingClient, cache: FactsCache) -> Any:
+    query = ChainQuery(checkpoint_index=None, issuer_chain_id=ISSUER, key_id=KEY_ID, tx_hash=None)
+    return fetch_chain_facts(cast(AnchorClient, client), query, cache=cache)
+
+
+class TestFreshness:
+    def test_within_the_ttl_the_chain_is_asked_once(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=60)
+        for _ in range(5):
+            facts = fetch(client, cache)
+        assert facts.latest_index == 3
+        assert facts.issuer_key is not None
+        assert client.calls == {"latest": 1, "key": 1}
+
+    def test_after_the_ttl_the_chain_is_asked_again(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=0.05, latest_ttl_s=0.05)
+        assert fetch(client, cache).latest_index == 3
+        client.latest_index, client.revoked_at = 4, 7
+        time.sleep(0.1)
+        facts = fetch(client, cache)
+        assert facts.latest_index == 4
+        assert facts.issuer_key is not None and facts.issuer_key.revoked_at == 7
+
+    def test_a_cache_with_no_ttl_always_asks(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=0, latest_ttl_s=0)
+        fetch(client, cache)
+        fetch(client, cache)
+        assert client.calls == {"latest": 2, "key": 2}
+
+
+class TestSingleRefresh:
+    def test_others_answer_with_the_expired_value_while_one_thread_refreshes(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=0.05)
+        fetch(client, cache)
+        time.sleep(0.1)
+        client.latest_index = 4
+        client.gate.clear()
+        client.entered.clear()
+        refresher = threading.Thread(target=fetch, args=(client, cache))
+        refresher.start()
+        assert client.entered.wait(5)
+        # The refresh is in flight: these do not queue behind it, and see the old index.
+        assert [fetch(client, cache).latest_index for _ in range(3)] == [3, 3, 3]
+        assert client.calls["latest"] == 2
+        client.gate.set()
+        refresher.join(5)
+        assert fetch(client, cache).latest_index == 4
+
+    def test_a_failed_refresh_lets_the_next_caller_try(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=0.05)
+        fetch(client, cache)
+        time.sleep(0.1)
+
+        def fail() -> _Latest:
+            raise OSError("node down")
+
+        client.latest_checkpoint = fail  # type: ignore[method-assign]
+        with pytest.raises(OSError, match="node down"):
+            fetch(client, cache)
+        client.latest_checkpoint = lambda: _Latest(9)  # type: ignore[method-assign]
+        assert fetch(client, cache).latest_index == 9
