@@ -63,7 +63,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# bench/bench_api.py loads the server with wrk (Debian's package).
 bench: install
+	command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
 	for script in bench/bench_*.py; do $(BIN)/python "$$script" || exit 1; done
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
