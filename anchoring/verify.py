@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from eth_account import Account
 from web3 import Web3
@@ -28,6 +29,8 @@ from registry.core.verify import (
 )
 
 __all__ = ["ChainVerifier", "FactsCache", "fetch_chain_facts", "read_only_client"]
+
+T = TypeVar("T")
 
 
 def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorClient:
@@ -54,23 +57,28 @@ class FactsCache:
         self.latest_ttl_s = latest_ttl_s
         self.checkpoints: dict[int, ChainCheckpoint] = {}
         self.anchoring_tx: set[tuple[str, int]] = set()
-        self.keys: dict[tuple[bytes, bytes], tuple[float, ChainIssuerKey | None]] = {}
-        self.latest: tuple[float, int | None] | None = None
+        self._timed: dict[object, tuple[float, Any]] = {}  # what -> (fetched at, value)
         self._lock = threading.Lock()
         self._refreshing: set[object] = set()
 
-    def claim_refresh(self, what: object) -> bool:
-        """True if the caller is to refresh `what` (then `release_refresh`); False if another
-        thread is refreshing it already."""
+    def timed(self, what: object, *, ttl_s: float, now: float, fetch: Callable[[], T]) -> T:
+        """The value cached for `what` if younger than `ttl_s`, else `fetch()`'s — unless another
+        thread is fetching it already, in which case the expired value."""
         with self._lock:
-            if what in self._refreshing:
-                return False
+            entry = self._timed.get(what)
+            if entry is not None and now - entry[0] < ttl_s:
+                return cast(T, entry[1])
+            if entry is not None and what in self._refreshing:
+                return cast(T, entry[1])
             self._refreshing.add(what)
-            return True
-
-    def release_refresh(self, what: object) -> None:
-        with self._lock:
-            self._refreshing.discard(what)
+        try:
+            value = fetch()
+            with self._lock:
+                self._timed[what] = (now, value)
+            return value
+        finally:
+            with self._lock:
+                self._refreshing.discard(what)
 
 
 def fetch_chain_facts(
@@ -121,45 +129,25 @@ def fetch_chain_facts(
 
 
 def _latest_index(client: AnchorClient, cache: FactsCache, now: float) -> int | None:
-    with cache._lock:
-        entry = cache.latest
-    if entry is not None and (
-        now - entry[0] < cache.latest_ttl_s or not cache.claim_refresh("latest")
-    ):
-        return entry[1]
-    try:
+    def fetch() -> int | None:
         latest = client.latest_checkpoint()
-        index = None if latest is None else latest.index
-        with cache._lock:
-            cache.latest = (now, index)
-        return index
-    finally:
-        if entry is not None:
-            cache.release_refresh("latest")
+        return None if latest is None else latest.index
+
+    return cache.timed("latest", ttl_s=cache.latest_ttl_s, now=now, fetch=fetch)
 
 
 def _issuer_key(
     client: AnchorClient, cache: FactsCache, now: float, *, issuer_id: bytes, key_id: bytes
 ) -> ChainIssuerKey | None:
-    key_of = (issuer_id, key_id)
-    entry = cache.keys.get(key_of)
-    if entry is not None and (now - entry[0] < cache.key_ttl_s or not cache.claim_refresh(key_of)):
-        return entry[1]
-    try:
+    def fetch() -> ChainIssuerKey | None:
         key = client.issuer_key(issuer_id=issuer_id, key_id=key_id)
-        issuer_key = (
-            ChainIssuerKey(
-                public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
-            )
-            if key.registered
-            else None
+        if not key.registered:
+            return None
+        return ChainIssuerKey(
+            public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
         )
-        with cache._lock:
-            cache.keys[key_of] = (now, issuer_key)
-        return issuer_key
-    finally:
-        if entry is not None:
-            cache.release_refresh(key_of)
+
+    return cache.timed(("key", issuer_id, key_id), ttl_s=cache.key_ttl_s, now=now, fetch=fetch)
 
 
 def _anchored_by(

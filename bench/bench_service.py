@@ -317,6 +317,22 @@ def proof_database(n: int) -> tuple[Path, dict[str, float]]:
     return path, setup
 
 
+def new_assembler(engine: Engine) -> ProofAssembler:
+    return ProofAssembler(
+        engine=engine,
+        map_cache=AnchoredMapCache(),
+        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+        checkpoint_interval_s=60,
+    )
+
+
+def warm_up(assembler: ProofAssembler, n: int) -> None:
+    """One certificate per 256 (certificate i's event is leaf i), so every log tile is in the
+    tile cache, as in a process that has been serving a while; the first bundle loaded the map."""
+    for i in range(0, n, 256):
+        assembler.bundle(certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{i:08d}"))
+
+
 def bench_proofs(n: int) -> None:
     path, setup = proof_database(n)
     engine = make_engine(sqlite_url(path))
@@ -331,12 +347,7 @@ def bench_proofs(n: int) -> None:
         certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")
         for _ in range(sample)
     ]
-    assembler = ProofAssembler(
-        engine=engine,
-        map_cache=AnchoredMapCache(),
-        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
-        checkpoint_interval_s=60,
-    )
+    assembler = new_assembler(engine)
     start = time.perf_counter()
     first = assembler.bundle(cold_ids[0])
     first_s = time.perf_counter() - start
@@ -344,11 +355,7 @@ def bench_proofs(n: int) -> None:
     for certificate_id in cold_ids[1:]:
         assembler.bundle(certificate_id)
     cold = time.perf_counter() - start
-    # Warm-up: one certificate per 256 (certificate i's event is leaf i), so every log tile is
-    # in the tile cache, as in a process that has been serving a while; the map is whole
-    # in memory since the first bundle.
-    for i in range(0, n, 256):
-        assembler.bundle(certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{i:08d}"))
+    warm_up(assembler, n)
     start = time.perf_counter()
     for certificate_id in warm_ids:
         bundle = assembler.bundle(certificate_id)
@@ -375,14 +382,8 @@ def _assembly_process(
     path: Path, n: int, ids: list[str], ready: Any, results: Any
 ) -> None:  # pragma: no cover - runs in a child process
     engine = make_engine(sqlite_url(path))
-    assembler = ProofAssembler(
-        engine=engine,
-        map_cache=AnchoredMapCache(),
-        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
-        checkpoint_interval_s=60,
-    )
-    for i in range(0, n, 256):  # warm, as in bench_proofs
-        assembler.bundle(certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{i:08d}"))
+    assembler = new_assembler(engine)
+    warm_up(assembler, n)
     ready.wait()
     start = time.perf_counter()
     for certificate_id in ids:
