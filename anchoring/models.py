@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from eth_typing import HexStr
 
 from anchoring.errors import InvalidArgumentError
+from registry.core.events import issuer_chain_id
+from registry.core.verify import key_in_force
 
 __all__ = [
     "AnchorResult",
@@ -39,7 +41,7 @@ def issuer_id_hash(issuer_id: str) -> bytes:
     """The on-chain id of an issuer: SHA-256 of its id's UTF-8 bytes (DESIGN §3)."""
     if not issuer_id:
         raise InvalidArgumentError("issuer id: got an empty string, want the issuer's id")
-    return hashlib.sha256(issuer_id.encode("utf-8")).digest()
+    return issuer_chain_id(issuer_id)  # one definition, in the core
 
 
 def key_id(public_key: bytes) -> bytes:
@@ -75,10 +77,8 @@ class IssuerKey:
 
     def in_force_at(self, block_number: int) -> bool:
         """Whether the key is in force on `block_number` (the contract's `issuerKeyInForce`)."""
-        return (
-            self.registered
-            and self.valid_from <= block_number
-            and (self.revoked_at == 0 or block_number < self.revoked_at)
+        return self.registered and key_in_force(
+            valid_from=self.valid_from, revoked_at=self.revoked_at, block_number=block_number
         )
 
 

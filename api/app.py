@@ -11,11 +11,11 @@ from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from anchoring.metrics import RegistryCollector
-from anchoring.stack import Stack
 from api.limits import BodyLimitMiddleware, RateLimiter
 from api.problems import install_problem_handlers
 from api.routes import certificates, transparency
 from api.settings import ApiSettings
+from api.stack import Stack
 from api.web import install as install_web
 from registry.logs import log_event
 

@@ -7,14 +7,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from anchoring.stack import Stack
+from api.cli_trust import trust_app
 
+if TYPE_CHECKING:
+    from api.stack import Stack
+
+# Plain help (no rich markup): flags read as flags, not `<bool>`, and paragraphs wrap.
 app = typer.Typer(
     name="certreg",
     help="A blockchain-anchored certificate registry.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -100,12 +104,15 @@ def deploy(
     )
 
 
-issuer_app = typer.Typer(help="Admit issuers, manage their API keys and signing keys.")
+issuer_app = typer.Typer(
+    help="Admit issuers, manage their API keys and signing keys.", rich_markup_mode=None
+)
 app.add_typer(issuer_app, name="issuer")
+app.add_typer(trust_app, name="trust")
 
 
 def _stack() -> "Stack":
-    from anchoring.stack import Stack  # noqa: PLC0415 (keep `certreg --help` fast)
+    from api.stack import Stack  # noqa: PLC0415 (keep `certreg --help` fast)
 
     return Stack()
 
@@ -248,7 +255,6 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API (and, with --with-worker, the anchoring worker) under uvicorn."""
-    import os  # noqa: PLC0415
 
     import uvicorn  # noqa: PLC0415
 
@@ -278,6 +284,12 @@ def serve(
 def _print_checks(verdict: dict[str, Any]) -> list[str]:
     marks = {"passed": "✔", "failed": "✘", "skipped": "–", "error": "?"}
     lines = [f"{verdict['status']}  {verdict.get('certificate_id') or ''}".rstrip()]
+    if verdict.get("refreshed_from"):
+        lines.append(
+            f"  the bundle proves checkpoint {verdict['bundle_checkpoint_index']}; the status "
+            f"is the one at checkpoint {verdict['checkpoint_index']}, refreshed from "
+            f"{verdict['refreshed_from']}"
+        )
     for check in verdict["checks"]:
         lines.append(
             f"  {marks[check['status']]} {check['name']:<22} {check['code']:<22} {check['message']}"
@@ -285,120 +297,253 @@ def _print_checks(verdict: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: the exit code of a usage, trust-store or input error (docs/spec.md §9.4)
+EXIT_USAGE = 2
+EXIT_CANNOT_CONFIRM = 3
+
+TrustFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--trust-file",
+        metavar="FILE",
+        help="The trust store (default: CERTREG_TRUST_FILE, else ~/.config/certreg/trust.json).",
+    ),
+]
+OriginOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ORIGIN",
+        help="Which pinned registry to trust (default: the bundle's origin, or the only one).",
+    ),
+]
+RpcOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rpc",
+        metavar="URL",
+        help="Chain JSON-RPC URL, instead of the pinned ones; repeat for several (they must "
+        "agree).",
+    ),
+]
+
+
+def _usage_error(command: str, message: str) -> typer.Exit:
+    typer.echo(f"certreg {command}: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _read_bundle(path: Path) -> Any:
+    """The file as JSON, if it claims to be a certreg bundle; else a usage error (exit 2)."""
+    from registry.core.verify import claims_our_format  # noqa: PLC0415
+
+    if not path.exists():
+        raise _usage_error("verify", f"{path}: no such file")
+    if path.is_dir():
+        raise _usage_error("verify", f"{path}: got a directory, want a proof bundle (.json)")
+    try:
+        data = path.read_bytes()[: 16 * 1024 * 1024 + 1]
+        text = data.decode("utf-8-sig")
+        bundle = json.loads(text)
+    except OSError as exc:
+        raise _usage_error("verify", f"{path}: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        kind = "PDF" if data.startswith(b"%PDF") else "text that is not JSON"
+        if isinstance(exc, UnicodeDecodeError) and kind != "PDF":
+            kind = "a binary file"
+        raise _usage_error(
+            "verify",
+            f"{path}: got {kind}, want a certreg proof bundle (GET /v1/certificates/ID/proof)",
+        ) from exc
+    if not claims_our_format(bundle):
+        raise _usage_error(
+            "verify",
+            f'{path}: JSON, but not a certreg proof bundle (no "format": "certreg-bundle/…")',
+        )
+    return bundle
+
+
+def _bundle_origin(bundle: Any) -> str | None:
+    """The origin named by the bundle's checkpoint note (its first line), to pick the entry."""
+    checkpoint = bundle.get("checkpoint") if isinstance(bundle, dict) else None
+    note = checkpoint.get("note") if isinstance(checkpoint, dict) else None
+    return note.split("\n", 1)[0] if isinstance(note, str) and note else None
+
+
 @app.command()
 def verify(
-    bundle: Annotated[Path, typer.Argument(help="A proof bundle (JSON file).", exists=True)],
-    rpc: Annotated[
-        str | None, typer.Option(help="Chain JSON-RPC URL; without it, offline.")
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="A proof bundle (JSON file).")],
+    rpc: RpcOption = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Where to fetch a fresh status for an older bundle (any registry or mirror; "
+            "checked against the chain, never trusted). Default: the pinned registry's URL.",
+        ),
+    ] = None,
+    origin: OriginOption = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Do not read the chain: the verdict is UNCONFIRMED at best."
+        ),
+    ] = False,
+    trust_file: TrustFileOption = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            metavar="VKEY",
+            help="Pin the registry's key (C2SP vkey) here instead of the trust store.",
+        ),
     ] = None,
     contract: Annotated[
-        str | None, typer.Option(help="Anchoring contract address (CERTREG_CONTRACT_ADDRESS).")
+        str | None,
+        typer.Option(metavar="ADDRESS", help="With --vkey: the anchoring contract address."),
     ] = None,
-    chain_id: Annotated[int | None, typer.Option(help="Chain id (CERTREG_CHAIN_ID).")] = None,
-    vkey: Annotated[
-        str | None, typer.Option(help="The registry's checkpoint key (C2SP vkey), pinned.")
-    ] = None,
-    registry: Annotated[
-        str | None, typer.Option(help="Fetch vkey/contract/chain id from this registry URL once.")
+    chain_id: Annotated[
+        int | None, typer.Option(metavar="ID", help="With --vkey: the chain id.")
     ] = None,
     current: Annotated[
-        bool, typer.Option("--current", help="Fail unless the bundle's checkpoint is the latest.")
+        bool, typer.Option("--current", hidden=True, help="Ignored: verdicts are current.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a proof bundle against the chain, offline from the registry.
+    """Verify a proof bundle against the chain, with the trust roots you pinned.
 
-    Exits 0 only when the certificate is VALID, printing each named check."""
+    VALID (exit 0) only when every check passed against the chain and the status is the one at
+    the chain's latest checkpoint. Exit 1: INVALID, WITHDRAWN, SUSPENDED, EXPIRED, SUPERSEDED,
+    UNKNOWN. Exit 3: UNCONFIRMED (no chain), STALE (no fresh status), PENDING. Exit 2: not a
+    bundle, or no trust pinned (run `certreg trust add URL --rpc RPC` first)."""
+    from verifier.errors import TrustError  # noqa: PLC0415
+    from verifier.verify import Verifier  # noqa: PLC0415
+
+    del current  # accepted for old scripts; every verdict is for the status now
+    data = _read_bundle(bundle)
+    try:
+        if vkey is not None or contract is not None or chain_id is not None:
+            verifier = _flag_pinned_verifier(vkey, contract, chain_id, rpc or [], registry, offline)
+        else:
+            verifier = Verifier.from_trust_store(
+                _trust_store(trust_file),
+                origin=origin or _pinned_origin(trust_file, _bundle_origin(data)),
+                rpc=rpc or [],
+                registry_url=registry,
+                offline=offline,
+            )
+    except TrustError as exc:
+        raise _usage_error("verify", str(exc)) from exc
+    verdict = verifier.verify(data)
+    result = verdict.to_json()
+    emit(result, as_json=as_json, lines=_print_checks(result))
+    raise typer.Exit(verdict.exit_code)
+
+
+def _trust_store(path: Path | None) -> Any:
+    from verifier.trust import TrustStore  # noqa: PLC0415
+
+    return TrustStore.load(path)
+
+
+def _pinned_origin(path: Path | None, origin: str | None) -> str | None:
+    """`origin` if the store pins it (so that several entries need no --origin), else None."""
+    if origin is None:
+        return None
+    return origin if _trust_store(path).get(origin) is not None else None
+
+
+def _flag_pinned_verifier(
+    vkey: str | None,
+    contract: str | None,
+    chain_id: int | None,
+    rpc: list[str],
+    registry: str | None,
+    offline: bool,
+) -> Any:
+    """Trust pinned on the command line: all of --vkey, --contract and --chain-id."""
     from registry.core.note import NoteVerifier  # noqa: PLC0415
     from registry.core.verify import TrustAnchors  # noqa: PLC0415
     from registry.errors import RegistryError  # noqa: PLC0415
+    from verifier.errors import TrustError  # noqa: PLC0415
+    from verifier.refresh import HttpStatusSource  # noqa: PLC0415
+    from verifier.verify import Verifier  # noqa: PLC0415
 
-    pinned = _pins(registry)
-    vkey = vkey or pinned.get("vkey")
-    contract = contract or pinned.get("contract") or os.environ.get("CERTREG_CONTRACT_ADDRESS")
-    chain_id = (
-        chain_id or pinned.get("chain_id") or int(os.environ.get("CERTREG_CHAIN_ID", "31337"))
-    )
-    if vkey is None or contract is None:
-        raise _fail(
-            "verify",
-            ValueError(
-                "got no registry key or contract: pass --vkey and --contract, or --registry URL"
-            ),
+    if vkey is None or contract is None or chain_id is None:
+        raise TrustError(
+            "--vkey, --contract and --chain-id pin trust together: got only some of them "
+            "(or use the trust store: certreg trust add URL --rpc RPC)"
         )
     try:
-        data = json.loads(bundle.read_text(encoding="utf-8"))
         trust = TrustAnchors(
             registry_key=NoteVerifier.from_vkey(vkey), chain_id=chain_id, contract=contract
         )
-    except (ValueError, OSError, RegistryError) as exc:  # a bad --vkey is a NoteError
-        raise _fail("verify", exc) from exc
-    verdict = _chain_verifier(trust, rpc).verify(data, current=current).to_json()
-    emit(verdict, as_json=as_json, lines=_print_checks(verdict))
-    if verdict["status"] != "VALID":
-        raise typer.Exit(1)
-
-
-def _pins(registry: str | None) -> dict[str, Any]:
-    """What a registry says about itself (fetched once; then pin it in your configuration)."""
-    if registry is None:
-        return {}
-    import httpx2  # noqa: PLC0415
-
-    response = httpx2.get(registry.rstrip("/") + "/v1/registry", timeout=10)
-    response.raise_for_status()
-    identity: dict[str, Any] = response.json()
-    typer.echo(
-        f"trusting {registry} for its key {identity['vkey']}; pin it with --vkey next time",
-        err=True,
-    )
-    return identity
-
-
-def _chain_verifier(trust: Any, rpc: str | None) -> Any:
-    from anchoring.verify import ChainVerifier, read_only_client  # noqa: PLC0415
-
-    factory = None
-    if rpc is not None:
-
-        def factory() -> Any:
-            return read_only_client(rpc_url=rpc, contract=trust.contract, chain_id=trust.chain_id)
-
-    return ChainVerifier(trust=trust, client_factory=factory)
+    except RegistryError as exc:
+        raise TrustError(f"--vkey: {exc}") from exc
+    if offline:
+        return Verifier.offline(trust)
+    source = None if registry is None else HttpStatusSource(registry)
+    return Verifier.for_chain(trust, rpc=rpc, status_source=source)
 
 
 @app.command()
 def audit(
-    rpc: Annotated[str, typer.Option(help="Chain JSON-RPC URL.")],
-    contract: Annotated[str, typer.Option(help="Anchoring contract address.")],
-    registry: Annotated[str, typer.Option(help="The registry's base URL.")],
-    chain_id: Annotated[int, typer.Option(help="Chain id.")] = 31337,
-    vkey: Annotated[str | None, typer.Option(help="Pinned registry key (C2SP vkey).")] = None,
+    rpc: RpcOption = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL", help="The registry to audit (default: the pinned registry's URL)."
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ORIGIN", help="Which pinned registry to audit (default: the only one)."
+        ),
+    ] = None,
+    trust_file: TrustFileOption = None,
     at: Annotated[
         str | None,
-        typer.Option(help="Point in time: a date YYYY-MM-DD (end of day, UTC) or a block."),
+        typer.Option(
+            metavar="DATE|BLOCK",
+            help="Point in time: a date YYYY-MM-DD (end of day, UTC) or a block.",
+        ),
     ] = None,
     certificate: Annotated[
-        str | None, typer.Option(help="With --at: the certificate whose status then to report.")
+        str | None,
+        typer.Option(metavar="ID", help="With --at: the certificate whose status then to report."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check every anchored checkpoint, consistency proof, log entry, map root and signature.
+    """Check every anchored checkpoint, consistency proof, log entry, map root and signature
+    of a pinned registry, against the chain.
 
-    Exits 0 only when nothing diverges."""
+    Exit 0 when nothing diverges, 1 when something does, 3 when the registry or the chain
+    could not be read, 2 when no trust is pinned."""
     import datetime as dt  # noqa: PLC0415
 
     import httpx2  # noqa: PLC0415
 
-    from anchoring.verify import read_only_client  # noqa: PLC0415
-    from api.audit import audit as run_audit  # noqa: PLC0415
-    from registry.core.note import NoteVerifier  # noqa: PLC0415
-    from registry.errors import RegistryError  # noqa: PLC0415
+    from verifier.audit import AuditUnavailableError  # noqa: PLC0415
+    from verifier.audit import audit as run_audit  # noqa: PLC0415
+    from verifier.chain import CHAIN_ERRORS, read_only_client  # noqa: PLC0415
+    from verifier.errors import TrustError  # noqa: PLC0415
 
     try:
-        pinned = None if vkey is None else NoteVerifier.from_vkey(vkey)
-    except RegistryError as exc:
-        raise _fail("audit", exc) from exc
+        store = _trust_store(trust_file)
+        entry = store.select(origin)
+    except TrustError as exc:
+        raise _usage_error("audit", str(exc)) from exc
+    endpoints = rpc or list(entry.rpc)
+    url = registry or entry.registry_url
+    if not endpoints:
+        raise _usage_error(
+            "audit",
+            f"no RPC endpoint is pinned for {entry.origin}: pass --rpc URL, or run "
+            f"'certreg trust add {url or 'URL'} --rpc RPC_URL'",
+        )
+    if url is None:
+        raise _usage_error(
+            "audit", f"no registry URL is pinned for {entry.origin}: pass --registry"
+        )
     at_block = at_time = None
     if at is not None:
         if at.isdigit():
@@ -407,21 +552,30 @@ def audit(
             try:
                 day = dt.date.fromisoformat(at)
             except ValueError as exc:
-                raise _fail(
-                    "audit", ValueError(f"--at: got {at!r}, want YYYY-MM-DD or a block number")
+                raise _usage_error(
+                    "audit", f"--at: got {at!r}, want YYYY-MM-DD or a block number"
                 ) from exc
             at_time = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
-    if vkey is None:
-        typer.echo("no --vkey pinned: trusting the registry's own key for its notes", err=True)
-    with httpx2.Client(base_url=registry.rstrip("/"), timeout=30) as http:
-        report = run_audit(
-            client=read_only_client(rpc_url=rpc, contract=contract, chain_id=chain_id),
-            http=http,
-            vkey=pinned,
-            at_block=at_block,
-            at_time=at_time,
-            certificate_id=certificate,
+    try:
+        client = read_only_client(
+            rpc_url=endpoints[0], contract=entry.contract, chain_id=entry.chain_id
         )
+        with httpx2.Client(base_url=url.rstrip("/"), timeout=30) as http:
+            report = run_audit(
+                client=client,
+                http=http,
+                vkey=entry.note_verifier(),
+                at_block=at_block,
+                at_time=at_time,
+                certificate_id=certificate,
+            )
+    except AuditUnavailableError as exc:
+        typer.echo(f"certreg audit: {exc}", err=True)
+        raise typer.Exit(EXIT_CANNOT_CONFIRM) from exc
+    except CHAIN_ERRORS as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        typer.echo(f"certreg audit: the chain at {endpoints[0]} did not answer: {reason}", err=True)
+        raise typer.Exit(EXIT_CANNOT_CONFIRM) from exc
     result = report.to_json()
     lines = [
         f"{'OK' if report.ok else 'DIVERGES'}: {report.checkpoints} checkpoints, "

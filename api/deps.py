@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from anchoring.stack import Stack
 from api.limits import RateLimiter
 from api.problems import ProblemError
 from api.settings import ApiSettings
+from api.stack import Stack
 
 __all__ = ["IssuerId", "StackDep", "get_stack"]
 

@@ -89,7 +89,7 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     else:
         typer.echo(f"contract: reusing {address}")
 
-    from anchoring.stack import Stack  # noqa: PLC0415
+    from api.stack import Stack  # noqa: PLC0415
     from registry.samples import admit_sample_issuer  # noqa: PLC0415
 
     stack = Stack()

@@ -108,8 +108,9 @@ class VerifyRequest(BaseModel):
     bundle: dict[str, Any] | None = None
     record: dict[str, Any] | None = None
     current: bool = Field(
-        default=False,
-        description="Require the bundle's checkpoint to be the chain's latest",
+        default=True,
+        description="Deprecated and ignored: every verdict is for the status now (an older "
+        "bundle is refreshed, else STALE)",
     )
 
 
@@ -122,11 +123,28 @@ class CheckOut(_Out):
 
 class VerdictOut(_Out):
     status: Literal[
-        "VALID", "SUSPENDED", "WITHDRAWN", "EXPIRED", "SUPERSEDED", "PENDING", "INVALID", "UNKNOWN"
+        "VALID",
+        "SUSPENDED",
+        "WITHDRAWN",
+        "EXPIRED",
+        "SUPERSEDED",
+        "UNKNOWN",
+        "INVALID",
+        "PENDING",
+        "UNCONFIRMED",
+        "STALE",
     ]
     certificate_id: str | None
-    checkpoint_index: int | None
+    checkpoint_index: int | None = Field(description="the checkpoint the status is proven at")
     tree_size: int | None
+    as_of: str | None = Field(description="that checkpoint's block time, when the chain said")
+    bundle_checkpoint_index: int | None = Field(
+        description="the bundle's own checkpoint, when it was older and the status was refreshed"
+    )
+    refreshed_from: str | None = Field(description="where the fresh status came from")
+    first_anchored_index: int | None = Field(
+        description="the checkpoint that first anchored the event; its block judged the key"
+    )
     checks: list[CheckOut]
 
 

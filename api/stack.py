@@ -1,5 +1,6 @@
-"""The running system's parts, built once from the settings: database (migrated), registry
-service, checkpoint builder, proof assembler, and the anchoring worker with its chain clients.
+"""The composition root: the running system's parts, built once from the settings — database
+(migrated), registry service, checkpoint builder, proof assembler, the anchoring worker with its
+chain clients, and the registry's own verifier.
 
 The CLI and the API use this; tests build the parts directly.
 """
@@ -14,9 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
-from anchoring.verify import ChainVerifier, read_only_client
 from anchoring.worker import AnchoringWorker, WorkerConfig
-from registry.assembly import AnchorInfo, ProofAssembler
+from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
 from registry.checkpointing import CheckpointBuilder
 from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
@@ -24,8 +24,26 @@ from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
 from registry.service import RegistryService, utc_now
 from registry.settings import RegistrySettings
+from verifier.chain import ChainReader, read_only_client
+from verifier.refresh import RefreshError
+from verifier.verify import Verifier
 
-__all__ = ["Stack"]
+__all__ = ["AssemblerStatusSource", "Stack"]
+
+
+class AssemblerStatusSource:
+    """Fresh statuses for the registry's own verifier, straight from its proof assembler."""
+
+    name = "this registry"
+
+    def __init__(self, assembler: ProofAssembler) -> None:
+        self._assembler = assembler
+
+    def fetch(self, certificate_id: str) -> object:
+        try:
+            return self._assembler.status_document(certificate_id).model_dump(mode="json")
+        except NothingAnchoredError as exc:
+            raise RefreshError(str(exc)) from exc
 
 
 class Stack:
@@ -119,14 +137,26 @@ class Stack:
         )
 
     @cached_property
-    def verifier(self) -> ChainVerifier:
-        return ChainVerifier(
+    def verifier(self) -> Verifier:
+        """The registry's own verifier (`POST /v1/verify`, the pages): its pinned key, chain and
+        contract, the configured node, and fresh statuses from its own assembler."""
+        rpc = self.chain_settings.rpc_url
+        reader = ChainReader(
+            [
+                (
+                    rpc,
+                    lambda: read_only_client(
+                        rpc_url=rpc,
+                        contract=self.anchor_info.contract,
+                        chain_id=self.chain_settings.chain_id,
+                    ),
+                )
+            ]
+        )
+        return Verifier(
             trust=self.trust,
-            client_factory=lambda: read_only_client(
-                rpc_url=self.chain_settings.rpc_url,
-                contract=self.anchor_info.contract,
-                chain_id=self.chain_settings.chain_id,
-            ),
+            chain=reader,
+            status_source=AssemblerStatusSource(self.assembler),
             clock=self.clock,
         )
 

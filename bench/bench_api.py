@@ -33,7 +33,7 @@ from web3 import Web3  # noqa: E402
 from anchoring.client import AnchorClient, ChainClient  # noqa: E402
 from anchoring.deploy import deploy_contract  # noqa: E402
 from anchoring.devnode import dev_account, free_port, start_hardhat_node  # noqa: E402
-from anchoring.stack import Stack  # noqa: E402
+from api.stack import Stack  # noqa: E402
 from registry.records import CertificateSubmission  # noqa: E402
 from registry.samples import admit_sample_issuer, load_samples  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Proof assembly: a certificate's bundle (DESIGN §7) at the latest anchored checkpoint.
+"""Proof assembly: a certificate's bundle (docs/spec.md §8) at the latest anchored checkpoint,
+and its status document (spec §8.2).
 
 One query reads what is particular to the certificate — the anchored version, the record, the
 status leaf and its event — so all of it comes from one snapshot. The rest comes from
@@ -8,6 +9,7 @@ log's expanded tiles (immutable below an anchored size), anchored checkpoints an
 change mid-read is retried.
 """
 
+import bisect
 import datetime as dt
 import json
 import threading
@@ -37,6 +39,7 @@ from registry.bundle import (
     BundleOtherLeaf,
     BundleStatusLeaf,
     BundleStatusProof,
+    StatusDocument,
 )
 from registry.core.encoding import b64, format_timestamp, hex0x
 from registry.core.events import Event
@@ -48,7 +51,7 @@ from registry.db.mapstore import AnchoredMapCache, StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
 from registry.db.stores import dbapi_error
 
-__all__ = ["AnchorInfo", "ProofAssembler"]
+__all__ = ["AnchorInfo", "NothingAnchoredError", "ProofAssembler"]
 
 _RETRIES = 5
 _CHECKPOINTS_KEPT = 16
@@ -82,6 +85,10 @@ _TILE: Final = select(models.LogTile.data).where(
     models.LogTile.level == bindparam("level", type_=Integer()),
     models.LogTile.index == bindparam("index", type_=Integer()),
 )
+
+
+class NothingAnchoredError(LookupError):
+    """No checkpoint is anchored yet: there is no status to prove."""
 
 
 class _BundleRow(NamedTuple):
@@ -207,18 +214,45 @@ class ProofAssembler:
         # Anchored checkpoints and issuer keys never change: read once. Lookups are plain dict
         # reads; additions take the lock.
         self._checkpoints: dict[int, _Anchored] = {}
+        # tree sizes of anchored checkpoints 0, 1, …: the first one above an event's seq first
+        # anchored it (the verifier judges the issuer key at that checkpoint's block)
+        self._sizes: list[int] = []
         self._issuer_keys: dict[bytes, BundleIssuerKey] = {}
         self._caches_lock = threading.Lock()
         self._row = _RowQuery(self._engine, _BUNDLE_ROW)
 
     def bundle(self, certificate_id: str) -> Bundle:
         """The bundle of `certificate_id`: ANCHORED, PENDING or (unknown id) UNKNOWN."""
+        return self._retrying(certificate_id, anchored_only=False)
+
+    def status_document(self, certificate_id: str) -> StatusDocument:
+        """The certificate's status at the latest anchored checkpoint, without its record:
+        ANCHORED, or UNKNOWN (not in the anchored map, even if issued since). Raises
+        NothingAnchoredError before the first anchored checkpoint."""
+        bundle = self._retrying(certificate_id, anchored_only=True)
+        if bundle.checkpoint is None or bundle.anchor is None or bundle.status_proof is None:
+            raise NothingAnchoredError("no checkpoint is anchored yet")
+        return StatusDocument(
+            status="ANCHORED" if bundle.status == "ANCHORED" else "UNKNOWN",
+            certificate_id=bundle.certificate_id,
+            event=bundle.event,
+            log_inclusion=bundle.log_inclusion,
+            status_proof=bundle.status_proof,
+            checkpoint=bundle.checkpoint,
+            anchor=bundle.anchor,
+            issuer_key=bundle.issuer_key,
+            first_anchored_index=bundle.first_anchored_index,
+        )
+
+    def _retrying(self, certificate_id: str, *, anchored_only: bool) -> Bundle:
         for _ in range(_RETRIES):
             connection = _Connection(self._engine)
             try:
                 row = self._row.one(certificate_id=certificate_id)
                 assert row is not None  # the version subquery makes one row
-                return self._bundle(connection, certificate_id, _BundleRow(*row))
+                return self._bundle(
+                    connection, certificate_id, _BundleRow(*row), anchored_only=anchored_only
+                )
             except StaleCacheError:
                 continue  # another process anchored meanwhile: read again at the new version
             finally:
@@ -231,13 +265,15 @@ class ProofAssembler:
                 self._tree.advance(tree_size)
         return self._tree
 
-    def _bundle(self, connection: _Connection, certificate_id: str, row: _BundleRow) -> Bundle:
+    def _bundle(
+        self, connection: _Connection, certificate_id: str, row: _BundleRow, *, anchored_only: bool
+    ) -> Bundle:
         version = -1 if row.version is None else int(row.version)
         if version != self._cache.version:
             self._cache.sync(connection(), version)
         if row.leaf_version is not None and row.leaf_version > version:
             raise StaleCacheError(f"map leaf version {row.leaf_version} > {version}")
-        if row.status is None and row.record is not None:
+        if row.status is None and row.record is not None and not anchored_only:
             assert row.last_event_seq is not None
             return self._pending(connection(), certificate_id, row.last_event_seq)
         if version < 0:
@@ -251,10 +287,12 @@ class ProofAssembler:
                 checkpoint=None,
                 anchor=None,
                 issuer_key=None,
+                first_anchored_index=None,
             )
         anchored = self._checkpoint(connection, version)
         event = None if row.entry is None else Event.from_leaf(row.entry)
         issuer_key = None if event is None else self._issuer_key(connection, event.key_id)
+        first = None if event is None else self._first_covering(connection, version, event.seq)
         # Every read a cache miss needs is done: give the connection back before waiting on the
         # log tree's lock, whose holder may need a pooled connection to read tiles (holding
         # ours there deadlocked a cold server under load until the pool's timeout).
@@ -272,6 +310,7 @@ class ProofAssembler:
                 checkpoint=anchored.checkpoint,
                 anchor=self._anchor(anchored),
                 issuer_key=None,
+                first_anchored_index=None,
             )
         assert row.record is not None
         assert row.record_hash is not None
@@ -300,6 +339,7 @@ class ProofAssembler:
             checkpoint=anchored.checkpoint,
             anchor=self._anchor(anchored),
             issuer_key=issuer_key,
+            first_anchored_index=first,
         )
 
     def _prove(self, key: bytes, version: int) -> MapProof:
@@ -346,6 +386,27 @@ class ProofAssembler:
             self._checkpoints[version] = anchored
         return anchored
 
+    def _first_covering(self, connection: _Connection, version: int, seq: int) -> int:
+        """The index of the first anchored checkpoint whose tree size exceeds `seq`."""
+        if len(self._sizes) <= version:
+            c = models.Checkpoint
+            rows = (
+                connection()
+                .execute(
+                    select(c.index, c.tree_size)
+                    .where(c.state == "anchored", c.index >= len(self._sizes), c.index <= version)
+                    .order_by(c.index)
+                )
+                .all()
+            )
+            with self._caches_lock:
+                for index, tree_size in rows:
+                    if index == len(self._sizes):
+                        self._sizes.append(tree_size)
+        first = bisect.bisect_right(self._sizes, seq)
+        assert first <= version, f"event {seq} is not covered by checkpoint {version}"
+        return first
+
     def _issuer_key(self, connection: _Connection, key_id: bytes) -> BundleIssuerKey:
         issuer_key = self._issuer_keys.get(key_id)
         if issuer_key is None:
@@ -389,6 +450,7 @@ class ProofAssembler:
                 checkpoint=None,
                 anchor=None,
                 issuer_key=None,
+                first_anchored_index=None,
                 next_checkpoint_due=due,
             )
 

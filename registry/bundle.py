@@ -1,13 +1,16 @@
-"""The proof bundle (DESIGN §7, format `certreg-bundle/1`): everything a verifier needs to check
-one certificate against the chain, offline from the registry.
+"""The proof bundle (docs/spec.md §8, format `certreg-bundle/2`): everything a verifier needs to
+check one certificate against the chain, offline from the registry; and the status document
+(`certreg-status/1`, spec §8.2) that refreshes an older bundle's status.
 
 Pydantic models, because a bundle crosses the edges (API responses, files a verifier uploads);
 parsing is strict — unknown fields, wrong types and non-canonical encodings are refused.
 """
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from registry.core.verify import BUNDLE_FORMAT, MAX_COUNT, STATUS_FORMAT
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -19,15 +22,14 @@ __all__ = [
     "BundleOtherLeaf",
     "BundleStatusLeaf",
     "BundleStatusProof",
+    "StatusDocument",
 ]
-
-BUNDLE_FORMAT: Final = "certreg-bundle/1"
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
 Base64Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 TxHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
-Count = Annotated[int, Field(ge=0, le=2**53 - 1, strict=True)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 Timestamp = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")]
 
 
@@ -104,7 +106,7 @@ class Bundle(_Strict):
     of its key from the anchored status map).
     """
 
-    format: Literal["certreg-bundle/1"] = BUNDLE_FORMAT
+    format: Literal["certreg-bundle/2"] = BUNDLE_FORMAT
     status: Literal["ANCHORED", "PENDING", "UNKNOWN"]
     certificate_id: str
     record: dict[str, Any] | None
@@ -114,4 +116,25 @@ class Bundle(_Strict):
     checkpoint: BundleCheckpoint | None
     anchor: BundleAnchor | None
     issuer_key: BundleIssuerKey | None
+    #: the first checkpoint that covered `event` (its key is judged at that block); ANCHORED only
+    first_anchored_index: Count | None
     next_checkpoint_due: Timestamp | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class StatusDocument(_Strict):
+    """A certificate's status at the latest anchored checkpoint, without its record: what a
+    verifier holding an older bundle fetches to learn the status now. `ANCHORED` carries the
+    event that set the status (signed by the issuer), its inclusion proof, the status leaf and
+    its map proof; `UNKNOWN` a non-membership proof. A mirror may serve it: the verifier checks
+    it against the chain, not against who served it."""
+
+    format: Literal["certreg-status/1"] = STATUS_FORMAT
+    status: Literal["ANCHORED", "UNKNOWN"]
+    certificate_id: str
+    event: dict[str, Any] | None
+    log_inclusion: BundleLogInclusion | None
+    status_proof: BundleStatusProof
+    checkpoint: BundleCheckpoint
+    anchor: BundleAnchor
+    issuer_key: BundleIssuerKey | None
+    first_anchored_index: Count | None

@@ -24,7 +24,11 @@ from registry.core.verify import (
     ChainIssuerKey,
     ChainQuery,
     TrustAnchors,
+    Verdict,
     chain_query,
+    compose,
+    needs_refresh,
+    verify_bundle,
 )
 from registry.samples import load_samples
 
@@ -50,6 +54,7 @@ class World:
         default_factory=list
     )
     key_blocks: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # valid_from, revoked
+    retired: list[Ed25519PrivateKey] = field(default_factory=list)
     block: int = 10
     at: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -65,6 +70,26 @@ class World:
             public = self.issuer_keys[issuer_id].public_key().public_bytes_raw()
             self.key_blocks[issuer_key_id(public)] = (1, 0)
         return self.issuer_keys[issuer_id]
+
+    def rotate(self, issuer_id: str, *, revoked_at: int | None = None) -> None:
+        """A new signing key for `issuer_id` from the next block; the old one is revoked then
+        (a routine rotation), or at `revoked_at` (a compromise found later)."""
+        old = self.key(issuer_id)
+        old_id = issuer_key_id(old.public_key().public_bytes_raw())
+        self.block += 1
+        valid_from, _ = self.key_blocks[old_id]
+        self.key_blocks[old_id] = (valid_from, self.block if revoked_at is None else revoked_at)
+        self.retired.append(old)
+        new = Ed25519PrivateKey.generate()
+        self.issuer_keys[issuer_id] = new
+        self.key_blocks[issuer_key_id(new.public_key().public_bytes_raw())] = (self.block, 0)
+
+    def public_key(self, key_id: bytes) -> bytes:
+        for private in (*self.issuer_keys.values(), *self.retired):
+            public = private.public_key().public_bytes_raw()
+            if issuer_key_id(public) == key_id:
+                return public
+        raise KeyError(key_id.hex())
 
     def append(self, kind: EventType, certificate_id: str, **extra: Any) -> Event:
         record = self.records[certificate_id]
@@ -145,7 +170,7 @@ class World:
         }
         if leaf is None:
             return {
-                "format": "certreg-bundle/1",
+                "format": "certreg-bundle/2",
                 "status": "UNKNOWN",
                 "certificate_id": certificate_id,
                 "record": None,
@@ -155,13 +180,14 @@ class World:
                 "checkpoint": checkpoint,
                 "anchor": anchor,
                 "issuer_key": None,
+                "first_anchored_index": None,
             }
         event = Event.from_leaf(self.entries[leaf.event_seq])
-        public = self.issuer_keys[event.issuer_id].public_key().public_bytes_raw()
+        public = self.public_key(event.key_id)
         bundle: dict[str, Any] = json.loads(
             json.dumps(
                 {
-                    "format": "certreg-bundle/1",
+                    "format": "certreg-bundle/2",
                     "status": "ANCHORED",
                     "certificate_id": certificate_id,
                     "record": self.records[certificate_id],
@@ -193,6 +219,7 @@ class World:
                         "key_id": hex0x(event.key_id),
                         "public_key": b64(public),
                     },
+                    "first_anchored_index": self.first_covering(event.seq),
                 }
             )
         )
@@ -205,9 +232,9 @@ class World:
             if Event.from_leaf(entry).certificate_id == certificate_id
         )
         event = Event.from_leaf(self.entries[seq])
-        public = self.issuer_keys[event.issuer_id].public_key().public_bytes_raw()
+        public = self.public_key(event.key_id)
         return {
-            "format": "certreg-bundle/1",
+            "format": "certreg-bundle/2",
             "status": "PENDING",
             "certificate_id": certificate_id,
             "record": self.records[certificate_id],
@@ -221,42 +248,97 @@ class World:
                 "key_id": hex0x(event.key_id),
                 "public_key": b64(public),
             },
+            "first_anchored_index": None,
             "next_checkpoint_due": "2026-01-01T00:10:00Z",
         }
 
+    def chain_checkpoint(self, index: int) -> ChainCheckpoint:
+        cp, _, block, _, _ = self.checkpoints[index]
+        return ChainCheckpoint(
+            tree_size=cp.tree_size,
+            log_root=cp.root_hash,
+            map_root=cp.map_root,
+            block_number=block,
+            timestamp=1_700_000_000 + block,
+        )
+
+    def first_covering(self, seq: int) -> int:
+        return next(i for i, c in enumerate(self.checkpoints) if c[0].tree_size > seq)
+
     def facts(self, query: ChainQuery) -> ChainFacts:
         """What a chain holding our checkpoints and keys would answer."""
-        checkpoint = None
-        if query.checkpoint_index is not None and query.checkpoint_index < len(self.checkpoints):
-            cp, _, block, _, _ = self.checkpoints[query.checkpoint_index]
-            checkpoint = ChainCheckpoint(
-                tree_size=cp.tree_size,
-                log_root=cp.root_hash,
-                map_root=cp.map_root,
-                block_number=block,
-                timestamp=1_700_000_000 + block,
+        wanted = set(query.checkpoints)
+        first = {}
+        if query.first_anchoring is not None and query.first_anchoring[1] is None:
+            seq = query.first_anchoring[0]
+            if any(c[0].tree_size > seq for c in self.checkpoints):
+                first[seq] = self.first_covering(seq)
+                wanted |= {first[seq], first[seq] - 1} - {-1}
+        checkpoints = {
+            i: self.chain_checkpoint(i) for i in wanted if 0 <= i < len(self.checkpoints)
+        }
+        keys: dict[tuple[bytes, bytes], ChainIssuerKey | None] = {}
+        for ref in query.issuer_keys:
+            keys[ref] = None
+            for issuer_id, private in [*self.issuer_keys.items(), *self._retired_by_issuer()]:
+                public = private.public_key().public_bytes_raw()
+                key_id = issuer_key_id(public)
+                if ref == (issuer_chain_id(issuer_id), key_id):
+                    valid_from, revoked_at = self.key_blocks[key_id]
+                    keys[ref] = ChainIssuerKey(
+                        public_key=public, valid_from=valid_from, revoked_at=revoked_at
+                    )
+        txs = {}
+        if query.anchor_tx is not None and query.anchor_tx[1] in checkpoints:
+            tx_hash, index = query.anchor_tx
+            txs[query.anchor_tx] = (
+                tx_hash == "0x" + checkpoints[index].block_number.to_bytes(32, "big").hex()
             )
-        issuer_key = None
-        for issuer_id, private in self.issuer_keys.items():
-            public = private.public_key().public_bytes_raw()
-            key_id = issuer_key_id(public)
-            if query.issuer_chain_id == issuer_chain_id(issuer_id) and query.key_id == key_id:
-                valid_from, revoked_at = self.key_blocks[key_id]
-                issuer_key = ChainIssuerKey(
-                    public_key=public, valid_from=valid_from, revoked_at=revoked_at
-                )
-        tx_ok = None
-        if query.tx_hash is not None and checkpoint is not None:
-            tx_ok = query.tx_hash == "0x" + checkpoint.block_number.to_bytes(32, "big").hex()
         return ChainFacts(
-            checkpoint=checkpoint,
             latest_index=len(self.checkpoints) - 1 if self.checkpoints else None,
-            issuer_key=issuer_key,
-            anchor_tx_matches=tx_ok,
+            checkpoints=checkpoints,
+            issuer_keys=keys,
+            anchor_txs=txs,
+            first_anchoring=first,
+            head_block=self.block + 1 if query.head_block else None,
         )
+
+    def _retired_by_issuer(self) -> list[tuple[str, Ed25519PrivateKey]]:
+        if not self.retired:
+            return []
+        by_key = {issuer_key_id(p.public_key().public_bytes_raw()): p for p in self.retired}
+        out = []
+        for entry in self.entries:
+            event = Event.from_leaf(entry)
+            if event.key_id in by_key:
+                out.append((event.issuer_id, by_key.pop(event.key_id)))
+        return out
 
     def facts_for(self, bundle: object) -> ChainFacts:
         return self.facts(chain_query(bundle))
+
+    def status_document(self, certificate_id: str) -> dict[str, Any]:
+        """What `GET /v1/certificates/{id}/status-proof` answers, at the latest checkpoint."""
+        bundle = self.bundle(certificate_id)
+        document = {k: v for k, v in bundle.items() if k != "record"}
+        document["format"] = "certreg-status/1"
+        return document
+
+    def verify(self, bundle: object, *, fresh: bool = True, today: dt.date = TODAY) -> Verdict:
+        """The verdict with this chain, refreshing an older bundle from this registry."""
+        facts = self.facts_for(bundle)
+        document = None
+        if fresh and needs_refresh(bundle, facts) and isinstance(bundle, dict):
+            document = self.status_document(bundle["certificate_id"])
+            facts = facts.merged(self.facts_for(compose(bundle, document)))
+        return verify_bundle(
+            bundle,
+            trust=self.trust,
+            chain=facts,
+            today=today,
+            fresh=document,
+            fresh_source="registry.example" if document is not None else None,
+        )
 
 
 def sample(kind: str, n: int = 0) -> dict[str, Any]:

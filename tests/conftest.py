@@ -3,6 +3,7 @@ on PostgreSQL (the server on 127.0.0.1:5432 these machines run; `.ci/run` starts
 down). A PostgreSQL that cannot be reached fails the tests: it is never skipped silently.
 """
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -75,3 +76,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """A command run in process (`certreg anchor`, `serve`) configures the root logger to write
+    to its own, later closed, stderr: put the root logger back after every test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

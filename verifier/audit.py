@@ -1,4 +1,4 @@
-"""The auditor: check, trusting only the chain (and a pinned registry key), that the registry
+"""The auditor: check, trusting only the chain and a pinned registry key, that the registry
 never rewrote its history, and how a certificate stood at any time.
 
 For every checkpoint on chain: the registry's note is signed by the pinned key and says the
@@ -6,7 +6,8 @@ same roots; each consecutive pair is consistent (RFC 9162 proof from the registr
 against the chain's roots); the log root recomputed from the downloaded entries equals the
 anchored one; the status-map root recomputed by replaying the log (spec §5.7) equals the
 anchored one; and every event is signed by a key the chain had in force when the event was
-anchored.
+anchored. Every answer of the registry is treated as hostile: a wrong status, shape or count
+is a named finding, never a crash.
 """
 
 import datetime as dt
@@ -28,10 +29,19 @@ from registry.core.log import LogTree
 from registry.core.note import NoteVerifier
 from registry.core.proofs import verify_consistency
 from registry.core.statusmap import StatusMap
+from verifier.errors import VerifierError
 
-__all__ = ["AuditReport", "PointInTime", "audit"]
+__all__ = ["AuditReport", "AuditUnavailableError", "PointInTime", "audit"]
 
 PAGE = 1000
+
+
+class AuditUnavailableError(VerifierError):
+    """The registry could not be reached at all: nothing was audited (exit code 3)."""
+
+
+class _Refused(Exception):  # noqa: N818 (internal: a hostile or broken answer, reported)
+    """An answer of the registry that is not what was asked for: a finding, not a crash."""
 
 
 @dataclass
@@ -67,20 +77,42 @@ class AuditReport:
         }
 
 
-def _pages(http: httpx2.Client, end: int) -> Iterator[dict[str, Any]]:
+def _get(http: httpx2.Client, path: str, **params: int) -> Any:
+    """The JSON of a 200 answer; `_Refused` for anything else (the registry is not trusted)."""
+    try:
+        response = http.get(path, params=params)
+    except httpx2.HTTPError as exc:
+        raise AuditUnavailableError(
+            f"could not reach the registry at {http.base_url}: {type(exc).__name__}"
+        ) from exc
+    if response.status_code != 200:
+        raise _Refused(f"GET {path}: got HTTP {response.status_code}, want 200")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _Refused(f"GET {path}: got an answer that is not JSON") from exc
+
+
+def _pages(http: httpx2.Client, end: int) -> Iterator[object]:
     for start in range(0, end, PAGE):
-        response = http.get(
-            "/v1/log/entries", params={"start": start, "end": min(end, start + PAGE)}
-        )
-        response.raise_for_status()
-        yield from response.json()["entries"]
+        stop = min(end, start + PAGE)
+        page = _get(http, "/v1/log/entries", start=start, end=stop)
+        entries = page.get("entries") if isinstance(page, dict) else None
+        if not isinstance(entries, list):
+            raise _Refused(f"entries [{start}, {stop}): got no list of entries")
+        if len(entries) != stop - start:
+            raise _Refused(
+                f"entries [{start}, {stop}): got {len(entries)} entries, want {stop - start} "
+                "(the anchored size)"
+            )
+        yield from entries
 
 
 def audit(
     *,
     client: AnchorClient,
     http: httpx2.Client,
-    vkey: NoteVerifier | None = None,
+    vkey: NoteVerifier,
     at_block: int | None = None,
     at_time: dt.datetime | None = None,
     certificate_id: str | None = None,
@@ -88,18 +120,27 @@ def audit(
     """Audit the registry behind `http` against the contract behind `client`."""
     report = AuditReport()
     problems = report.problems
-    identity = http.get("/v1/registry").json()
-    if vkey is None:
-        # Not pinned: take the registry's word once (the CLI says so); a pinned key is better.
-        vkey = NoteVerifier.from_vkey(identity["vkey"])
-    elif identity["vkey"] != vkey.vkey:
-        problems.append(f"registry key: got {identity['vkey']}, want the pinned {vkey.vkey}")
-    if identity["contract"].lower() != client.address.lower():
-        problems.append(f"registry anchors on {identity['contract']}, want {client.address}")
+    try:
+        identity = _get(http, "/v1/registry")
+        if not isinstance(identity, dict):
+            raise _Refused("GET /v1/registry: got no object")
+        if identity.get("vkey") != vkey.vkey:
+            problems.append(
+                f"registry key: got {identity.get('vkey')}, want the pinned {vkey.vkey}"
+            )
+        contract = identity.get("contract")
+        if not isinstance(contract, str) or contract.lower() != client.address.lower():
+            problems.append(f"registry anchors on {contract}, want the pinned {client.address}")
+    except _Refused as exc:
+        problems.append(str(exc))
 
     chain = client.checkpoints()
     report.checkpoints = len(chain)
-    notes = _registry_checkpoints(http)
+    try:
+        notes = _registry_checkpoints(http)
+    except _Refused as exc:
+        problems.append(str(exc))
+        notes = {}
     for cp in chain:
         _check_note(cp, notes.get(cp.index), vkey, problems)
     for older, newer in itertools.pairwise(chain):
@@ -113,9 +154,12 @@ def audit(
         at_checkpoint=_checkpoint_at(chain, at_block=at_block, at_time=at_time),
     )
     end = chain[-1].tree_size if chain else 0
-    for obj in _pages(http, end):
-        if not replay.add(obj):
-            break
+    try:
+        for obj in _pages(http, end):
+            if not replay.add(obj):
+                break
+    except _Refused as exc:
+        problems.append(str(exc))
     if report.events != end:
         problems.append(f"log: got {report.events} entries, want {end} (anchored)")
     if certificate_id is not None and report.at is None:
@@ -157,8 +201,12 @@ class _Replay:
         if event.seq != report.events:
             problems.append(f"entry {report.events}: got seq {event.seq}")
             return False
+        if not self.pending:
+            problems.append(f"entry {event.seq}: beyond the last anchored checkpoint")
+            return False
         self.tree.append(event.leaf_bytes())
-        cover = next(cp for cp in self.pending if cp.tree_size > event.seq)
+        # The first checkpoint that covered the event: the issuer key is judged at its block.
+        cover = self.pending[0]
         report.signatures_checked += _check_signature(
             self.client, event, cover, self.keys, problems
         )
@@ -198,8 +246,13 @@ def _registry_checkpoints(http: httpx2.Client) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     start = 0
     while True:
-        page = http.get("/v1/checkpoints", params={"start": start, "limit": 1000}).json()
-        rows = page["checkpoints"]
+        page = _get(http, "/v1/checkpoints", start=start, limit=1000)
+        rows = page.get("checkpoints") if isinstance(page, dict) else None
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("index"), int) and r["index"] >= start
+            for r in rows
+        ):
+            raise _Refused(f"GET /v1/checkpoints?start={start}: got no list of checkpoints")
         for row in rows:
             found[row["index"]] = row
         if len(rows) < 1000:
@@ -214,7 +267,7 @@ def _check_note(
         problems.append(f"checkpoint {cp.index}: on chain, but the registry does not list it")
         return
     try:
-        signed = verify_checkpoint(row["note"], verifier=vkey)
+        signed = verify_checkpoint(str(row.get("note")), verifier=vkey)
     except CoreError as exc:
         problems.append(f"checkpoint {cp.index}: note: {exc}")
         return
@@ -229,25 +282,27 @@ def _check_note(
 def _check_consistency(
     http: httpx2.Client, older: ChainCheckpoint, newer: ChainCheckpoint, problems: list[str]
 ) -> None:
-    response = http.get(
-        "/v1/log/consistency", params={"from": older.tree_size, "to": newer.tree_size}
-    )
-    if response.status_code != 200:
-        problems.append(
-            f"checkpoints {older.index}->{newer.index}: "
-            f"no consistency proof (HTTP {response.status_code})"
-        )
-        return
+    what = f"checkpoints {older.index}->{newer.index}"
+    if older.tree_size == newer.tree_size:
+        return  # the contract refuses this; nothing to prove
     try:
+        answer = _get(
+            http, "/v1/log/consistency", **{"from": older.tree_size, "to": newer.tree_size}
+        )
+        hashes = answer.get("hashes") if isinstance(answer, dict) else None
+        if not isinstance(hashes, list):
+            raise _Refused(f"{what}: got no consistency proof")
         verify_consistency(
             size1=older.tree_size,
             size2=newer.tree_size,
             root1=older.log_root,
             root2=newer.log_root,
-            proof=[parse_hex(h) for h in response.json()["hashes"]],
+            proof=[parse_hex(h) for h in hashes],
         )
-    except CoreError as exc:
-        problems.append(f"checkpoints {older.index}->{newer.index}: {exc}")
+    except _Refused as exc:
+        problems.append(f"{what}: {exc}")
+    except (CoreError, TypeError) as exc:
+        problems.append(f"{what}: {exc}")
 
 
 def _check_signature(

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import IssuerId, StackDep
-from api.problems import responses
+from api.problems import ProblemError, responses
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -15,7 +15,8 @@ from api.schemas import (
     SupersedeRequest,
     TransitionRequest,
 )
-from registry.bundle import Bundle
+from registry.assembly import NothingAnchoredError
+from registry.bundle import Bundle, StatusDocument
 from registry.core.encoding import hex0x
 from registry.records import CertificateKind, CertificateSubmission
 from registry.service import CertificateView, IssueResult
@@ -148,6 +149,25 @@ def get_proof(certificate_id: CertificateId, stack: StackDep) -> Response:
     # would validate the whole return value again (docs/benchmarks.md, "HTTP API").
     bundle = stack.assembler.bundle(certificate_id)
     return Response(content=bundle.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/{certificate_id}/status-proof",
+    summary="The certificate's status at the latest anchored checkpoint, without its record",
+    response_model=StatusDocument,
+    responses=responses(404, 422),
+)
+def get_status_proof(certificate_id: CertificateId, stack: StackDep) -> Response:
+    """What a verifier holding an older bundle fetches to learn the status now (docs/spec.md
+    §8.2): `ANCHORED` with the status leaf and its map proof, the event that set it (signed by
+    the issuer) with its inclusion proof, the checkpoint and its anchor; `UNKNOWN` with a
+    non-membership proof. It carries no record, so a mirror can serve it; the verifier checks
+    it against the chain. 404 before the first anchored checkpoint."""
+    try:
+        document = stack.assembler.status_document(certificate_id)
+    except NothingAnchoredError as exc:
+        raise ProblemError("not-found", 404, f"status of {certificate_id}: {exc}") from exc
+    return Response(content=document.model_dump_json(), media_type="application/json")
 
 
 @router.get("", summary="Search certificates", responses=responses(422))

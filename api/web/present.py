@@ -38,9 +38,8 @@ __all__ = [
 
 
 class Outcome(enum.StrEnum):
-    """What the page says, one of the verdicts of DESIGN §7 as a person needs them: an
-    `UNKNOWN` verdict is either "not found" (no such certificate) or "unavailable" (the checks
-    could not be completed, e.g. the chain did not answer)."""
+    """What the page says: one of the verdicts of docs/spec.md §9 as a person needs them
+    (`UNKNOWN` is "not found", `UNCONFIRMED` "could not check")."""
 
     VALID = "valid"
     SUSPENDED = "suspended"
@@ -51,6 +50,7 @@ class Outcome(enum.StrEnum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     UNAVAILABLE = "unavailable"
+    STALE = "stale"
 
 
 #: colour family of each outcome (never shown alone: each has an icon and words too)
@@ -60,10 +60,11 @@ TONES: Final = {
     Outcome.WITHDRAWN: "bad",
     Outcome.EXPIRED: "warn",
     Outcome.SUPERSEDED: "info",
-    Outcome.PENDING: "info",
+    Outcome.PENDING: "warn",  # amber: not yet confirmed, never shown as valid
     Outcome.NOT_FOUND: "bad",
     Outcome.INVALID: "bad",
     Outcome.UNAVAILABLE: "neutral",
+    Outcome.STALE: "neutral",
 }
 
 _FROM_VERDICT: Final = {
@@ -74,6 +75,9 @@ _FROM_VERDICT: Final = {
     VerdictStatus.SUPERSEDED: Outcome.SUPERSEDED,
     VerdictStatus.PENDING: Outcome.PENDING,
     VerdictStatus.INVALID: Outcome.INVALID,
+    VerdictStatus.UNKNOWN: Outcome.NOT_FOUND,
+    VerdictStatus.UNCONFIRMED: Outcome.UNAVAILABLE,
+    VerdictStatus.STALE: Outcome.STALE,
 }
 
 #: subject keys given in both languages as `<key>_vi` and `<key>_en`
@@ -108,11 +112,7 @@ def _text(value: object, limit: int = 500) -> str:
 
 def outcome_of(verdict: Verdict) -> Outcome:
     """The page's outcome for a verdict."""
-    if verdict.status in _FROM_VERDICT:
-        return _FROM_VERDICT[verdict.status]
-    if any(c.status is CheckStatus.ERROR for c in verdict.checks):
-        return Outcome.UNAVAILABLE
-    return Outcome.NOT_FOUND
+    return _FROM_VERDICT[verdict.status]
 
 
 def registered_hash(bundle: Mapping[str, Any]) -> bytes | None:
@@ -471,7 +471,7 @@ def verdict_view(
 ) -> VerdictView:
     """The banner: outcome title, a summary sentence, and the notes that explain it."""
     why: list[str] = []
-    if verdict is not None and outcome in (Outcome.INVALID, Outcome.UNAVAILABLE):
+    if verdict is not None and outcome in (Outcome.INVALID, Outcome.UNAVAILABLE, Outcome.STALE):
         wanted = CheckStatus.FAILED if outcome is Outcome.INVALID else CheckStatus.ERROR
         for view in check_views(verdict, bundle, shown, t):
             if view.status == wanted.value and view.sentence not in why:

@@ -5,10 +5,10 @@ Pages (`/verify…`) are server-rendered HTML in Vietnamese or English and need 
 their errors are HTML pages too. QR codes and PDFs are part of the JSON API (`/v1/…`): their
 errors are RFC 9457 problems like the rest of it.
 
-The verdict a page shows is computed here, by this server, as `certreg verify --current` would:
-the certificate's proof bundle is assembled and checked with `Stack.verifier`, which trusts only
-the registry key, chain id and contract pinned in this server's own settings and reads the
-chain itself.
+The verdict a page shows is the one `Stack.verifier` gives, as `certreg verify` would: it trusts
+only the registry key, chain id and contract pinned in this server's own settings, reads the
+chain itself, and refreshes an older bundle's status from this registry's fresh status proof.
+Pages render that `Verdict`; they decide nothing themselves.
 """
 
 import contextlib
@@ -26,11 +26,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import URL
 
-from anchoring.stack import Stack
 from api.deps import StackDep
 from api.problems import responses
 from api.routes.certificates import CertificateId
 from api.settings import ApiSettings
+from api.stack import Stack
 from api.web import pdf
 from api.web.i18n import Translator, translator
 from api.web.pages import CSS_PATH, css_bytes, page_language, render_page
@@ -50,7 +50,7 @@ from api.web.present import (
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
 from registry.core.canonical import json_depth
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
-from registry.db.repositories import CheckpointRepository, IssuerRepository
+from registry.db.repositories import IssuerRepository
 from registry.errors import NotFoundError
 
 __all__ = ["api_router", "page_router"]
@@ -63,7 +63,6 @@ api_router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 _ID: Final = re.compile(r"0x[0-9a-f]{64}")
 #: nesting an honest bundle never reaches; checked before parsing an uploaded file
 _MAX_UPLOAD_DEPTH: Final = 32
-_LIVE_ATTEMPTS: Final = 3
 
 
 class PngResponse(Response):
@@ -148,28 +147,20 @@ class Checked:
     verdict: Verdict
 
 
-def _outdated(verdict: Verdict) -> bool:
-    """Whether the verdict is UNKNOWN only because a newer checkpoint exists."""
-    errors = [c for c in verdict.checks if c.status is CheckStatus.ERROR]
-    return (
-        verdict.status is VerdictStatus.UNKNOWN
-        and bool(errors)
-        and all(c.code == "newer_checkpoint" for c in errors)
-    )
-
-
 def check_live(stack: Stack, certificate_id: str) -> Checked:
-    """The certificate's current bundle, verified for the current status.
+    """The certificate's current bundle and its verdict (a checkpoint anchored in between is
+    handled by the verifier's refresh)."""
+    bundle = stack.assembler.bundle(certificate_id).model_dump(mode="json")
+    return Checked(bundle, stack.verifier.verify(bundle))
 
-    A checkpoint anchored between assembling and verifying makes the bundle one checkpoint old
-    (`newer_checkpoint`): assemble it again, a few times at most.
-    """
-    for _ in range(_LIVE_ATTEMPTS):
-        bundle = stack.assembler.bundle(certificate_id).model_dump(mode="json")
-        verdict = stack.verifier.verify(bundle, current=True)
-        if not _outdated(verdict):
-            break
-    return Checked(bundle, verdict)
+
+def _chain_backs_issuer(verdict: Verdict) -> bool:
+    """Whether the chain holds the signing key for the record's issuer (and the signature
+    verified with it): only then may a page show the issuer's name and accreditation."""
+    return (
+        verdict.check("issuer_key_registered").status is CheckStatus.PASSED
+        and verdict.check("issuer_signature").status is CheckStatus.PASSED
+    )
 
 
 def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
@@ -184,19 +175,13 @@ def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
         )
 
 
-def _anchored_at(stack: Stack, verdict: Verdict, bundle: Mapping[str, Any]) -> dt.datetime | None:
-    """When the bundle's checkpoint was anchored, if the chain confirmed that checkpoint."""
+def _anchored_at(verdict: Verdict) -> dt.datetime | None:
+    """When the checkpoint the verdict rests on was anchored, as the chain said."""
     if verdict.check("checkpoint_anchored").status is not CheckStatus.PASSED:
         return None
-    checkpoint = bundle.get("checkpoint")
-    index = checkpoint.get("index") if isinstance(checkpoint, Mapping) else None
-    if not isinstance(index, int):
+    if verdict.as_of is None:
         return None
-    with stack.sessions() as session:
-        row = CheckpointRepository(session).get(index)
-        if row is None or row.state != "anchored" or row.block_timestamp is None:
-            return None
-        return dt.datetime.fromtimestamp(row.block_timestamp, tz=dt.UTC)
+    return dt.datetime.fromtimestamp(verdict.as_of, tz=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -262,9 +247,8 @@ def _result_page(
     registered = registered_hash(bundle) if isinstance(record, Mapping) else None
     shown: Details | None = None
     if outcome is not Outcome.NOT_FOUND and isinstance(record, Mapping):
-        shown = details(
-            record, issuer=_issuer(stack, record.get("issuer_id")), t=t, record_hash=registered
-        )
+        issuer = _issuer(stack, record.get("issuer_id")) if _chain_backs_issuer(verdict) else None
+        shown = details(record, issuer=issuer, t=t, record_hash=registered)
     successor, predecessor = _related(bundle, certificate_id)
     if live and shown is not None and predecessor is None and successor is None:
         # A replacement that changed again since (e.g. suspended): its latest event no longer
@@ -303,7 +287,7 @@ def _result_page(
             "checkpoint": checkpoint_view(
                 bundle,
                 explorer_tx_url=settings.block_explorer_tx_url,
-                anchored_at=_anchored_at(stack, verdict, bundle),
+                anchored_at=_anchored_at(verdict),
                 t=t,
             ),
             "open_checks": outcome in (Outcome.INVALID, Outcome.UNAVAILABLE),
@@ -468,26 +452,15 @@ def upload_check(
             note=t("upload.not_bundle"),
             switch_to=switch_to,
         )
-    verdict = stack.verifier.verify(parsed, current=True)
+    verdict = stack.verifier.verify(parsed)
     uploaded = parsed if isinstance(parsed, dict) else {}
     checked = Checked(uploaded, verdict)
     note = t("upload.checked", name=nfc(bundle.filename or "")[:100])
-    if _outdated(verdict):
-        # Genuine but older than the chain's latest checkpoint: it proves how the certificate
-        # stood then. Show the current status, from a fresh bundle of the same certificate.
-        then = stack.verifier.verify(parsed, current=False)
-        certificate_id = uploaded.get("certificate_id")
-        if then.status not in (VerdictStatus.INVALID, VerdictStatus.UNKNOWN) and isinstance(
-            certificate_id, str
-        ):
-            live = check_live(stack, certificate_id)
-            if registered_hash(live.bundle) == registered_hash(uploaded):
-                checked = live
-                note = t(
-                    "upload.outdated",
-                    status=t(f"verdict.{outcome_of(then).value}.title"),
-                    index=t.number(then.checkpoint_index or 0),
-                )
+    if verdict.bundle_checkpoint_index is not None:
+        # Genuine but older than the chain's latest checkpoint: the verifier refreshed its
+        # status from this registry's fresh proof, or could not (STALE).
+        key = "upload.refreshed" if verdict.refreshed_from is not None else "upload.stale"
+        note = t(key, index=t.number(verdict.bundle_checkpoint_index))
     outcome = outcome_of(checked.verdict)
     return _result_page(
         request,

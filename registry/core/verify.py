@@ -1,24 +1,29 @@
-"""The verifier's decision logic (DESIGN §7): a proof bundle in, a verdict out.
+"""The verifier's decision logic (docs/spec.md §9): a proof bundle in, a verdict out.
 
-Pure: what the chain says comes in as `ChainFacts`, fetched by a thin layer outside the core
-(`anchoring.verify`) for the `ChainQuery` this module derives from the bundle. Without chain
-facts the chain checks are `skipped`, shown but not failing.
+Pure: what the chain says comes in as `ChainFacts`, read by the `verifier` package for the
+`ChainQuery` this module derives from the bundle. `VALID` means exactly what spec §9 says:
+every check passed, against the chain, with pinned trust roots, and the status proven is the
+certificate's status at the chain's latest checkpoint. So:
 
-Every check is named (docs/spec.md §9 lists the codes). A `failed` check means the bundle is
-tampered with or forged, and makes the verdict `INVALID`; an `error` check means the verifier
-could not establish something (e.g. a newer checkpoint exists and the caller asked for the
-current status) and makes it `UNKNOWN`; otherwise the status-map leaf and the validity dates
-decide. The bundle is parsed here, strictly, from plain JSON: any malformed part fails the
-check that needs it, so every tampered byte shows as a failed check rather than a crash.
+- no chain facts → `UNCONFIRMED`, never `VALID`;
+- a bundle older than the chain's latest checkpoint → decided from a fresh status document
+  (`certreg-status/1`, fetched by the caller from any registry or mirror and checked here
+  against the chain exactly like a bundle), else `STALE`;
+- the issuer key is judged at the block of the first checkpoint that covered the event;
+- a `PENDING` bundle's signature is checked only against a key the chain holds for the issuer
+  and that is in force at the chain's head.
+
+Every check is named. A `failed` check means a tampered or forged bundle (`INVALID`). The bundle
+is parsed here, strictly, into typed parts; a malformed part fails the check that needs it, so
+every tampered byte shows as a failed check rather than a crash.
 """
 
-import contextlib
 import datetime as dt
 import enum
 import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Generic, TypeVar
 
 from registry.core.canonical import canonical_hash
 from registry.core.checkpoint import Checkpoint, verify_checkpoint
@@ -30,16 +35,16 @@ from registry.core.ids import certificate_id_for
 from registry.core.lifecycle import NEXT_STATUS
 from registry.core.note import NoteVerifier
 from registry.core.proofs import verify_inclusion
-from registry.core.statusmap import (
-    MapProof,
-    map_key,
-    status_leaf_value,
-    verify_map_proof,
-)
+from registry.core.statusmap import MapProof, map_key, status_leaf_value, verify_map_proof
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "BUNDLE_FORMATS",
+    "BUNDLE_FORMAT_V1",
     "CHECK_NAMES",
+    "EXIT_USAGE",
+    "MAX_COUNT",
+    "STATUS_FORMAT",
     "ChainCheckpoint",
     "ChainFacts",
     "ChainIssuerKey",
@@ -50,10 +55,22 @@ __all__ = [
     "Verdict",
     "VerdictStatus",
     "chain_query",
+    "claims_our_format",
+    "compose",
+    "key_in_force",
+    "needs_refresh",
     "verify_bundle",
 ]
 
-BUNDLE_FORMAT: Final = "certreg-bundle/1"
+BUNDLE_FORMAT_V1: Final = "certreg-bundle/1"
+BUNDLE_FORMAT: Final = "certreg-bundle/2"
+BUNDLE_FORMATS: Final = (BUNDLE_FORMAT_V1, BUNDLE_FORMAT)
+#: a certificate's status at the latest anchored checkpoint, without its record (spec §8.2)
+STATUS_FORMAT: Final = "certreg-status/1"
+#: the largest count or index on the wire: every JSON number a verifier in any language reads
+MAX_COUNT: Final = 2**53 - 1
+#: the exit code of a usage, trust-store or input error (spec §9.4)
+EXIT_USAGE: Final = 2
 
 CHECK_NAMES: Final = (
     "record_integrity",
@@ -79,9 +96,20 @@ class VerdictStatus(enum.StrEnum):
     WITHDRAWN = "WITHDRAWN"
     EXPIRED = "EXPIRED"
     SUPERSEDED = "SUPERSEDED"
-    PENDING = "PENDING"
+    UNKNOWN = "UNKNOWN"  # proven never issued
     INVALID = "INVALID"
-    UNKNOWN = "UNKNOWN"
+    PENDING = "PENDING"
+    UNCONFIRMED = "UNCONFIRMED"  # the chain could not be read
+    STALE = "STALE"  # proven only as of an older checkpoint
+
+    @property
+    def exit_code(self) -> int:
+        """0 VALID; 1 a definite negative; 3 cannot confirm (spec §9.4)."""
+        if self is VerdictStatus.VALID:
+            return 0
+        if self in (VerdictStatus.PENDING, VerdictStatus.UNCONFIRMED, VerdictStatus.STALE):
+            return 3
+        return 1
 
 
 _FROM_LEAF: Final = {
@@ -90,6 +118,12 @@ _FROM_LEAF: Final = {
     "withdrawn": VerdictStatus.WITHDRAWN,
     "superseded": VerdictStatus.SUPERSEDED,
 }
+
+
+def key_in_force(*, valid_from: int, revoked_at: int, block_number: int) -> bool:
+    """Whether an issuer key is in force on `block_number`: `validFrom ≤ b < revokedAt`, from
+    `validFrom` on while `revokedAt` is 0 (spec §7.5; the contract's `issuerKeyInForce`)."""
+    return valid_from <= block_number and (revoked_at == 0 or block_number < revoked_at)
 
 
 @dataclass(frozen=True)
@@ -110,16 +144,31 @@ class Check:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The overall status and the named checks, in `CHECK_NAMES` order."""
+    """The overall status and the named checks, in `CHECK_NAMES` order.
+
+    `checkpoint_index` is the checkpoint the status is proven at (after a refresh, the fresh
+    one; `bundle_checkpoint_index` is then the bundle's own) and `as_of` its block time.
+    """
 
     status: VerdictStatus
     checks: tuple[Check, ...]
     certificate_id: str | None = None
     checkpoint_index: int | None = None
     tree_size: int | None = None
+    as_of: int | None = None  # unix time of the checkpoint's block, when the chain said
+    bundle_checkpoint_index: int | None = None
+    refreshed_from: str | None = None
+    first_anchored_index: int | None = None
 
     def check(self, name: str) -> Check:
-        return next(c for c in self.checks if c.name == name)
+        found = [c for c in self.checks if c.name == name]
+        if not found:
+            raise KeyError(f"check: got {name!r}, want one of {CHECK_NAMES}")
+        return found[0]
+
+    @property
+    def exit_code(self) -> int:
+        return self.status.exit_code
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,27 +176,21 @@ class Verdict:
             "certificate_id": self.certificate_id,
             "checkpoint_index": self.checkpoint_index,
             "tree_size": self.tree_size,
+            "as_of": None if self.as_of is None else _utc(self.as_of),
+            "bundle_checkpoint_index": self.bundle_checkpoint_index,
+            "refreshed_from": self.refreshed_from,
+            "first_anchored_index": self.first_anchored_index,
             "checks": [c.to_json() for c in self.checks],
         }
 
 
 @dataclass(frozen=True)
 class TrustAnchors:
-    """What the verifier pins from its own configuration, never from the bundle."""
+    """What the verifier pins from its own trust store, never from the bundle."""
 
     registry_key: NoteVerifier  # the checkpoint-signing key; its name is the log's origin
     chain_id: int
     contract: str  # 0x address, compared case-insensitively
-
-
-@dataclass(frozen=True)
-class ChainQuery:
-    """What the chain must be asked for a bundle (None: not needed, or not derivable)."""
-
-    checkpoint_index: int | None
-    issuer_chain_id: bytes | None
-    key_id: bytes | None
-    tx_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -165,24 +208,67 @@ class ChainIssuerKey:
     valid_from: int
     revoked_at: int  # 0 while in force
 
+    def in_force_at(self, block_number: int) -> bool:
+        return key_in_force(
+            valid_from=self.valid_from, revoked_at=self.revoked_at, block_number=block_number
+        )
+
+
+#: (SHA-256 of the issuer id, key id): how the contract names an issuer key
+IssuerKeyRef = tuple[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class ChainQuery:
+    """What the chain must be asked for a bundle; parts that do not parse are left out.
+
+    `first_anchoring` is `(event seq, hint)`: with a hint (bundle v2) read checkpoints `hint`
+    and `hint - 1`, which `checkpoints` names already; without one (v1) find the first
+    checkpoint whose size exceeds `seq` and report it in `ChainFacts.first_anchoring`.
+    """
+
+    checkpoints: frozenset[int] = frozenset()
+    issuer_keys: frozenset[IssuerKeyRef] = frozenset()
+    anchor_tx: tuple[str, int] | None = None
+    first_anchoring: tuple[int, int | None] | None = None
+    head_block: bool = False
+
 
 @dataclass(frozen=True)
 class ChainFacts:
-    """What the contract said: the bundle's checkpoint (None: not on chain), the latest index
-    (None: no checkpoint at all), the issuer key (None: not registered), and whether the
-    anchoring transaction emitted this checkpoint (None: not checked)."""
+    """What the contract said: the latest checkpoint index (None: none anchored), the
+    checkpoints asked for (absent: not on chain), the issuer keys asked for (None: not
+    registered), whether each anchoring transaction emitted its checkpoint, the first
+    checkpoint covering an event (searched, for v1 bundles) and the head block."""
 
-    checkpoint: ChainCheckpoint | None
     latest_index: int | None
-    issuer_key: ChainIssuerKey | None
-    anchor_tx_matches: bool | None = None
+    checkpoints: Mapping[int, ChainCheckpoint] = field(default_factory=dict)
+    issuer_keys: Mapping[IssuerKeyRef, ChainIssuerKey | None] = field(default_factory=dict)
+    anchor_txs: Mapping[tuple[str, int], bool] = field(default_factory=dict)
+    first_anchoring: Mapping[int, int] = field(default_factory=dict)
+    head_block: int | None = None
+
+    def merged(self, other: "ChainFacts") -> "ChainFacts":
+        """Both rounds of reads together; the newer latest checkpoint and head win."""
+        latest = max(
+            (i for i in (self.latest_index, other.latest_index) if i is not None), default=None
+        )
+        head = max((b for b in (self.head_block, other.head_block) if b is not None), default=None)
+        return ChainFacts(
+            latest_index=latest,
+            checkpoints={**self.checkpoints, **other.checkpoints},
+            issuer_keys={**self.issuer_keys, **other.issuer_keys},
+            anchor_txs={**self.anchor_txs, **other.anchor_txs},
+            first_anchoring={**self.first_anchoring, **other.first_anchoring},
+            head_block=head,
+        )
 
 
 class _MalformedError(CoreError):
     pass
 
 
-# --- strict reading of plain JSON -----------------------------------------------------------
+# --- strict reading of plain JSON into typed parts -------------------------------------------
 
 
 def _object(
@@ -201,8 +287,8 @@ def _object(
 
 
 def _int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
-        raise _MalformedError(f"{what}: got {value!r:.40}, want a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _MalformedError(f"{what}: got {value!r:.40}, want an integer 0..2^53-1")
     return value
 
 
@@ -212,106 +298,180 @@ def _str(value: object, what: str) -> str:
     return value
 
 
-def _hashes(value: object, what: str) -> list[bytes]:
+def _hashes(value: object, what: str) -> tuple[bytes, ...]:
     if not isinstance(value, list):
         raise _MalformedError(f"{what}: got {type(value).__name__}, want a list of hashes")
-    return [parse_hex(v, what=f"{what}[{i}]") for i, v in enumerate(value)]
+    return tuple(parse_hex(v, what=f"{what}[{i}]") for i, v in enumerate(value))
 
 
 @dataclass(frozen=True)
-class _ClaimedCheckpoint:
+class RecordPart:
+    fields: dict[str, Any]
+    record_hash: bytes
+
+
+@dataclass(frozen=True)
+class IssuerKeyPart:
+    issuer_id: str
+    key_id: bytes
+    public_key: bytes
+
+
+@dataclass(frozen=True)
+class InclusionPart:
+    leaf_index: int
+    tree_size: int
+    hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class CheckpointPart:
+    index: int
     tree_size: int
     log_root: bytes
     map_root: bytes
+    note: str
 
 
-@dataclass
-class _Parsed:
-    """The bundle's parts, each parsed lazily; a part that does not parse records why."""
+@dataclass(frozen=True)
+class LeafPart:
+    certificate_id: str
+    status: str
+    record_hash: bytes
+    event_seq: int
+    value: bytes  # H(canonical(leaf)), the map value
 
-    raw: Mapping[str, Any]
-    errors: dict[str, str] = field(default_factory=dict)
-    cache: dict[str, Any] = field(default_factory=dict)
 
-    def get(self, part: str) -> Any:
-        if part in self.cache:
-            return self.cache[part]
-        if part in self.errors:
-            raise _MalformedError(self.errors[part])
+@dataclass(frozen=True)
+class StatusProofPart:
+    key: bytes
+    leaf: LeafPart | None
+    proof: MapProof
+
+
+@dataclass(frozen=True)
+class AnchorPart:
+    chain_id: int
+    contract: str
+    tx_hash: str | None
+    block_number: int
+
+
+T = TypeVar("T")
+
+
+class _Lazy(Generic[T]):
+    """One part of a bundle, parsed on first use; a part that does not parse keeps why."""
+
+    __slots__ = ("_error", "_parse", "_value")
+
+    def __init__(self, parse: Callable[[], T]) -> None:
+        self._parse = parse
+        self._value: T | None = None
+        self._error: str | None = None
+
+    def get(self) -> T:
+        if self._value is not None:
+            return self._value
+        if self._error is not None:
+            raise _MalformedError(self._error)
         try:
-            value = getattr(self, f"_parse_{part}")()
+            self._value = self._parse()
         except (CoreError, ValueError, TypeError, KeyError) as exc:
-            self.errors[part] = str(exc) or type(exc).__name__
-            raise _MalformedError(self.errors[part]) from exc
-        self.cache[part] = value
-        return value
+            self._error = str(exc) or type(exc).__name__
+            raise _MalformedError(self._error) from exc
+        return self._value
+
+
+class _Parts:
+    """The bundle's parts, typed."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.certificate_id = _Lazy(lambda: _str(raw.get("certificate_id"), "certificate_id"))
+        self.record = _Lazy(self._record)
+        self.event = _Lazy(lambda: Event.from_json(raw.get("event")))
+        self.issuer_key = _Lazy(self._issuer_key)
+        self.log_inclusion = _Lazy(self._log_inclusion)
+        self.checkpoint = _Lazy(self._checkpoint)
+        self.status_proof = _Lazy(self._status_proof)
+        self.anchor = _Lazy(self._anchor)
+        self.first_anchored = _Lazy(self._first_anchored)
 
     def present(self, part: str) -> bool:
         return self.raw.get(part) is not None
 
-    def _parse_certificate_id(self) -> str:
-        return _str(self.raw.get("certificate_id"), "certificate_id")
+    @property
+    def version(self) -> int:
+        return 2 if self.raw.get("format") == BUNDLE_FORMAT else 1
 
-    def _parse_record(self) -> tuple[dict[str, Any], bytes]:
+    def _record(self) -> RecordPart:
         record = self.raw.get("record")
         if not isinstance(record, dict):
             raise _MalformedError(f"record: got {type(record).__name__}, want an object")
-        return record, canonical_hash(record)
+        return RecordPart(record, canonical_hash(record))
 
-    def _parse_event(self) -> Event:
-        return Event.from_json(self.raw.get("event"))
-
-    def _parse_issuer_key(self) -> tuple[str, bytes, bytes]:
+    def _issuer_key(self) -> IssuerKeyPart:
         key = _object(
             self.raw.get("issuer_key"), "issuer_key", required={"issuer_id", "key_id", "public_key"}
         )
-        return (
+        return IssuerKeyPart(
             _str(key["issuer_id"], "issuer_key.issuer_id"),
             parse_hex(key["key_id"], what="issuer_key.key_id"),
             parse_b64(key["public_key"], size=32, what="issuer_key.public_key"),
         )
 
-    def _parse_log_inclusion(self) -> tuple[int, int, list[bytes]]:
+    def _log_inclusion(self) -> InclusionPart:
         proof = _object(
             self.raw.get("log_inclusion"),
             "log_inclusion",
             required={"leaf_index", "tree_size", "hashes"},
         )
-        return (
+        return InclusionPart(
             _int(proof["leaf_index"], "log_inclusion.leaf_index"),
             _int(proof["tree_size"], "log_inclusion.tree_size"),
             _hashes(proof["hashes"], "log_inclusion.hashes"),
         )
 
-    def _parse_checkpoint(self) -> tuple[int, _ClaimedCheckpoint, str]:
+    def _checkpoint(self) -> CheckpointPart:
         raw = _object(
             self.raw.get("checkpoint"),
             "checkpoint",
             required={"index", "tree_size", "log_root", "map_root", "note"},
         )
-        index = _int(raw["index"], "checkpoint.index")
-        claimed = (
+        return CheckpointPart(
+            _int(raw["index"], "checkpoint.index"),
             _int(raw["tree_size"], "checkpoint.tree_size"),
             parse_hex(raw["log_root"], what="checkpoint.log_root"),
             parse_hex(raw["map_root"], what="checkpoint.map_root"),
+            _str(raw["note"], "checkpoint.note"),
         )
-        note = _str(raw["note"], "checkpoint.note")
-        return index, _ClaimedCheckpoint(*claimed), note
 
-    def _parse_status_proof(self) -> tuple[bytes, dict[str, Any] | None, MapProof]:
+    def _status_proof(self) -> StatusProofPart:
         raw = _object(
             self.raw.get("status_proof"),
             "status_proof",
             required={"key", "leaf", "bitmap", "siblings"},
             optional=frozenset({"other_leaf"}),
         )
-        leaf = raw["leaf"]
-        if leaf is not None:
-            leaf = _object(
-                leaf,
+        leaf = None
+        if raw["leaf"] is not None:
+            obj = _object(
+                raw["leaf"],
                 "status_proof.leaf",
                 required={"certificate_id", "status", "record_hash", "event_seq"},
             )
+            certificate_id = _str(obj["certificate_id"], "status_proof.leaf.certificate_id")
+            status = _str(obj["status"], "status_proof.leaf.status")
+            record_hash = parse_hex(obj["record_hash"], what="status_proof.leaf.record_hash")
+            event_seq = _int(obj["event_seq"], "status_proof.leaf.event_seq")
+            value = status_leaf_value(
+                certificate_id=certificate_id,
+                status=status,
+                record_hash=record_hash,
+                event_seq=event_seq,
+            )
+            leaf = LeafPart(certificate_id, status, record_hash, event_seq, value)
         proof_json = {"bitmap": raw["bitmap"], "siblings": raw["siblings"]}
         if "other_leaf" in raw:
             if raw["other_leaf"] is None:
@@ -319,9 +479,11 @@ class _Parsed:
                     "status_proof.other_leaf: got null, want it omitted or an object"
                 )
             proof_json["other_leaf"] = raw["other_leaf"]
-        return parse_hex(raw["key"], what="status_proof.key"), leaf, MapProof.from_json(proof_json)
+        return StatusProofPart(
+            parse_hex(raw["key"], what="status_proof.key"), leaf, MapProof.from_json(proof_json)
+        )
 
-    def _parse_anchor(self) -> tuple[int, str, str | None, int]:
+    def _anchor(self) -> AnchorPart:
         raw = _object(
             self.raw.get("anchor"),
             "anchor",
@@ -332,15 +494,21 @@ class _Parsed:
         tx_hash = raw["tx_hash"]
         if tx_hash is not None:
             parse_hex(tx_hash, what="anchor.tx_hash")
-        return (
+        return AnchorPart(
             _int(raw["chain_id"], "anchor.chain_id"),
             contract,
             tx_hash,
             _int(raw["block_number"], "anchor.block_number"),
         )
 
+    def _first_anchored(self) -> int | None:
+        if self.version < 2:
+            return None
+        value = self.raw.get("first_anchored_index")
+        return None if value is None else _int(value, "first_anchored_index")
 
-_TOP_REQUIRED: Final = {
+
+_COMMON: Final = {
     "format",
     "status",
     "certificate_id",
@@ -352,27 +520,122 @@ _TOP_REQUIRED: Final = {
     "anchor",
     "issuer_key",
 }
-_TOP_OPTIONAL: Final = {"next_checkpoint_due"}
+_REQUIRED: Final = {
+    BUNDLE_FORMAT_V1: frozenset(_COMMON),
+    BUNDLE_FORMAT: frozenset(_COMMON | {"first_anchored_index"}),
+}
+_OPTIONAL: Final = frozenset({"next_checkpoint_due"})
 _BUNDLE_STATES: Final = ("ANCHORED", "PENDING", "UNKNOWN")
+_STATUS_REQUIRED: Final = frozenset(
+    (_COMMON - {"record"}) | {"first_anchored_index"},
+)
+
+
+def claims_our_format(obj: object) -> bool:
+    """Whether `obj` says it is a certreg bundle (any version). A file that does not is an
+    input error (exit 2); one that does but is malformed is `INVALID` (spec §9.4)."""
+    if not isinstance(obj, Mapping):
+        return False
+    fmt = obj.get("format")
+    return isinstance(fmt, str) and fmt.startswith("certreg-bundle/")
+
+
+def _envelope(bundle: object) -> str | None:
+    """Why `bundle` is not a well-formed envelope of a known format, or None."""
+    if not isinstance(bundle, Mapping):
+        return f"bundle: got {type(bundle).__name__}, want an object"
+    fmt = bundle.get("format")
+    if fmt not in _REQUIRED:
+        return f"format: got {fmt!r:.40}, want one of {BUNDLE_FORMATS}"
+    required = _REQUIRED[fmt]
+    missing = required - bundle.keys()
+    unknown = bundle.keys() - required - _OPTIONAL
+    if missing or unknown:
+        return f"bundle: got members {sorted(bundle)}, want {sorted(required)}"
+    if bundle.get("status") not in _BUNDLE_STATES:
+        return f"status: got {bundle.get('status')!r:.40}, want one of {_BUNDLE_STATES}"
+    return None
+
+
+def compose(bundle: Mapping[str, Any], fresh: object) -> dict[str, Any]:
+    """The bundle's record with everything else from a fresh status document (spec §8.2): a
+    v2 bundle at the fresh checkpoint, checked like any other. Raises CoreError if `fresh` is
+    not a status document of the bundle's certificate."""
+    if not isinstance(fresh, Mapping) or fresh.get("format") != STATUS_FORMAT:
+        raise _MalformedError(
+            f"fresh status: got format {getattr(fresh, 'get', lambda _: None)('format')!r:.40}, "
+            f"want {STATUS_FORMAT!r}"
+        )
+    missing = _STATUS_REQUIRED - fresh.keys()
+    unknown = fresh.keys() - _STATUS_REQUIRED
+    if missing or unknown:
+        raise _MalformedError(
+            f"fresh status: got members {sorted(fresh)}, want {sorted(_STATUS_REQUIRED)}"
+        )
+    if fresh.get("certificate_id") != bundle.get("certificate_id"):
+        raise _MalformedError(
+            f"fresh status: got certificate {fresh.get('certificate_id')!r:.80}, "
+            f"want {bundle.get('certificate_id')!r:.80}"
+        )
+    if fresh.get("status") not in ("ANCHORED", "UNKNOWN"):
+        raise _MalformedError(
+            f"fresh status: got status {fresh.get('status')!r:.20}, want ANCHORED or UNKNOWN"
+        )
+    composite = {k: v for k, v in fresh.items() if k != "format"}
+    composite["format"] = BUNDLE_FORMAT
+    composite["record"] = bundle.get("record") if fresh.get("status") == "ANCHORED" else None
+    return composite
 
 
 def chain_query(bundle: object) -> ChainQuery:
-    """What to ask the chain for `bundle`; parts that do not parse are left out."""
-    parsed = _Parsed(bundle if isinstance(bundle, Mapping) else {})
-    index = tx_hash = None
-    issuer = key_id = None
-    with contextlib.suppress(_MalformedError):
-        index = parsed.get("checkpoint")[0]
-    with contextlib.suppress(_MalformedError):
-        tx_hash = parsed.get("anchor")[2]
+    """What to ask the chain for `bundle` (or a composite from `compose`)."""
+    if not isinstance(bundle, Mapping):
+        return ChainQuery()
+    parts = _Parts(bundle)
+    state = bundle.get("status")
+    checkpoints: set[int] = set()
+    keys: set[IssuerKeyRef] = set()
+    anchor_tx = first = None
     try:
-        issuer_id, key_id, _ = parsed.get("issuer_key")
-        issuer = issuer_chain_id(issuer_id)
+        index = parts.checkpoint.get().index
+        checkpoints.add(index)
+        tx_hash = parts.anchor.get().tx_hash
+        if tx_hash is not None:
+            anchor_tx = (tx_hash, index)
     except _MalformedError:
         pass
+    try:
+        event = parts.event.get()
+        keys.add((issuer_chain_id(event.issuer_id), event.key_id))
+        if state == "ANCHORED":
+            hint = parts.first_anchored.get()
+            first = (event.seq, hint)
+            if hint is not None:
+                checkpoints.update({hint, hint - 1} - {-1})
+    except (_MalformedError, CoreError):
+        pass
     return ChainQuery(
-        checkpoint_index=index, issuer_chain_id=issuer, key_id=key_id, tx_hash=tx_hash
+        checkpoints=frozenset(checkpoints),
+        issuer_keys=frozenset(keys),
+        anchor_tx=anchor_tx,
+        first_anchoring=first,
+        head_block=state == "PENDING",
     )
+
+
+def needs_refresh(bundle: object, chain: ChainFacts) -> bool:
+    """Whether the bundle's checkpoint is older than the chain's latest: its status is then
+    proven only as of then, and a fresh status document must decide (spec §9.2)."""
+    if _envelope(bundle) is not None or chain.latest_index is None:
+        return False
+    assert isinstance(bundle, Mapping)
+    if bundle.get("status") == "PENDING":
+        return False
+    try:
+        index = _Parts(bundle).checkpoint.get().index
+    except _MalformedError:
+        return bundle.get("status") == "UNKNOWN"  # an UNKNOWN bundle from before any checkpoint
+    return index < chain.latest_index
 
 
 # --- the checks -------------------------------------------------------------------------------
@@ -390,28 +653,33 @@ def _skipped(name: str, code: str, message: str) -> Check:
     return Check(name, CheckStatus.SKIPPED, code, message)
 
 
-class _Verifier:
+def _utc(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_NO_CHAIN: Final = "no_chain_access"
+
+
+class _Checks:
+    """The seven checks of one bundle against one set of chain facts (None: offline)."""
+
     def __init__(
         self,
-        bundle: object,
+        bundle: Mapping[str, Any],
         *,
         trust: TrustAnchors,
         chain: ChainFacts | None,
         today: dt.date,
-        require_current: bool,
-        chain_unavailable: str | None = None,
     ) -> None:
-        self.chain_unavailable = chain_unavailable
-        self.bundle = bundle
-        self.raw: Mapping[str, Any] = bundle if isinstance(bundle, Mapping) else {}
-        self.p = _Parsed(self.raw)
+        self.raw = bundle
+        self.p = _Parts(bundle)
         self.trust = trust
         self.chain = chain
         self.today = today
-        self.require_current = require_current
-        self.state = self.raw.get("status")
+        self.state = bundle.get("status")
+        self.leaf_status: str | None = None
+        self.first_anchored: int | None = None
 
-    # record_integrity
     def record_integrity(self) -> Check:
         name = "record_integrity"
         if self.state == "UNKNOWN":
@@ -419,18 +687,19 @@ class _Verifier:
                 return _failed(name, "unexpected_record", "an UNKNOWN bundle carries a record")
             return _skipped(name, "no_record", "no certificate was issued under this id")
         try:
-            certificate_id = self.p.get("certificate_id")
-            record, record_hash = self.p.get("record")
-            event = self.p.get("event")
+            certificate_id = self.p.certificate_id.get()
+            record = self.p.record.get()
+            event = self.p.event.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_record", str(exc))
-        if record.get("id") != certificate_id:
+        fields, record_hash = record.fields, record.record_hash
+        if fields.get("id") != certificate_id:
             return _failed(
                 name,
                 "record_id_mismatch",
-                f"record.id: got {record.get('id')!r:.80}, want {certificate_id!r:.80}",
+                f"record.id: got {fields.get('id')!r:.80}, want {certificate_id!r:.80}",
             )
-        issuer_id, number = record.get("issuer_id"), record.get("number")
+        issuer_id, number = fields.get("issuer_id"), fields.get("number")
         if not isinstance(issuer_id, str) or not isinstance(number, str):
             return _failed(name, "malformed_record", "record: want string issuer_id and number")
         if certificate_id_for(issuer_id=issuer_id, number=number) != certificate_id:
@@ -446,263 +715,338 @@ class _Verifier:
             )
         if self.state == "ANCHORED":
             try:
-                _, leaf, _ = self.p.get("status_proof")
+                leaf = self.p.status_proof.get().leaf
             except _MalformedError as exc:
                 return _failed(name, "malformed_status_proof", str(exc))
-            if leaf is None or leaf.get("record_hash") != hex0x(record_hash):
+            if leaf is None or leaf.record_hash != record_hash:
                 return _failed(
                     name,
                     "record_hash_mismatch",
                     f"record hash: got {hex0x(record_hash)}, want the status leaf's "
-                    f"{(leaf or {}).get('record_hash')!r:.80}",
+                    f"{'none' if leaf is None else hex0x(leaf.record_hash)}",
                 )
         return _passed(
             name, "record_matches", f"the record hashes to {hex0x(record_hash)} as registered"
         )
 
-    # issuer_signature
+    def _chain_key(self, event: Event) -> ChainIssuerKey | None:
+        assert self.chain is not None
+        return self.chain.issuer_keys.get((issuer_chain_id(event.issuer_id), event.key_id))
+
     def issuer_signature(self) -> Check:
         name = "issuer_signature"
         if self.state == "UNKNOWN":
             return _skipped(name, "no_record", "no event to check")
         try:
-            event = self.p.get("event")
+            event = self.p.event.get()
+            record = self.p.record.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_event", str(exc))
-        if not self.p.present("issuer_key"):
-            if self.state == "PENDING":
-                return _skipped(name, "key_not_provided", "the bundle names no issuer key yet")
-            return _failed(name, "malformed_issuer_key", "issuer_key: got null, want the key")
-        try:
-            issuer_id, key_id, public_key = self.p.get("issuer_key")
-            record, _ = self.p.get("record")
-        except _MalformedError as exc:
-            return _failed(name, "malformed_issuer_key", str(exc))
-        if issuer_key_id(public_key) != key_id or event.key_id != key_id:
-            return _failed(
-                name,
-                "key_mismatch",
-                f"key id: got event {hex0x(event.key_id)} and key {hex0x(key_id)}, "
-                f"want both {hex0x(issuer_key_id(public_key))} (H(public key))",
-            )
-        if not issuer_id == event.issuer_id == record.get("issuer_id"):
+        if event.issuer_id != record.fields.get("issuer_id"):
             return _failed(
                 name,
                 "issuer_mismatch",
-                f"issuer: got key {issuer_id!r}, event {event.issuer_id!r}, "
-                f"record {record.get('issuer_id')!r}, want one issuer",
+                f"issuer: got event {event.issuer_id!r}, record "
+                f"{record.fields.get('issuer_id')!r}, want one issuer",
             )
+        if self.state == "PENDING":
+            # Never a key the bundle carries: only one the chain holds for the issuer.
+            if self.chain is None:
+                return _skipped(name, _NO_CHAIN, "checked against the issuer's key on chain")
+            key = self._chain_key(event)
+            if key is None or issuer_key_id(key.public_key) != event.key_id:
+                return _failed(
+                    name,
+                    "key_not_registered",
+                    f"the chain holds no key {hex0x(event.key_id)} for {event.issuer_id}",
+                )
+            public_key, key_id = key.public_key, event.key_id
+        else:
+            if not self.p.present("issuer_key"):
+                return _failed(name, "malformed_issuer_key", "issuer_key: got null, want the key")
+            try:
+                carried = self.p.issuer_key.get()
+            except _MalformedError as exc:
+                return _failed(name, "malformed_issuer_key", str(exc))
+            if issuer_key_id(carried.public_key) != carried.key_id or event.key_id != (
+                carried.key_id
+            ):
+                return _failed(
+                    name,
+                    "key_mismatch",
+                    f"key id: got event {hex0x(event.key_id)} and key {hex0x(carried.key_id)}, "
+                    f"want both {hex0x(issuer_key_id(carried.public_key))} (H(public key))",
+                )
+            if carried.issuer_id != event.issuer_id:
+                return _failed(
+                    name,
+                    "issuer_mismatch",
+                    f"issuer: got key {carried.issuer_id!r}, event {event.issuer_id!r}, "
+                    "want one issuer",
+                )
+            public_key, key_id = carried.public_key, carried.key_id
         try:
             _verify_event_signature(event, public_key)
         except CoreError as exc:
             return _failed(name, "signature_invalid", str(exc))
-        return _passed(name, "signature_valid", f"signed by {issuer_id} with key {hex0x(key_id)}")
+        return _passed(
+            name, "signature_valid", f"signed by {event.issuer_id} with key {hex0x(key_id)}"
+        )
 
-    # issuer_key_registered
     def issuer_key_registered(self) -> Check:
         name = "issuer_key_registered"
-        if self.state != "ANCHORED":
-            return _skipped(name, "not_anchored", "checked once the event is anchored")
+        if self.state == "UNKNOWN":
+            return _skipped(name, "no_record", "no event to check")
         if self.chain is None:
-            return _skipped(name, "no_chain_access", "the chain was not consulted")
+            return _skipped(name, _NO_CHAIN, "the chain was not consulted")
         try:
-            _, _, public_key = self.p.get("issuer_key")
+            event = self.p.event.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_event", str(exc))
+        key = self._chain_key(event)
+        if key is None:
+            return _failed(
+                name,
+                "key_not_registered",
+                f"the contract has no key {hex0x(event.key_id)} for {event.issuer_id}",
+            )
+        if self.state == "PENDING":
+            head = self.chain.head_block
+            if head is None or not key.in_force_at(head):
+                return _failed(
+                    name,
+                    "key_not_in_force",
+                    f"key in force from block {key.valid_from} to {key.revoked_at or 'now'}, "
+                    f"want it in force now (block {head})",
+                )
+            return _passed(
+                name,
+                "key_in_force_now",
+                f"registered on chain from block {key.valid_from}, in force now (block {head})",
+            )
+        try:
+            carried = self.p.issuer_key.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_issuer_key", str(exc))
-        key = self.chain.issuer_key
-        if key is None:
-            return _failed(name, "key_not_registered", "the contract has no such issuer key")
-        if key.public_key != public_key:
+        if key.public_key != carried.public_key:
             return _failed(name, "key_mismatch", "the contract holds another public key")
-        if self.chain.checkpoint is None:
-            return _failed(name, "not_on_chain", "the checkpoint is not on chain")
-        block = self.chain.checkpoint.block_number
-        if not key.valid_from <= block or (key.revoked_at and key.revoked_at <= block):
+        first = self._first_anchoring(event)
+        if isinstance(first, Check):
+            return first
+        index, block = first
+        if not key.in_force_at(block):
             return _failed(
                 name,
                 "key_not_in_force",
-                f"key in force from block {key.valid_from} to "
-                f"{key.revoked_at or 'now'}, want it in force at block {block}",
+                f"key in force from block {key.valid_from} to {key.revoked_at or 'now'}, want "
+                f"it in force at block {block}, when checkpoint {index} first anchored "
+                f"event {event.seq}",
             )
         return _passed(
             name,
             "key_in_force",
-            f"registered on chain from block {key.valid_from}, in force at {block}",
+            f"registered on chain from block {key.valid_from}; in force at block {block}, "
+            f"when checkpoint {index} first anchored event {event.seq}",
         )
 
-    # log_inclusion
+    def _first_anchoring(self, event: Event) -> tuple[int, int] | Check:
+        """(index, block) of the first checkpoint on chain that covered `event`: a v2 bundle's
+        hint confirmed by two reads, or (v1) the index the chain layer found."""
+        name = "issuer_key_registered"
+        assert self.chain is not None
+        try:
+            hint = self.p.first_anchored.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_first_anchored", str(exc))
+        checkpoints = self.chain.checkpoints
+        if self.p.version >= 2:
+            if hint is None:
+                return _failed(
+                    name, "malformed_first_anchored", "first_anchored_index: got null, want one"
+                )
+            candidate: int | None = hint
+        else:
+            candidate = self.chain.first_anchoring.get(event.seq)
+        covering = None if candidate is None else checkpoints.get(candidate)
+        before = checkpoints.get(candidate - 1) if candidate else None
+        if (
+            candidate is None
+            or covering is None
+            or covering.tree_size <= event.seq
+            or (candidate > 0 and (before is None or before.tree_size > event.seq))
+        ):
+            return _failed(
+                name,
+                "first_anchoring_mismatch",
+                f"first anchoring: got checkpoint {candidate}, want the first checkpoint on "
+                f"chain whose size exceeds {event.seq}",
+            )
+        self.first_anchored = candidate
+        return candidate, covering.block_number
+
     def log_inclusion(self) -> Check:
         name = "log_inclusion"
         if self.state != "ANCHORED":
             return _skipped(name, "not_anchored", "no anchored checkpoint covers the event yet")
         try:
-            event = self.p.get("event")
-            leaf_index, tree_size, hashes = self.p.get("log_inclusion")
-            _, checkpoint, _ = self.p.get("checkpoint")
+            event = self.p.event.get()
+            proof = self.p.log_inclusion.get()
+            checkpoint = self.p.checkpoint.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_proof", str(exc))
-        if leaf_index != event.seq or tree_size != checkpoint.tree_size:
+        if proof.leaf_index != event.seq or proof.tree_size != checkpoint.tree_size:
             return _failed(
                 name,
                 "inclusion_mismatch",
-                f"inclusion of leaf {leaf_index} in {tree_size}, want leaf {event.seq} "
-                f"in the checkpoint's {checkpoint.tree_size}",
+                f"inclusion of leaf {proof.leaf_index} in {proof.tree_size}, want leaf "
+                f"{event.seq} in the checkpoint's {checkpoint.tree_size}",
             )
         try:
             verify_inclusion(
-                leaf_index=leaf_index,
-                tree_size=tree_size,
+                leaf_index=proof.leaf_index,
+                tree_size=proof.tree_size,
                 leaf_hash=event.leaf_hash(),
-                proof=hashes,
+                proof=list(proof.hashes),
                 root_hash=checkpoint.log_root,
             )
         except CoreError as exc:
             return _failed(name, "inclusion_invalid", str(exc))
-        return _passed(name, "included", f"event {event.seq} is in the log of {tree_size} events")
+        return _passed(
+            name, "included", f"event {event.seq} is in the log of {proof.tree_size} events"
+        )
 
-    # checkpoint_anchored
+    def _no_checkpoint(self) -> bool:
+        """An UNKNOWN bundle from a registry with no anchored checkpoint: no proof exists."""
+        return self.state == "UNKNOWN" and not any(
+            self.p.present(part) for part in ("checkpoint", "anchor", "status_proof")
+        )
+
     def checkpoint_anchored(self) -> Check:
         name = "checkpoint_anchored"
         if self.state == "PENDING":
             if self.p.present("checkpoint") or self.p.present("anchor"):
                 return _failed(name, "unexpected_checkpoint", "a PENDING bundle names a checkpoint")
             return _skipped(name, "not_anchored", "the next checkpoint will cover this event")
-        if self._unknown_before_first_checkpoint():
-            return _skipped(name, "no_checkpoint", "the registry has no anchored checkpoint yet")
+        if self._no_checkpoint():
+            return _skipped(name, "no_checkpoint", "the registry had no anchored checkpoint")
         try:
-            index, claimed, note = self.p.get("checkpoint")
-            chain_id, contract, _, block_number = self.p.get("anchor")
+            checkpoint = self.p.checkpoint.get()
+            anchor = self.p.anchor.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_checkpoint", str(exc))
         try:
-            signed = _verified_checkpoint(note, self.trust.registry_key)
+            signed = _verified_checkpoint(checkpoint.note, self.trust.registry_key)
         except CoreError as exc:
             return _failed(name, "note_invalid", str(exc))
-        if (signed.tree_size, signed.root_hash, signed.map_root) != (
-            claimed.tree_size,
-            claimed.log_root,
-            claimed.map_root,
-        ):
+        claimed = (checkpoint.tree_size, checkpoint.log_root, checkpoint.map_root)
+        if (signed.tree_size, signed.root_hash, signed.map_root) != claimed:
             return _failed(name, "checkpoint_mismatch", "the signed note says other roots")
-        if chain_id != self.trust.chain_id or contract.lower() != self.trust.contract.lower():
+        if (
+            anchor.chain_id != self.trust.chain_id
+            or anchor.contract.lower() != self.trust.contract.lower()
+        ):
             return _failed(
                 name,
                 "anchor_mismatch",
-                f"anchor: got chain {chain_id} contract {contract}, want chain "
+                f"anchor: got chain {anchor.chain_id} contract {anchor.contract}, want chain "
                 f"{self.trust.chain_id} contract {self.trust.contract}",
             )
+        index = checkpoint.index
         if self.chain is None:
             return _skipped(
                 name,
-                "no_chain_access",
+                _NO_CHAIN,
                 f"checkpoint {index} is signed by the registry; the chain was not consulted",
             )
-        on_chain = self.chain.checkpoint
+        on_chain = self.chain.checkpoints.get(index)
         if on_chain is None:
             return _failed(name, "not_on_chain", f"checkpoint {index} is not on chain")
-        if (on_chain.tree_size, on_chain.log_root, on_chain.map_root) != (
-            claimed.tree_size,
-            claimed.log_root,
-            claimed.map_root,
-        ):
+        if (on_chain.tree_size, on_chain.log_root, on_chain.map_root) != claimed:
             return _failed(
                 name, "chain_mismatch", f"the chain's checkpoint {index} has other roots"
             )
-        if on_chain.block_number != block_number or self.chain.anchor_tx_matches is False:
+        tx_ok = None
+        if anchor.tx_hash is not None:
+            tx_ok = self.chain.anchor_txs.get((anchor.tx_hash, index))
+        if on_chain.block_number != anchor.block_number or tx_ok is False:
             return _failed(name, "anchor_tx_mismatch", f"checkpoint {index} was anchored elsewhere")
         latest = self.chain.latest_index
         if latest is not None and latest > index:
-            if self.require_current:
-                return Check(
-                    name,
-                    CheckStatus.ERROR,
-                    "newer_checkpoint",
-                    f"proves checkpoint {index}, but the chain has checkpoint {latest}: "
-                    "fetch a fresh bundle for the current status",
-                )
             return _passed(
                 name,
                 "anchored_older",
-                f"checkpoint {index} is on chain at block {block_number}; newer ones exist",
+                f"checkpoint {index} is on chain at block {anchor.block_number} "
+                f"({_utc(on_chain.timestamp)}); the latest is checkpoint {latest}",
             )
         return _passed(
             name,
             "anchored_latest",
-            f"checkpoint {index} is the latest on chain (block {block_number})",
+            f"checkpoint {index} is the latest on chain (block {anchor.block_number}, "
+            f"{_utc(on_chain.timestamp)})",
         )
 
-    def _unknown_before_first_checkpoint(self) -> bool:
-        """An UNKNOWN bundle from a registry with no anchored checkpoint: no proof exists."""
-        return self.state == "UNKNOWN" and not any(
-            self.p.present(part) for part in ("checkpoint", "anchor", "status_proof")
-        )
-
-    # certificate_status
-    def certificate_status(self) -> tuple[Check, str | None]:
+    def certificate_status(self) -> Check:
         name = "certificate_status"
         if self.state == "PENDING":
             if self.p.present("status_proof") or self.p.present("log_inclusion"):
-                return _failed(name, "unexpected_proof", "a PENDING bundle carries proofs"), None
-            return _skipped(name, "not_anchored", "not yet in the anchored status map"), None
-        if self._unknown_before_first_checkpoint():
-            return _skipped(name, "no_checkpoint", "nothing is anchored yet to prove against"), None
+                return _failed(name, "unexpected_proof", "a PENDING bundle carries proofs")
+            return _skipped(name, "not_anchored", "not yet in the anchored status map")
+        if self._no_checkpoint():
+            return _skipped(name, "no_checkpoint", "nothing is anchored yet to prove against")
         try:
-            certificate_id = self.p.get("certificate_id")
-            key, leaf, proof = self.p.get("status_proof")
-            _, checkpoint, _ = self.p.get("checkpoint")
+            certificate_id = self.p.certificate_id.get()
+            status_proof = self.p.status_proof.get()
+            checkpoint = self.p.checkpoint.get()
         except _MalformedError as exc:
-            return _failed(name, "malformed_status_proof", str(exc)), None
+            return _failed(name, "malformed_status_proof", str(exc))
+        key, leaf, proof = status_proof.key, status_proof.leaf, status_proof.proof
         if key != map_key(certificate_id):
-            return _failed(name, "key_mismatch", "status_proof.key is not H(certificate_id)"), None
+            return _failed(name, "key_mismatch", "status_proof.key is not H(certificate_id)")
         if self.state == "UNKNOWN":
             if leaf is not None:
-                return _failed(name, "unexpected_leaf", "an UNKNOWN bundle proves a leaf"), None
+                return _failed(name, "unexpected_leaf", "an UNKNOWN bundle proves a leaf")
             try:
                 verify_map_proof(root_hash=checkpoint.map_root, key=key, value=None, proof=proof)
             except CoreError as exc:
-                return _failed(name, "status_proof_invalid", str(exc)), None
-            return _passed(name, "not_issued", "no certificate has this id"), None
-        if leaf is None:
-            return _failed(name, "malformed_status_proof", "status_proof.leaf: got null"), None
-        try:
-            event = self.p.get("event")
-            value = status_leaf_value(
-                certificate_id=leaf["certificate_id"],
-                status=leaf["status"],
-                record_hash=parse_hex(leaf["record_hash"], what="leaf.record_hash"),
-                event_seq=leaf["event_seq"],
+                return _failed(name, "status_proof_invalid", str(exc))
+            return _passed(
+                name, "not_issued", f"no certificate has this id at checkpoint {checkpoint.index}"
             )
-        except (CoreError, _MalformedError) as exc:
-            return _failed(name, "malformed_status_proof", str(exc)), None
-        if leaf["certificate_id"] != certificate_id or leaf["event_seq"] != event.seq:
+        if leaf is None:
+            return _failed(name, "malformed_status_proof", "status_proof.leaf: got null")
+        try:
+            event = self.p.event.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_status_proof", str(exc))
+        if leaf.certificate_id != certificate_id or leaf.event_seq != event.seq:
             return _failed(
                 name, "leaf_event_mismatch", "the status leaf names another certificate or event"
-            ), None
+            )
         expected = _status_after(event, certificate_id)
-        if expected is None or expected != leaf["status"]:
+        if expected is None or expected != leaf.status:
             return _failed(
                 name,
                 "leaf_event_mismatch",
-                f"status leaf {leaf['status']!r} does not follow from a {event.type.value} event",
-            ), None
+                f"status leaf {leaf.status!r:.20} does not follow from a {event.type.value} event",
+            )
         try:
-            verify_map_proof(root_hash=checkpoint.map_root, key=key, value=value, proof=proof)
+            verify_map_proof(root_hash=checkpoint.map_root, key=key, value=leaf.value, proof=proof)
         except CoreError as exc:
-            return _failed(name, "status_proof_invalid", str(exc)), None
-        status = str(leaf["status"])
+            return _failed(name, "status_proof_invalid", str(exc))
+        self.leaf_status = leaf.status
         return _passed(
-            name, status, f"{status} at checkpoint of {checkpoint.tree_size} events"
-        ), status
+            name, leaf.status, f"{leaf.status} at checkpoint {checkpoint.index} (event {event.seq})"
+        )
 
-    # validity_period
     def validity_period(self) -> tuple[Check, str | None]:
         name = "validity_period"
         if self.state == "UNKNOWN":
             return _skipped(name, "no_record", "no record"), None
         try:
-            record, _ = self.p.get("record")
-            valid_from = parse_date(record.get("valid_from"), what="record.valid_from")
-            until_raw = record.get("valid_until")
+            record = self.p.record.get().fields
+            from_raw: Any = record.get("valid_from")  # parse_date refuses what is not a date
+            valid_from = parse_date(from_raw, what="record.valid_from")
+            until_raw: Any = record.get("valid_until")
             valid_until = (
                 None if until_raw is None else parse_date(until_raw, what="record.valid_until")
             )
@@ -716,12 +1060,8 @@ class _Verifier:
             return _passed(name, "no_expiry", f"in force since {valid_from}, no end date"), None
         return _passed(name, "in_period", f"in force {valid_from} to {valid_until}"), None
 
-    def run(self) -> Verdict:
-        envelope = self._envelope()
-        if envelope is not None:
-            checks = tuple(_failed(n, "malformed_bundle", envelope) for n in CHECK_NAMES)
-            return Verdict(status=VerdictStatus.INVALID, checks=checks)
-        status_check, leaf_status = self.certificate_status()
+    def run(self) -> tuple[tuple[Check, ...], VerdictStatus]:
+        status_check = self.certificate_status()
         validity_check, validity = self.validity_period()
         checks = (
             self.record_integrity(),
@@ -732,41 +1072,40 @@ class _Verifier:
             status_check,
             validity_check,
         )
-        if self.chain_unavailable is not None:
-            # Chain access was asked for and failed: what it would have checked is unknown.
-            checks = tuple(
-                Check(c.name, CheckStatus.ERROR, "chain_unavailable", self.chain_unavailable)
-                if c.status is CheckStatus.SKIPPED and c.code == "no_chain_access"
-                else c
-                for c in checks
-            )
-        index = tree_size = None
-        try:
-            index, claimed, _ = self.p.get("checkpoint")
-            tree_size = claimed.tree_size
-        except _MalformedError:
-            pass
-        return Verdict(
-            status=_overall(checks, self.state, leaf_status, validity),
-            checks=checks,
-            certificate_id=_maybe_str(self.raw.get("certificate_id")),
-            checkpoint_index=index,
-            tree_size=tree_size,
-        )
+        return checks, self._overall(checks, validity)
 
-    def _envelope(self) -> str | None:
-        raw = self.raw
-        if not isinstance(self.bundle, Mapping):
-            return f"bundle: got {type(self.bundle).__name__}, want an object"
-        missing = _TOP_REQUIRED - raw.keys()
-        unknown = raw.keys() - _TOP_REQUIRED - _TOP_OPTIONAL
-        if missing or unknown:
-            return f"bundle: got members {sorted(raw)}, want {sorted(_TOP_REQUIRED)}"
-        if raw.get("format") != BUNDLE_FORMAT:
-            return f"format: got {raw.get('format')!r:.40}, want {BUNDLE_FORMAT!r}"
-        if raw.get("status") not in _BUNDLE_STATES:
-            return f"status: got {raw.get('status')!r:.40}, want one of {_BUNDLE_STATES}"
-        return None
+    def _overall(self, checks: tuple[Check, ...], validity: str | None) -> VerdictStatus:
+        if any(c.status is CheckStatus.FAILED for c in checks):
+            return VerdictStatus.INVALID
+        if self.chain is None:
+            return VerdictStatus.UNCONFIRMED
+        if self.state == "PENDING":
+            return VerdictStatus.PENDING
+        if self.state == "UNKNOWN" or self.leaf_status is None:
+            return VerdictStatus.UNKNOWN
+        status = _FROM_LEAF[self.leaf_status]
+        if status is VerdictStatus.VALID and validity == "expired":
+            return VerdictStatus.EXPIRED
+        return status
+
+    def checkpoint_index(self) -> int | None:
+        try:
+            return self.p.checkpoint.get().index
+        except _MalformedError:
+            return None
+
+    def tree_size(self) -> int | None:
+        try:
+            return self.p.checkpoint.get().tree_size
+        except _MalformedError:
+            return None
+
+    def as_of(self) -> int | None:
+        index = self.checkpoint_index()
+        if self.chain is None or index is None:
+            return None
+        on_chain = self.chain.checkpoints.get(index)
+        return None if on_chain is None else on_chain.timestamp
 
 
 @functools.lru_cache(maxsize=256)
@@ -788,21 +1127,39 @@ def _status_after(event: Event, certificate_id: str) -> str | None:
     return None
 
 
-def _overall(
-    checks: Sequence[Check], state: object, leaf_status: str | None, validity: str | None
-) -> VerdictStatus:
-    if any(c.status is CheckStatus.FAILED for c in checks):
-        return VerdictStatus.INVALID
-    if any(c.status is CheckStatus.ERROR for c in checks):
-        return VerdictStatus.UNKNOWN
-    if state == "PENDING":
-        return VerdictStatus.PENDING
-    if state == "UNKNOWN" or leaf_status is None:
-        return VerdictStatus.UNKNOWN
-    status = _FROM_LEAF[leaf_status]
-    if status is VerdictStatus.VALID and validity == "expired":
-        return VerdictStatus.EXPIRED
-    return status
+def _malformed(bundle: object, why: str) -> Verdict:
+    checks = tuple(_failed(n, "malformed_bundle", why) for n in CHECK_NAMES)
+    certificate_id = bundle.get("certificate_id") if isinstance(bundle, Mapping) else None
+    return Verdict(
+        status=VerdictStatus.INVALID, checks=checks, certificate_id=_maybe_str(certificate_id)
+    )
+
+
+def _with_chain_error(checks: tuple[Check, ...], message: str) -> tuple[Check, ...]:
+    """Checks the chain would have decided, shown as errors: the chain was asked and failed."""
+    return tuple(
+        Check(c.name, CheckStatus.ERROR, "chain_unavailable", message)
+        if c.status is CheckStatus.SKIPPED and c.code == _NO_CHAIN
+        else c
+        for c in checks
+    )
+
+
+def _stale(
+    checks: tuple[Check, ...], status: VerdictStatus, as_of: str, why: str
+) -> tuple[Check, ...]:
+    """The status check, shown as proven only as of the bundle's checkpoint."""
+    return tuple(
+        Check(
+            c.name,
+            CheckStatus.ERROR,
+            "stale",
+            f"{status.value.lower()} as of {as_of}, not necessarily now: {why}",
+        )
+        if c.name == "certificate_status" and c.status is CheckStatus.PASSED
+        else c
+        for c in checks
+    )
 
 
 def verify_bundle(
@@ -811,22 +1168,109 @@ def verify_bundle(
     trust: TrustAnchors,
     chain: ChainFacts | None,
     today: dt.date,
-    require_current: bool = False,
-    chain_unavailable: str | None = None,
+    chain_error: str | None = None,
+    fresh: object = None,
+    fresh_source: str | None = None,
+    fresh_error: str | None = None,
 ) -> Verdict:
-    """The verdict on `bundle` (plain JSON), trusting only `trust` and, if given, the chain.
+    """The verdict on `bundle` (plain JSON), trusting only `trust` and the chain's `chain`.
 
-    `today` is the verifier's date (UTC) for the validity period. With `require_current`, a
-    bundle whose checkpoint is not the chain's latest cannot pass: it says how the certificate
-    stood then, not now (`checkpoint_anchored` is an `error`, the verdict `UNKNOWN`). Pass
-    `chain_unavailable` (a message) with `chain=None` when the chain was asked but did not
-    answer: its checks become `error`s and the verdict `UNKNOWN`, never `VALID`.
+    `today` is the verifier's date (UTC) for the validity period. `chain` None: offline, or
+    (with `chain_error`) the chain was asked and did not answer — `UNCONFIRMED` either way.
+    When the bundle is older than the chain's latest checkpoint (`needs_refresh`), `fresh` is a
+    status document fetched from `fresh_source` (or `fresh_error` says why there is none);
+    `chain` must then also hold the facts for `chain_query(compose(bundle, fresh))`.
     """
-    return _Verifier(
+    envelope = _envelope(bundle)
+    if envelope is not None:
+        return _malformed(bundle, envelope)
+    assert isinstance(bundle, Mapping)
+    own = _Checks(bundle, trust=trust, chain=chain, today=today)
+    checks, status = own.run()
+    verdict = Verdict(
+        status=status,
+        checks=checks,
+        certificate_id=_maybe_str(bundle.get("certificate_id")),
+        checkpoint_index=own.checkpoint_index(),
+        tree_size=own.tree_size(),
+        as_of=own.as_of(),
+        first_anchored_index=own.first_anchored,
+    )
+    if status is VerdictStatus.INVALID:
+        return verdict
+    if chain is None:
+        if chain_error is not None:
+            verdict = replace(verdict, checks=_with_chain_error(checks, chain_error))
+        return verdict
+    if not needs_refresh(bundle, chain):
+        return verdict
+    return _refreshed(
         bundle,
+        verdict,
         trust=trust,
         chain=chain,
         today=today,
-        require_current=require_current,
-        chain_unavailable=chain_unavailable,
-    ).run()
+        fresh=fresh,
+        fresh_source=fresh_source,
+        fresh_error=fresh_error,
+    )
+
+
+def _refreshed(
+    bundle: Mapping[str, Any],
+    verdict: Verdict,
+    *,
+    trust: TrustAnchors,
+    chain: ChainFacts,
+    today: dt.date,
+    fresh: object,
+    fresh_source: str | None,
+    fresh_error: str | None,
+) -> Verdict:
+    """The verdict of an older bundle: from the fresh status if it verifies, else STALE."""
+    why = fresh_error or "no registry or mirror URL to fetch a fresh status from"
+    if fresh is not None:
+        try:
+            composite = compose(bundle, fresh)
+        except CoreError as exc:
+            why = f"the fresh status from {fresh_source} is unusable: {exc}"
+        else:
+            checks_now = _Checks(composite, trust=trust, chain=chain, today=today)
+            checks, status = checks_now.run()
+            index = checks_now.checkpoint_index()
+            failed = [c for c in checks if c.status is CheckStatus.FAILED]
+            if failed:
+                why = (
+                    f"the fresh status from {fresh_source} did not verify: "
+                    f"{failed[0].name}: {failed[0].message}"
+                )
+            elif index is None or index != chain.latest_index:
+                why = (
+                    f"the fresh status from {fresh_source} is at checkpoint {index}, "
+                    f"want the latest, {chain.latest_index}"
+                )
+            elif composite.get("status") == "UNKNOWN" and bundle.get("status") == "ANCHORED":
+                why = f"{fresh_source} proves no such certificate, though the bundle does"
+            elif composite.get("status") == "ANCHORED" and bundle.get("status") == "UNKNOWN":
+                why = "a certificate with this id was issued since: fetch its bundle"
+            else:
+                return replace(
+                    verdict,
+                    status=status,
+                    checks=checks,
+                    checkpoint_index=index,
+                    tree_size=checks_now.tree_size(),
+                    as_of=checks_now.as_of(),
+                    bundle_checkpoint_index=verdict.checkpoint_index,
+                    refreshed_from=fresh_source,
+                    first_anchored_index=checks_now.first_anchored,
+                )
+    as_of = f"checkpoint {verdict.checkpoint_index}"
+    if verdict.as_of is not None:
+        as_of += f", {_utc(verdict.as_of)}"
+    return replace(
+        verdict,
+        status=VerdictStatus.STALE,
+        checks=_stale(verdict.checks, verdict.status, as_of, why),
+        bundle_checkpoint_index=verdict.checkpoint_index,
+    )

@@ -42,6 +42,7 @@ from anchoring.devnode import HardhatNode, dev_account, free_port
 from registry.core.note import NoteSigner
 from registry.db.engine import sqlite_url
 from registry.samples import load_samples
+from verifier.trust import fingerprint_of
 
 __all__ = [
     "CHAIN_ID",
@@ -199,8 +200,8 @@ class RunningRegistry:
                 )
             time.sleep(0.1)
 
-    def verify(self, bundle: dict[str, Any], *, current: bool = False) -> dict[str, Any]:
-        response = self.http.post("/v1/verify", json={"bundle": bundle, "current": current})
+    def verify(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post("/v1/verify", json={"bundle": bundle})
         assert response.status_code == 200, response.text
         verdict: dict[str, Any] = response.json()
         return verdict
@@ -219,29 +220,40 @@ class RunningRegistry:
         registry's settings (they come from the options only)."""
         return certreg(*args, env=base_env(), cwd=self.outsider_home)
 
+    @property
+    def trust_file(self) -> Path:
+        """The outsider's trust store, pinned once (`pin`)."""
+        return self.outsider_home / "trust.json"
+
+    def pin(self) -> Path:
+        """`certreg trust add` of this registry with its RPC, pinned only if the registry's key
+        is the one of this test's own configuration (`--expect-fingerprint`)."""
+        if not self.trust_file.exists():
+            result = self.outsider_cli(
+                "trust",
+                "add",
+                self.url,
+                "--rpc",
+                self.rpc_url,
+                "--expect-fingerprint",
+                fingerprint_of(self.vkey),
+                "--trust-file",
+                str(self.trust_file),
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+        return self.trust_file
+
     def verify_cli(
         self, bundles: Sequence[tuple[dict[str, Any], Sequence[str]]]
     ) -> list[CliResult]:
-        """`certreg verify --json` of each (bundle, extra options), run in parallel; pinned to
-        the contract, chain and key of this test's configuration, never the registry's word."""
+        """`certreg verify --json` of each (bundle, extra options), run in parallel, with the
+        trust store pinned by `pin` (the registry's word is checked against our own key)."""
+        trust = self.pin()
         jobs = []
         for i, (bundle, options) in enumerate(bundles):
             path = self.outsider_home / f"bundle-{secrets.token_hex(4)}-{i}.json"
             path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
-            jobs.append(
-                (
-                    "verify",
-                    str(path),
-                    "--contract",
-                    self.contract,
-                    "--chain-id",
-                    str(CHAIN_ID),
-                    "--vkey",
-                    self.vkey,
-                    "--json",
-                    *options,
-                )
-            )
+            jobs.append(("verify", str(path), "--trust-file", str(trust), "--json", *options))
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = [pool.submit(self.outsider_cli, *job) for job in jobs]
             return [f.result() for f in futures]

@@ -24,10 +24,11 @@ from registry.db.engine import make_engine
 from registry.keys import KeyEncryptor
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.e2e.harness import (
-    CHAIN_ID,
+    ISSUER_ID,
     Accounts,
     CliResult,
     RunningRegistry,
+    certreg,
     start_registry,
     submission,
 )
@@ -69,16 +70,9 @@ def own_registry(
 
 
 def audit(registry: RunningRegistry, *options: str) -> CliResult:
-    return registry.outsider_cli(
-        "audit",
-        "--rpc", registry.rpc_url,
-        "--contract", registry.contract,
-        "--chain-id", str(CHAIN_ID),
-        "--registry", registry.url,
-        "--vkey", registry.vkey,
-        "--json",
-        *options,
-    )  # fmt: skip
+    """`certreg audit` with the outsider's trust store (pinned against our own key)."""
+    trust = registry.pin()
+    return registry.outsider_cli("audit", "--trust-file", str(trust), "--json", *options)
 
 
 def rewrite_as_suspend(registry: RunningRegistry, seq: int) -> dict[str, Any]:
@@ -116,8 +110,14 @@ def test_audit_passes_then_catches_a_rewritten_event(own_registry: RunningRegist
         "/v1/certificates/batch", json={"certificates": bodies}, headers=registry.auth
     )
     assert response.status_code == 201, response.text
-    a, b, _ = response.json()["certificates"]
+    a, b, c = response.json()["certificates"]
     registry.wait_anchored(a["id"], seq=a["last_event_seq"])
+    # A routine key rotation: the worker registers the new key and revokes the old once its
+    # events are anchored. Earlier certificates stay VALID, and the audit agrees.
+    rotated = certreg(
+        "issuer", "rotate-key", ISSUER_ID, "--json", env=registry.env, cwd=registry.data_dir
+    )
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     withdrawn = registry.change(a["id"], "withdraw", "fraud")
     registry.wait_anchored(a["id"], seq=withdrawn["last_event_seq"])
     suspended = registry.change(b["id"], "suspend", "surveillance-nonconformity")
@@ -135,6 +135,11 @@ def test_audit_passes_then_catches_a_rewritten_event(own_registry: RunningRegist
     assert report["events"] == report["signatures_checked"] == checkpoints[-1]["tree_size"]
     assert report["at"]["status"] == "valid"
     assert report["at"]["checkpoint_index"] == checkpoints[0]["index"]
+    # C was signed with the key retired since, and is verified with today's bundle.
+    (fresh,) = registry.verify_cli([(registry.proof(c["id"]), [])])
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert fresh.json()["status"] == "VALID"
+    assert registry.verify(registry.proof(c["id"]))["status"] == "VALID"
 
     # Dishonest: the withdrawal of A becomes a (re-signed, perfectly valid-looking) suspension.
     seq = withdrawn["last_event_seq"]

@@ -1,6 +1,6 @@
 """A certificate's whole life over HTTP against the running server, verified by the `certreg
-verify` CLI (offline from the registry: only the chain and the pinned key) and by
-`POST /v1/verify`: VALID, WITHDRAWN (and the old bundle no longer current), SUSPENDED,
+verify` CLI (with the trust store it pinned and the chain) and by `POST /v1/verify`: VALID,
+WITHDRAWN (and the old bundle WITHDRAWN when refreshed, STALE when not, never VALID), SUSPENDED,
 EXPIRED, SUPERSEDED, and UNKNOWN for an id that was never issued."""
 
 import datetime as dt
@@ -45,6 +45,10 @@ def test_issue_anchor_verify_then_withdraw(registry: RunningRegistry) -> None:
     # The anchor names the contract of our own configuration.
     assert first["anchor"]["contract"] == registry.contract
     assert registry.verify(first)["status"] == "VALID"
+    (valid,) = registry.verify_cli([(first, [])])
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert valid.json()["status"] == "VALID"
+    assert {s for s, _ in codes(valid.json()).values()} == {"passed"}
 
     withdrawn = registry.change(cid, "withdraw", "fraud")
     assert withdrawn["status"] == "withdrawn"
@@ -52,46 +56,50 @@ def test_issue_anchor_verify_then_withdraw(registry: RunningRegistry) -> None:
     assert second["event"]["type"] == "withdraw"
     assert second["checkpoint"]["index"] > first["checkpoint"]["index"]
 
-    # Offline from the registry: the CLI with the chain and the pinned key only (and once with
-    # no chain at all). The processes start in parallel: most of their time is imports.
-    on_chain, no_chain, new, old_current = registry.verify_cli(
+    # The CLI with the trust store (pinned against our own key) and the chain only. The
+    # processes start in parallel: most of their time is imports.
+    dead = "http://127.0.0.1:9"  # discard port: nothing listens
+    refreshed, stale, offline, no_chain, new = registry.verify_cli(
         [
-            (first, ["--rpc", registry.rpc_url]),
-            (first, []),
-            (second, ["--rpc", registry.rpc_url]),
-            (first, ["--rpc", registry.rpc_url, "--current"]),
+            (first, []),  # an older bundle: refreshed from the pinned registry's URL
+            (first, ["--registry", dead]),  # the refresh source is down
+            (first, ["--offline"]),
+            (first, ["--rpc", dead]),  # the chain is down
+            (second, []),
         ]
     )
-    assert on_chain.returncode == 0, on_chain.stdout + on_chain.stderr
-    verdict = on_chain.json()
-    assert verdict["status"] == "VALID"
+    # A withdrawn certificate's old bundle is never VALID: WITHDRAWN when a fresh status can be
+    # fetched (it rests on the issuer's signed withdrawal), STALE when it cannot.
+    assert refreshed.returncode == 1, refreshed.stdout + refreshed.stderr
+    verdict = refreshed.json()
+    assert verdict["status"] == "WITHDRAWN"
     assert verdict["certificate_id"] == cid
-    assert verdict["checkpoint_index"] == first["checkpoint"]["index"]
+    assert verdict["bundle_checkpoint_index"] == first["checkpoint"]["index"]
+    assert verdict["checkpoint_index"] == second["checkpoint"]["index"]
+    assert verdict["refreshed_from"] == registry.url
     checks = codes(verdict)
     assert {status for status, _ in checks.values()} == {"passed"}, checks
-    # The first bundle is still a true statement about its own, now older, checkpoint.
-    assert checks["checkpoint_anchored"] == ("passed", "anchored_older")
-    assert checks["certificate_status"] == ("passed", "valid")
-    # Without any chain access it verifies too; the chain's two checks say they were skipped.
-    assert no_chain.returncode == 0, no_chain.stdout + no_chain.stderr
-    assert no_chain.json()["status"] == "VALID"
-    offline = codes(no_chain.json())
-    assert offline["issuer_key_registered"] == ("skipped", "no_chain_access")
-    assert offline["checkpoint_anchored"] == ("skipped", "no_chain_access")
+    assert checks["certificate_status"] == ("passed", "withdrawn")
+    assert stale.returncode == 3, stale.stdout + stale.stderr
+    assert stale.json()["status"] == "STALE"
+    assert codes(stale.json())["certificate_status"] == ("error", "stale")
+    assert codes(stale.json())["checkpoint_anchored"] == ("passed", "anchored_older")
+    # No chain, no VALID.
+    for result in (offline, no_chain):
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.json()["status"] == "UNCONFIRMED"
+    assert codes(offline.json())["checkpoint_anchored"] == ("skipped", "no_chain_access")
+    assert codes(no_chain.json())["checkpoint_anchored"] == ("error", "chain_unavailable")
 
     assert new.returncode == 1
     assert new.json()["status"] == "WITHDRAWN"
     assert codes(new.json())["certificate_status"] == ("passed", "withdrawn")
     assert codes(new.json())["checkpoint_anchored"] == ("passed", "anchored_latest")
-    # Verified as current against the chain's newer checkpoint, the old bundle no longer passes.
-    assert old_current.returncode == 1
-    assert old_current.json()["status"] == "UNKNOWN"
-    assert codes(old_current.json())["checkpoint_anchored"] == ("error", "newer_checkpoint")
 
-    # The same over HTTP. The API's verifier caches the chain's latest index for a second.
+    # The same over HTTP: the registry refreshes an old bundle from its own fresh proof.
     assert registry.verify(second)["status"] == "WITHDRAWN"
-    assert registry.verify(first)["status"] == "VALID"
-    eventually(lambda: registry.verify(first, current=True)["status"] == "UNKNOWN")
+    eventually(lambda: registry.verify(first)["status"] == "WITHDRAWN")
+    assert registry.verify(first)["refreshed_from"] == "this registry"
     # Withdrawal is final.
     response = registry.http.post(
         f"/v1/certificates/{cid}/reinstate", json={"reason": "other"}, headers=registry.auth
@@ -112,7 +120,7 @@ def test_suspended_then_reinstated(registry: RunningRegistry) -> None:
     reinstated = registry.change(cid, "reinstate", "corrective-action-completed")
     bundle = registry.wait_anchored(cid, seq=reinstated["last_event_seq"])
     assert bundle["event"]["type"] == "reinstate"
-    assert registry.verify(bundle, current=True)["status"] == "VALID"
+    assert registry.verify(bundle)["status"] == "VALID"
 
 
 def test_expired_and_not_yet_valid(registry: RunningRegistry) -> None:

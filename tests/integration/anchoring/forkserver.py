@@ -55,9 +55,7 @@ def _preload() -> None:
     import sqlalchemy.dialects.postgresql  # noqa: PLC0415
     import sqlalchemy.dialects.sqlite  # noqa: F401, PLC0415
 
-    import anchoring.stack  # noqa: PLC0415
     import anchoring.worker  # noqa: F401, PLC0415
-    import api.cli  # noqa: F401, PLC0415
     import registry.db.migrate  # noqa: PLC0415
     import registry.logs  # noqa: F401, PLC0415
 

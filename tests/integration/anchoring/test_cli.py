@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from anchoring.stack import Stack
 from api.cli import app
+from api.stack import Stack
 from tests.integration.conftest import CHAIN_ID, Chain
 from tests.integration.registry.conftest import sample_submissions
 

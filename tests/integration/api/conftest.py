@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from anchoring.settings import AnchoringSettings
-from anchoring.stack import Stack
 from api.app import create_app
 from api.settings import ApiSettings
+from api.stack import Stack
 from registry.samples import admit_sample_issuer
 from registry.settings import RegistrySettings
 from tests.integration.conftest import CHAIN_ID, Chain
@@ -63,8 +63,11 @@ def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
 
 
 def admit(stack: Stack, issuer_id: str = "vn-cb-quatest3") -> dict[str, str]:
-    """Admit a sample issuer; return its Authorization header."""
-    return {"Authorization": f"Bearer {admit_sample_issuer(stack.service, issuer_id).api_key}"}
+    """Admit a sample issuer and let the worker register its key on chain (a PENDING
+    certificate is checked against that key); return its Authorization header."""
+    token = admit_sample_issuer(stack.service, issuer_id).api_key
+    stack.worker.run_until_idle()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def bodies(issuer_id: str = "vn-cb-quatest3") -> list[dict[str, Any]]:

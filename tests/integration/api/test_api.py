@@ -5,9 +5,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from anchoring.stack import Stack
 from api.app import create_app
 from api.settings import ApiSettings
+from api.stack import Stack
 from tests.integration.api.conftest import admit, bodies
 
 PROBLEM = "application/problem+json"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from anchoring.stack import Stack
 from api.app import create_app
 from api.settings import ApiSettings
+from api.stack import Stack
 from registry.db.engine import make_engine, sqlite_url
 from registry.db.migrate import upgrade
 from registry.samples import admit_sample_issuer, load_samples
@@ -59,7 +59,10 @@ def client(stack: Stack, api_settings: ApiSettings) -> Iterator[TestClient]:
 
 
 def admit(stack: Stack, issuer_id: str = ISSUER_ID) -> None:
+    """Admit the issuer and let the worker register its key on chain: a PENDING certificate is
+    checked against the key the chain holds (docs/spec.md §9)."""
     admit_sample_issuer(stack.service, issuer_id)
+    stack.worker.run_until_idle()
 
 
 def sample(

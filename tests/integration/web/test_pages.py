@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import text
 
-from anchoring.stack import Stack
-from anchoring.verify import ChainVerifier, read_only_client
 from api.app import create_app
+from api.stack import Stack
 from api.web.i18n import catalogue
 from registry.records import CertificateSubmission
 from registry.service import IssueResult
 from tests.integration.web.conftest import BASE_URL, EXPLORER, ISSUER_ID, admit, sample
+from verifier.verify import Verifier
 
 PROBLEM = "application/problem+json"
 
@@ -397,7 +397,8 @@ def test_an_outdated_upload_shows_the_current_status(client: TestClient, stack: 
     stack.worker.run_until_idle()
     page = upload(client, json.dumps(saved).encode())
     assert page.outcome == "withdrawn"
-    assert "it showed the certificate as “Valid” at checkpoint 0" in page.text
+    assert "proves checkpoint 0, older than the latest" in page.text
+    assert "The status shown above is the current one" in page.text
 
     # An outdated file that was tampered with stays invalid.
     saved["record"]["number"] = "UP-OLDX"
@@ -408,11 +409,8 @@ def test_chain_down_is_unavailable_not_valid(client: TestClient, stack: Stack) -
     admit(stack)
     cid = issue(stack, "WEB-DOWN").certificate.id
     stack.worker.run_until_idle()
-    stack.__dict__["verifier"] = ChainVerifier(
-        trust=stack.trust,
-        client_factory=lambda: read_only_client(
-            rpc_url="http://127.0.0.1:9", contract=stack.anchor_info.contract, chain_id=31337
-        ),
+    stack.__dict__["verifier"] = Verifier.for_chain(
+        stack.trust, rpc=["http://127.0.0.1:9"], status_source=None
     )
     page = get(client, f"/verify/{cid}?lang=en")
     assert page.response.status_code == 503

@@ -9,21 +9,25 @@ import pytest
 
 from registry.core.events import EventType
 from registry.core.verify import (
+    BUNDLE_FORMAT_V1,
     CHECK_NAMES,
     ChainFacts,
     CheckStatus,
     Verdict,
     VerdictStatus,
+    claims_our_format,
+    compose,
     verify_bundle,
 )
 from tests.bundles import TODAY, World, sample
 
 
 def verify(world: World, bundle: Any, *, chain: bool = True, **options: Any) -> Verdict:
-    facts = world.facts_for(bundle) if chain else None
-    return verify_bundle(
-        bundle, trust=world.trust, chain=facts, today=options.pop("today", TODAY), **options
-    )
+    """The verdict with the world's chain, an older bundle refreshed from the world's registry
+    (`fresh=False`: no refresh source)."""
+    if not chain:
+        return verify_bundle(bundle, trust=world.trust, chain=None, today=TODAY, **options)
+    return world.verify(bundle, **options)
 
 
 @pytest.fixture
@@ -50,16 +54,14 @@ class TestStatuses:
     def test_valid(self, world: World) -> None:
         verdict = verify(world, world.bundle(ids(world)[0]))
         assert verdict.status is VerdictStatus.VALID
+        assert verdict.exit_code == 0
         assert [c.name for c in verdict.checks] == list(CHECK_NAMES)
         assert all(c.status is CheckStatus.PASSED for c in verdict.checks), verdict.to_json()
         assert verdict.check("certificate_status").code == "valid"
+        assert verdict.check("checkpoint_anchored").code == "anchored_latest"
         assert verdict.checkpoint_index == 0
-
-    def test_without_chain_access_chain_checks_are_skipped(self, world: World) -> None:
-        verdict = verify(world, world.bundle(ids(world)[0]), chain=False)
-        assert verdict.status is VerdictStatus.VALID
-        skipped = {c.name for c in verdict.checks if c.status is CheckStatus.SKIPPED}
-        assert skipped == {"issuer_key_registered", "checkpoint_anchored"}
+        assert verdict.first_anchored_index == 0
+        assert verdict.refreshed_from is None
 
     @pytest.mark.parametrize(
         ("change", "status"),
@@ -71,7 +73,9 @@ class TestStatuses:
     def test_lifecycle(self, world: World, change: str, status: VerdictStatus) -> None:
         world.append(EventType(change), ids(world)[0], reason="audit finding")
         world.checkpoint()
-        assert verify(world, world.bundle(ids(world)[0])).status is status
+        verdict = verify(world, world.bundle(ids(world)[0]))
+        assert verdict.status is status
+        assert verdict.exit_code == 1
 
     def test_superseded_old_and_valid_new(self, world: World) -> None:
         old = ids(world)[0]
@@ -96,53 +100,196 @@ class TestStatuses:
     def test_unknown_id_gets_a_checked_non_membership_proof(self, world: World) -> None:
         verdict = verify(world, world.bundle("0x" + "ab" * 32))
         assert verdict.status is VerdictStatus.UNKNOWN
+        assert verdict.exit_code == 1
         assert verdict.check("certificate_status").code == "not_issued"
         assert verdict.check("checkpoint_anchored").status is CheckStatus.PASSED
 
-    def test_pending(self, world: World) -> None:
-        new = world.issue(sample("test-report"))
-        verdict = verify(world, world.pending_bundle(new))
-        assert verdict.status is VerdictStatus.PENDING
-        assert verdict.check("issuer_signature").status is CheckStatus.PASSED
-        assert verdict.check("log_inclusion").status is CheckStatus.SKIPPED
 
-    def test_an_old_bundle_is_not_current(self, world: World) -> None:
+class TestNoChainNoValid:
+    def test_offline_is_unconfirmed(self, world: World) -> None:
+        verdict = verify(world, world.bundle(ids(world)[0]), chain=False)
+        assert verdict.status is VerdictStatus.UNCONFIRMED
+        assert verdict.exit_code == 3
+        skipped = {c.name for c in verdict.checks if c.status is CheckStatus.SKIPPED}
+        assert skipped == {"issuer_key_registered", "checkpoint_anchored"}
+
+    def test_an_unreachable_chain_is_unconfirmed(self, world: World) -> None:
+        verdict = verify_bundle(
+            world.bundle(ids(world)[0]),
+            trust=world.trust,
+            chain=None,
+            today=TODAY,
+            chain_error="eth_call: connection refused",
+        )
+        assert verdict.status is VerdictStatus.UNCONFIRMED
+        assert verdict.check("checkpoint_anchored").code == "chain_unavailable"
+        assert verdict.check("issuer_key_registered").status is CheckStatus.ERROR
+
+    def test_offline_still_finds_tampering(self, world: World) -> None:
+        bundle = world.bundle(ids(world)[0])
+        bundle["record"]["number"] += "X"
+        assert verify(world, bundle, chain=False).status is VerdictStatus.INVALID
+
+
+class TestCurrentNotReplayed:
+    def _old_then_withdrawn(self, world: World) -> dict[str, Any]:
         cid = ids(world)[0]
         old = world.bundle(cid)
         world.append(EventType.WITHDRAW, cid, reason="fraud")
         world.checkpoint()
-        # As of its own checkpoint it still proves what it proved then...
-        assert verify(world, old).status is VerdictStatus.VALID
-        assert verify(world, old).check("checkpoint_anchored").code == "anchored_older"
-        # ...but it does not pass as the current status.
-        current = verify(world, old, require_current=True)
-        assert current.status is VerdictStatus.UNKNOWN
-        assert current.check("checkpoint_anchored").code == "newer_checkpoint"
-        # Moved onto the new checkpoint, its proofs no longer match.
-        moved = copy.deepcopy(old)
+        return old
+
+    def test_an_old_bundle_after_withdrawal_is_withdrawn_when_refreshed(self, world: World) -> None:
+        verdict = verify(world, self._old_then_withdrawn(world))
+        assert verdict.status is VerdictStatus.WITHDRAWN
+        assert verdict.refreshed_from == "registry.example"
+        assert verdict.bundle_checkpoint_index == 0
+        assert verdict.checkpoint_index == 1
+        # the status rests on the issuer's signed withdrawal event, included in the log
+        assert verdict.check("issuer_signature").status is CheckStatus.PASSED
+        assert verdict.check("log_inclusion").message.startswith("event 3 ")
+
+    def test_an_old_bundle_after_withdrawal_is_stale_without_a_fresh_status(
+        self, world: World
+    ) -> None:
+        verdict = verify(world, self._old_then_withdrawn(world), fresh=False)
+        assert verdict.status is VerdictStatus.STALE
+        assert verdict.exit_code == 3
+        status = verdict.check("certificate_status")
+        assert status.code == "stale"
+        assert "valid as of checkpoint 0, 2023-11-14" in status.message
+        assert verdict.check("checkpoint_anchored").code == "anchored_older"
+
+    def test_an_old_bundle_of_an_unchanged_certificate_is_valid_when_refreshed(
+        self, world: World
+    ) -> None:
+        old = world.bundle(ids(world)[0])
+        world.issue(sample("test-report"))
+        world.checkpoint()
+        verdict = verify(world, old)
+        assert verdict.status is VerdictStatus.VALID
+        assert verdict.checkpoint_index == 1
+        assert verdict.first_anchored_index == 0
+
+    def test_a_lying_mirror_makes_it_stale_not_valid_nor_invalid(self, world: World) -> None:
+        old = self._old_then_withdrawn(world)
+        lie = world.status_document(ids(world)[0])
+        lie["status_proof"]["leaf"]["status"] = "valid"  # the map proof no longer holds
+        facts = world.facts_for(old).merged(world.facts_for(compose(old, lie)))
+        verdict = verify_bundle(
+            old, trust=world.trust, chain=facts, today=TODAY, fresh=lie, fresh_source="mirror"
+        )
+        assert verdict.status is VerdictStatus.STALE
+        assert "did not verify" in verdict.check("certificate_status").message
+
+    def test_a_status_of_another_certificate_is_refused(self, world: World) -> None:
+        old = self._old_then_withdrawn(world)
+        other = world.status_document(ids(world)[1])
+        facts = world.facts_for(old)
+        verdict = verify_bundle(
+            old, trust=world.trust, chain=facts, today=TODAY, fresh=other, fresh_source="mirror"
+        )
+        assert verdict.status is VerdictStatus.STALE
+        assert "unusable" in verdict.check("certificate_status").message
+
+    def test_moved_onto_a_newer_checkpoint_its_proofs_fail(self, world: World) -> None:
+        cid = ids(world)[0]
+        moved = copy.deepcopy(self._old_then_withdrawn(world))
         moved["checkpoint"] = world.bundle(cid)["checkpoint"]
         moved["anchor"] = world.bundle(cid)["anchor"]
         assert verify(world, moved).status is VerdictStatus.INVALID
-        assert verify(world, world.bundle(cid), require_current=True).status is (
-            VerdictStatus.WITHDRAWN
-        )
+
+
+class TestKeysJudgedAtAnchoring:
+    def test_a_routine_rotation_keeps_earlier_certificates_valid(self, world: World) -> None:
+        first = ids(world)[0]
+        world.rotate(world.records[first]["issuer_id"])
+        later = world.issue(sample("product-conformity"))
+        world.checkpoint()
+        old_key = verify(world, world.bundle(first))
+        assert old_key.status is VerdictStatus.VALID, old_key.to_json()
+        assert "when checkpoint 0 first anchored" in old_key.check("issuer_key_registered").message
+        assert verify(world, world.bundle(later)).status is VerdictStatus.VALID
+
+    def test_a_compromise_invalidates_exactly_the_events_anchored_after_it(
+        self, world: World
+    ) -> None:
+        before = ids(world)[0]
+        issuer = world.records[before]["issuer_id"]
+        after = world.issue(sample("regulation-conformity"), number="QC-AFTER-1")
+        world.checkpoint()  # block 16; checkpoint 0 was at block 13
+        world.rotate(issuer, revoked_at=14)  # compromised from block 14, found later
+        assert verify(world, world.bundle(before)).status is VerdictStatus.VALID
+        verdict = verify(world, world.bundle(after))
+        assert verdict.status is VerdictStatus.INVALID
+        assert verdict.check("issuer_key_registered").code == "key_not_in_force"
+
+    def test_a_version_1_bundle_is_judged_by_searching_the_chain(self, world: World) -> None:
+        first = ids(world)[0]
+        world.rotate(world.records[first]["issuer_id"])
+        world.issue(sample("product-conformity"))
+        world.checkpoint()
+        v1 = {k: v for k, v in world.bundle(first).items() if k != "first_anchored_index"}
+        v1["format"] = BUNDLE_FORMAT_V1
+        verdict = verify(world, v1)
+        assert verdict.status is VerdictStatus.VALID, verdict.to_json()
+        assert verdict.first_anchored_index == 0
+
+    def test_a_wrong_first_anchoring_hint_is_invalid(self, world: World) -> None:
+        world.issue(sample("product-conformity"))
+        world.checkpoint()
+        bundle = world.bundle(ids(world)[-1]) | {"first_anchored_index": 0}
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert verdict.check("issuer_key_registered").code == "first_anchoring_mismatch"
+
+
+class TestPending:
+    def test_pending(self, world: World) -> None:
+        new = world.issue(sample("test-report"))
+        verdict = verify(world, world.pending_bundle(new))
+        assert verdict.status is VerdictStatus.PENDING
+        assert verdict.exit_code == 3
+        assert verdict.check("issuer_signature").status is CheckStatus.PASSED
+        assert verdict.check("issuer_key_registered").code == "key_in_force_now"
+        assert verdict.check("log_inclusion").status is CheckStatus.SKIPPED
+
+    def test_pending_offline_is_unconfirmed(self, world: World) -> None:
+        new = world.issue(sample("test-report"))
+        verdict = verify(world, world.pending_bundle(new), chain=False)
+        assert verdict.status is VerdictStatus.UNCONFIRMED
+
+    def test_a_forged_pending_bundle_with_its_own_key_is_invalid(self, world: World) -> None:
+        """A made-up certificate "of" a real issuer, signed with a fresh key it carries."""
+        real = world.records[ids(world)[0]]["issuer_id"]
+        forger = World()
+        forged_id = forger.issue(sample("test-report"), issuer_id=real, number="FAKE-1")
+        bundle = forger.pending_bundle(forged_id)
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert verdict.check("issuer_signature").code == "key_not_registered"
+        assert verdict.check("issuer_key_registered").code == "key_not_registered"
+
+    def test_a_pending_event_signed_with_a_revoked_key_is_invalid(self, world: World) -> None:
+        new = world.issue(sample("test-report"))
+        bundle = world.pending_bundle(new)
+        world.rotate(world.records[new]["issuer_id"])
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert verdict.check("issuer_key_registered").code == "key_not_in_force"
 
 
 class TestChainChecks:
     def test_key_not_registered(self, world: World) -> None:
         bundle = world.bundle(ids(world)[0])
         facts = world.facts_for(bundle)
-        verdict = verify_bundle(
-            bundle,
-            trust=world.trust,
-            chain=ChainFacts(
-                checkpoint=facts.checkpoint,
-                latest_index=facts.latest_index,
-                issuer_key=None,
-                anchor_tx_matches=True,
-            ),
-            today=TODAY,
+        unregistered = ChainFacts(
+            latest_index=facts.latest_index,
+            checkpoints=facts.checkpoints,
+            issuer_keys=dict.fromkeys(facts.issuer_keys),
+            anchor_txs=facts.anchor_txs,
         )
+        verdict = verify_bundle(bundle, trust=world.trust, chain=unregistered, today=TODAY)
         assert verdict.status is VerdictStatus.INVALID
         assert verdict.check("issuer_key_registered").code == "key_not_registered"
 
@@ -176,7 +323,7 @@ class TestChainChecks:
 class TestMalformed:
     @pytest.mark.parametrize(
         "bundle",
-        [None, [], "x", {}, {"format": "certreg-bundle/2"}],
+        [None, [], "x", {}, {"format": "certreg-bundle/9"}],
         ids=["null", "list", "string", "empty", "other-format"],
     )
     def test_envelope(self, world: World, bundle: Any) -> None:
@@ -191,6 +338,21 @@ class TestMalformed:
     def test_pending_claim_on_an_anchored_bundle(self, world: World) -> None:
         bundle = world.bundle(ids(world)[0]) | {"status": "PENDING"}
         assert verify(world, bundle).status is VerdictStatus.INVALID
+
+    @pytest.mark.parametrize(
+        ("obj", "ours"),
+        [
+            ({"format": "certreg-bundle/1"}, True),
+            ({"format": "certreg-bundle/2", "x": 1}, True),
+            ({"format": "certreg-bundle/7"}, True),
+            ({"format": "other"}, False),
+            ({}, False),
+            ([], False),
+            ("certreg-bundle/2", False),
+        ],
+    )
+    def test_claims_our_format(self, obj: Any, ours: bool) -> None:
+        assert claims_our_format(obj) is ours
 
 
 # --- tampering with any single byte ---------------------------------------------------------
@@ -236,7 +398,15 @@ def tampered(bundle: dict[str, Any], sections: tuple[str, ...]) -> Iterator[tupl
                 yield f"{where}@{position}", set_at(bundle, path, flip(value, position))
 
 
-SECTIONS = ("record", "event", "log_inclusion", "status_proof", "checkpoint", "certificate_id")
+SECTIONS = (
+    "record",
+    "event",
+    "log_inclusion",
+    "status_proof",
+    "checkpoint",
+    "certificate_id",
+    "first_anchored_index",
+)
 
 
 @pytest.mark.parametrize("kind", ["anchored", "superseded", "unknown"])
@@ -271,18 +441,6 @@ def test_a_replacement_by_another_issuer_is_invalid(world: World) -> None:
     assert verdict.check("issuer_signature").code == "issuer_mismatch"
 
 
-def test_an_unreachable_chain_makes_the_verdict_unknown(world: World) -> None:
-    verdict = verify_bundle(
-        world.bundle(ids(world)[0]),
-        trust=world.trust,
-        chain=None,
-        today=TODAY,
-        chain_unavailable="eth_call: connection refused",
-    )
-    assert verdict.status is VerdictStatus.UNKNOWN
-    assert verdict.check("checkpoint_anchored").code == "chain_unavailable"
-
-
 def test_unknown_before_any_checkpoint_is_unknown_not_invalid() -> None:
     world = World()
     bundle = {
@@ -297,7 +455,7 @@ def test_unknown_before_any_checkpoint_is_unknown_not_invalid() -> None:
         "anchor": None,
         "issuer_key": None,
     }
-    verdict = verify_bundle(bundle, trust=world.trust, chain=None, today=TODAY)
+    verdict = verify_bundle(bundle, trust=world.trust, chain=world.facts_for(bundle), today=TODAY)
     assert verdict.status is VerdictStatus.UNKNOWN
     assert verdict.check("certificate_status").code == "no_checkpoint"
     assert verdict.check("checkpoint_anchored").code == "no_checkpoint"

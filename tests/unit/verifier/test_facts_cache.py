@@ -12,8 +12,8 @@ from typing import Any, cast
 import pytest
 
 from anchoring.client import AnchorClient
-from anchoring.verify import FactsCache, fetch_chain_facts
 from registry.core.verify import ChainQuery
+from verifier.chain import FactsCache, fetch_chain_facts
 
 KEY_ID = b"\x01" * 32
 ISSUER = b"\x02" * 32
@@ -56,7 +56,7 @@ class CountingClient:
 
 
 def fetch(client: CountingClient, cache: FactsCache) -> Any:
-    query = ChainQuery(checkpoint_index=None, issuer_chain_id=ISSUER, key_id=KEY_ID, tx_hash=None)
+    query = ChainQuery(issuer_keys=frozenset({(ISSUER, KEY_ID)}))
     return fetch_chain_facts(cast(AnchorClient, client), query, cache=cache)
 
 
@@ -66,7 +66,7 @@ class TestFreshness:
         for _ in range(5):
             facts = fetch(client, cache)
         assert facts.latest_index == 3
-        assert facts.issuer_key is not None
+        assert facts.issuer_keys[ISSUER, KEY_ID] is not None
         assert client.calls == {"latest": 1, "key": 1}
 
     def test_after_the_ttl_the_chain_is_asked_again(self) -> None:
@@ -76,7 +76,7 @@ class TestFreshness:
         time.sleep(0.1)
         facts = fetch(client, cache)
         assert facts.latest_index == 4
-        assert facts.issuer_key is not None and facts.issuer_key.revoked_at == 7
+        assert (key := facts.issuer_keys[ISSUER, KEY_ID]) is not None and key.revoked_at == 7
 
     def test_a_cache_with_no_ttl_always_asks(self) -> None:
         client, cache = CountingClient(), FactsCache(key_ttl_s=0, latest_ttl_s=0)

@@ -145,9 +145,13 @@ class TestPresent:
         assert outcome_of(_verdict(VerdictStatus.VALID)) is Outcome.VALID
         assert outcome_of(_verdict(VerdictStatus.INVALID)) is Outcome.INVALID
         error = Check("checkpoint_anchored", CheckStatus.ERROR, "chain_unavailable", "down")
-        assert outcome_of(_verdict(VerdictStatus.UNKNOWN, error)) is Outcome.UNAVAILABLE
+        assert outcome_of(_verdict(VerdictStatus.UNCONFIRMED, error)) is Outcome.UNAVAILABLE
         passed = Check("certificate_status", CheckStatus.PASSED, "not_issued", "none")
         assert outcome_of(_verdict(VerdictStatus.UNKNOWN, passed)) is Outcome.NOT_FOUND
+        assert outcome_of(_verdict(VerdictStatus.STALE)) is Outcome.STALE
+        assert outcome_of(_verdict(VerdictStatus.PENDING)) is Outcome.PENDING
+        # every verdict has a page outcome
+        assert {outcome_of(_verdict(s)) for s in VerdictStatus} <= set(Outcome)
 
     def test_registered_hash_prefers_the_anchored_leaf(self) -> None:
         record = {"id": "0x" + "11" * 32, "number": "A"}

@@ -1,0 +1,325 @@
+"""The verifier's chain reads: turn the core's `ChainQuery` into `ChainFacts`, from one or more
+RPC endpoints that must agree.
+
+A long-running verifier (the API) keeps what the contract never changes — anchored checkpoints,
+their anchoring transactions, where an event was first anchored — and re-reads issuer keys, the
+latest checkpoint and the head block after a few seconds.
+"""
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from eth_account import Account
+from requests.exceptions import RequestException
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3Exception
+
+from anchoring.client import AnchorClient, ChainClient
+from anchoring.errors import AnchoringError
+from registry.core.verify import (
+    ChainCheckpoint,
+    ChainFacts,
+    ChainIssuerKey,
+    ChainQuery,
+    IssuerKeyRef,
+)
+from verifier.errors import VerifierError
+
+__all__ = [
+    "ChainReader",
+    "ChainUnavailableError",
+    "FactsCache",
+    "fetch_chain_facts",
+    "read_only_client",
+]
+
+T = TypeVar("T")
+
+
+class ChainUnavailableError(VerifierError):
+    """The chain could not be read, or the RPC endpoints disagree: the verdict is UNCONFIRMED."""
+
+
+def read_only_client(*, rpc_url: str, contract: str, chain_id: int) -> AnchorClient:
+    """A client for reads only (its account is a throwaway key that never signs), after checking
+    that the node is on `chain_id` and that `contract` holds our contract's code."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 15}))
+    chain = ChainClient(w3, Account.create(), chain_id=chain_id)
+    chain.check_chain_id()
+    client = AnchorClient(chain, contract)
+    client.check_code()
+    return client
+
+
+class FactsCache:
+    """What one endpoint said, kept: anchored checkpoints, anchoring transactions and first
+    anchorings for good (the contract never changes them), issuer keys for `key_ttl_s` (a
+    revocation shows within that), the latest checkpoint and head block for `latest_ttl_s`.
+
+    An expired entry is refreshed by one thread at a time; the others answer with the expired
+    value meanwhile (so it may be older than its TTL by one RPC round trip). Without that, every
+    verification in flight when an entry expired queued its own call at the node: under load the
+    p99 latency of `POST /v1/verify` went from 34 ms to 500 ms (docs/benchmarks.md, "HTTP API").
+    """
+
+    def __init__(self, *, key_ttl_s: float = 5.0, latest_ttl_s: float = 1.0) -> None:
+        self.key_ttl_s = key_ttl_s
+        self.latest_ttl_s = latest_ttl_s
+        self.checkpoints: dict[int, ChainCheckpoint] = {}
+        self.anchoring_tx: set[tuple[str, int]] = set()
+        self.first_anchoring: dict[int, int] = {}
+        self._timed: dict[object, tuple[float, Any]] = {}  # what -> (fetched at, value)
+        self._lock = threading.Lock()
+        self._refreshing: set[object] = set()
+
+    def timed(self, what: object, *, ttl_s: float, now: float, fetch: Callable[[], T]) -> T:
+        """The value cached for `what` if younger than `ttl_s`, else `fetch()`'s — unless another
+        thread is fetching it already, in which case the expired value."""
+        with self._lock:
+            entry = self._timed.get(what)
+            if entry is not None and now - entry[0] < ttl_s:
+                return cast(T, entry[1])
+            if entry is not None and what in self._refreshing:
+                return cast(T, entry[1])
+            self._refreshing.add(what)
+        try:
+            value = fetch()
+            with self._lock:
+                self._timed[what] = (now, value)
+            return value
+        finally:
+            with self._lock:
+                self._refreshing.discard(what)
+
+    def keep(self, index: int, checkpoint: ChainCheckpoint) -> None:
+        with self._lock:
+            self.checkpoints[index] = checkpoint
+
+
+def _checkpoint(client: AnchorClient, cache: FactsCache, index: int) -> ChainCheckpoint | None:
+    checkpoint = cache.checkpoints.get(index)
+    if checkpoint is None:
+        found = client.checkpoint(index)
+        if found is None:
+            return None
+        checkpoint = ChainCheckpoint(
+            tree_size=found.tree_size,
+            log_root=found.log_root,
+            map_root=found.map_root,
+            block_number=found.block_number,
+            timestamp=found.timestamp,
+        )
+        cache.keep(index, checkpoint)
+    return checkpoint
+
+
+def _first_covering(
+    client: AnchorClient, cache: FactsCache, seq: int, latest: int | None
+) -> int | None:
+    """The first checkpoint whose size exceeds `seq` (binary search: O(log n) reads, each kept
+    for good), for bundles that carry no first-anchoring hint."""
+    if seq in cache.first_anchoring:
+        return cache.first_anchoring[seq]
+    if latest is None:
+        return None
+    lo, hi = 0, latest
+    while lo < hi:
+        mid = (lo + hi) // 2
+        found = _checkpoint(client, cache, mid)
+        if found is not None and found.tree_size > seq:
+            hi = mid
+        else:
+            lo = mid + 1
+    found = _checkpoint(client, cache, lo)
+    if found is None or found.tree_size <= seq:
+        return None
+    with cache._lock:
+        cache.first_anchoring[seq] = lo
+    return lo
+
+
+def fetch_chain_facts(
+    client: AnchorClient, query: ChainQuery, *, cache: FactsCache | None = None
+) -> ChainFacts:
+    """What the contract behind `client` says about `query` (through `cache` if given)."""
+    now = time.monotonic()
+    cache = cache or FactsCache(key_ttl_s=0, latest_ttl_s=0)
+    latest = cache.timed("latest", ttl_s=cache.latest_ttl_s, now=now, fetch=lambda: _latest(client))
+    wanted = set(query.checkpoints)
+    first: dict[int, int] = {}
+    if query.first_anchoring is not None and query.first_anchoring[1] is None:
+        seq = query.first_anchoring[0]
+        found = _first_covering(client, cache, seq, latest)
+        if found is not None:
+            first[seq] = found
+            wanted.update({found, found - 1} - {-1})
+    checkpoints = {}
+    for index in sorted(wanted):
+        checkpoint = _checkpoint(client, cache, index)
+        if checkpoint is not None:
+            checkpoints[index] = checkpoint
+    keys = {
+        ref: cache.timed(
+            ("key", *ref),
+            ttl_s=cache.key_ttl_s,
+            now=now,
+            fetch=lambda ref=ref: _issuer_key(client, ref),  # type: ignore[misc]
+        )
+        for ref in query.issuer_keys
+    }
+    txs = {}
+    if query.anchor_tx is not None and query.anchor_tx[1] in checkpoints:
+        tx_hash, index = query.anchor_tx
+        matches = query.anchor_tx in cache.anchoring_tx or _anchored_by(
+            client, tx_hash, index, checkpoints[index]
+        )
+        if matches:
+            with cache._lock:
+                cache.anchoring_tx.add(query.anchor_tx)
+        txs[query.anchor_tx] = matches
+    head = None
+    if query.head_block:
+        head = cache.timed(
+            "head",
+            ttl_s=cache.latest_ttl_s,
+            now=now,
+            fetch=lambda: int(client.chain.w3.eth.block_number),
+        )
+    return ChainFacts(
+        latest_index=latest,
+        checkpoints=checkpoints,
+        issuer_keys=keys,
+        anchor_txs=txs,
+        first_anchoring=first,
+        head_block=head,
+    )
+
+
+def _latest(client: AnchorClient) -> int | None:
+    latest = client.latest_checkpoint()
+    return None if latest is None else latest.index
+
+
+def _issuer_key(client: AnchorClient, ref: IssuerKeyRef) -> ChainIssuerKey | None:
+    key = client.issuer_key(issuer_id=ref[0], key_id=ref[1])
+    if not key.registered:
+        return None
+    return ChainIssuerKey(
+        public_key=key.public_key, valid_from=key.valid_from, revoked_at=key.revoked_at
+    )
+
+
+def _anchored_by(
+    client: AnchorClient, tx_hash: str, index: int, checkpoint: ChainCheckpoint
+) -> bool:
+    """Whether transaction `tx_hash` anchored checkpoint `index` of our contract."""
+    try:
+        receipt = client.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return False
+    if receipt["status"] != 1 or receipt["blockNumber"] != checkpoint.block_number:
+        return False
+    event = client.contract.events.CheckpointAnchored()
+    for log in receipt["logs"]:
+        if log["address"] != client.address:
+            continue
+        try:
+            args = event.process_log(log)["args"]
+        except Exception:  # noqa: S112 (another event of the contract)
+            continue
+        if int(args["index"]) == index and bytes(args["logRoot"]) == checkpoint.log_root:
+            return True
+    return False
+
+
+#: what a failed chain read raises: the node's errors, our client's, and the transport's
+CHAIN_ERRORS: tuple[type[Exception], ...] = (
+    AnchoringError,
+    OSError,
+    RequestException,
+    Web3Exception,
+)
+
+
+class _Endpoint:
+    """One RPC endpoint: its client, made on first use and again after a failure."""
+
+    def __init__(self, url: str, factory: Callable[[], AnchorClient]) -> None:
+        self.url = url
+        self._factory = factory
+        self._client: AnchorClient | None = None
+        self.cache = FactsCache()
+
+    def facts(self, query: ChainQuery) -> ChainFacts:
+        try:
+            if self._client is None:
+                self._client = self._factory()
+            return fetch_chain_facts(self._client, query, cache=self.cache)
+        except CHAIN_ERRORS as exc:
+            self._client = None
+            raise ChainUnavailableError(f"{self.url}: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+class ChainReader:
+    """Reads facts from every configured endpoint; they must agree on everything a verdict
+    uses (the head block, which moves, excepted: the lowest is taken). An RPC node run by the
+    registry itself is no independent witness: pin endpoints run by others."""
+
+    def __init__(self, endpoints: Sequence[tuple[str, Callable[[], AnchorClient]]]) -> None:
+        if not endpoints:
+            raise ValueError("endpoints: got none, want at least one RPC endpoint")
+        self._endpoints = [_Endpoint(url, factory) for url, factory in endpoints]
+
+    @classmethod
+    def for_urls(cls, urls: Sequence[str], *, contract: str, chain_id: int) -> "ChainReader":
+        return cls(
+            [
+                (
+                    url,
+                    lambda url=url: read_only_client(  # type: ignore[misc]
+                        rpc_url=url, contract=contract, chain_id=chain_id
+                    ),
+                )
+                for url in urls
+            ]
+        )
+
+    @property
+    def urls(self) -> list[str]:
+        return [e.url for e in self._endpoints]
+
+    def facts(self, query: ChainQuery) -> ChainFacts:
+        """Raises ChainUnavailableError if an endpoint fails or two disagree."""
+        answers = [(e.url, e.facts(query)) for e in self._endpoints]
+        first_url, first = answers[0]
+        heads = [f.head_block for _, f in answers if f.head_block is not None]
+        for url, other in answers[1:]:
+            difference = _difference(first, other)
+            if difference is not None:
+                raise ChainUnavailableError(
+                    f"the RPC endpoints disagree on {difference}: {first_url} and {url}"
+                )
+        if heads:
+            first = ChainFacts(
+                latest_index=first.latest_index,
+                checkpoints=first.checkpoints,
+                issuer_keys=first.issuer_keys,
+                anchor_txs=first.anchor_txs,
+                first_anchoring=first.first_anchoring,
+                head_block=min(heads),
+            )
+        return first
+
+
+def _difference(a: ChainFacts, b: ChainFacts) -> str | None:
+    for what in ("latest_index", "checkpoints", "issuer_keys", "anchor_txs", "first_anchoring"):
+        if getattr(a, what) != getattr(b, what):
+            return what.replace("_", " ")
+    return None
