@@ -32,15 +32,19 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	touch $@
 
 # Debian packages: Chromium for the browser tests, poppler-utils (pdftotext, pdfinfo) to read
-# the printable certificates in tests, DejaVu Sans for the certificates themselves. apt-get runs
-# only when one of them is missing; Playwright never downloads a browser of its own.
-$(SYS_STAMP):
+# the printable certificates in tests, DejaVu Sans for the certificates themselves, PostgreSQL's
+# binaries (initdb, pg_ctl) for the test suite's own throwaway cluster (tests/pgcluster.py: no
+# running server is needed or used). apt-get runs only when one of them is missing; Playwright
+# never downloads a browser of its own. The stamp depends on this Makefile so that a package
+# added here is checked for on machines installed before.
+$(SYS_STAMP): Makefile
 	if command -v chromium >/dev/null && command -v pdftotext >/dev/null \
-	    && test -f $(DEJAVU)/DejaVuSans.ttf && test -f $(DEJAVU)/DejaVuSans-Bold.ttf; then \
-	  echo "system packages: chromium, poppler-utils, fonts-dejavu-core present"; \
+	    && test -f $(DEJAVU)/DejaVuSans.ttf && test -f $(DEJAVU)/DejaVuSans-Bold.ttf \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "system packages: chromium, poppler-utils, fonts-dejavu-core, postgresql present"; \
 	else \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-	    -qq --no-install-recommends chromium poppler-utils fonts-dejavu-core; \
+	    -qq --no-install-recommends chromium poppler-utils fonts-dejavu-core postgresql; \
 	fi
 	mkdir -p $(VENV)
 	touch $@

@@ -1,5 +1,7 @@
 """`certreg dev`, what `make run` runs: the whole system on this machine, on 127.0.0.1.
 
+0. The API's port (8000) must be free, and port 8545 free or a node's: otherwise one line says
+   which port is taken (say, by another `make run`) and the command exits 1 at once.
 1. A Hardhat node on port 8545 — reused if one already answers there (e.g. `make chain` in
    another terminal), otherwise started now and stopped on exit.
 2. The contract: reused from `data/deployment.json` if its code is on that chain, otherwise
@@ -15,6 +17,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import typer
@@ -22,7 +25,7 @@ from web3 import Web3
 
 from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
 
-__all__ = ["run_dev"]
+__all__ = ["ensure_port_free", "port_taken", "run_dev"]
 
 DEV_RPC_PORT = 8545
 DEV_CHAIN_ID = 31337
@@ -40,13 +43,48 @@ def _has_code(url: str, address: str) -> bool:
     return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
 
 
+def _chain_id(url: str) -> int:
+    return int(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5})).eth.chain_id)
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could not listen on host:port now (another process holds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As uvicorn and Node do: the TIME_WAIT connections of a server just stopped don't count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+ANOTHER_RUN = "is another `make run` (or `certreg dev`) running? Stop it first"
+
+
+def ensure_port_free(port: int, what: str, hint: str = ANOTHER_RUN) -> None:
+    """Exit 1 with one line on stderr if 127.0.0.1:port is taken; `what` would have used it."""
+    if port_taken(port):
+        typer.echo(
+            f"certreg dev: port {port} on 127.0.0.1 is already in use, so {what} cannot start "
+            f"there: {hint}.",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+
 def run_dev(*, port: int = 8000, checkpoint_interval_s: float = 5.0) -> None:
     data = Path(os.environ.get("CERTREG_DATA_DIR", "data"))
     rpc = f"http://127.0.0.1:{DEV_RPC_PORT}"
+    # Before anything else: a second `make run` must not get as far as the API's bind.
+    ensure_port_free(port, "the API")
     node: HardhatNode | None = None
     if _answers(rpc):
         typer.echo(f"chain: reusing the node at {rpc}")
     else:
+        ensure_port_free(
+            DEV_RPC_PORT, "the Hardhat node", "something that is not an Ethereum node holds it"
+        )
         typer.echo(f"chain: starting a Hardhat node at {rpc}")
         node = start_hardhat_node(port=DEV_RPC_PORT, chain_id=DEV_CHAIN_ID)
     try:
@@ -73,6 +111,7 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     for name, value in env.items():
         os.environ.setdefault(name, value)
 
+    chain_id = _chain_id(rpc)
     deployment = data / "deployment.json"
     address = None
     if deployment.exists():
@@ -85,9 +124,9 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
         from anchoring.deploy import deploy_from_settings  # noqa: PLC0415
 
         outcome = deploy_from_settings()
-        typer.echo(f"contract: deployed at {outcome.deployment.address}")
+        typer.echo(f"contract: deployed at {outcome.deployment.address} on chain id {chain_id}")
     else:
-        typer.echo(f"contract: reusing {address}")
+        typer.echo(f"contract: reusing {address} on chain id {chain_id}")
 
     from api.stack import Stack  # noqa: PLC0415
     from registry.samples import admit_sample_issuer  # noqa: PLC0415

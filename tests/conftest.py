@@ -1,6 +1,10 @@
 """Database fixtures for every suite: each test gets an empty, migrated database, on SQLite and
-on PostgreSQL (the server on 127.0.0.1:5432 these machines run; `.ci/run` starts it if it is
-down). A PostgreSQL that cannot be reached fails the tests: it is never skipped silently.
+on PostgreSQL. PostgreSQL is a throwaway cluster of the session's own (`tests/pgcluster.py`:
+initdb into a temporary directory, a free port of 127.0.0.1), started the first time a test
+needs it and deleted at the end; no system server is assumed. Set CERTREG_TEST_POSTGRES_URL to
+a superuser's URL (e.g. `postgresql+psycopg://postgres@127.0.0.1:5432/postgres`) to use that
+server instead. A PostgreSQL that cannot be started or reached fails the tests, with the
+reason: it is never skipped silently.
 """
 
 import logging
@@ -17,29 +21,61 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.db.engine import make_engine, make_session_factory, sqlite_url
 from registry.db.migrate import upgrade
 from registry.db.models import Base
+from tests.pgcluster import ClusterError, throwaway_cluster
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CERTREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_URL_OVERRIDE = os.environ.get("CERTREG_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
+    """A superuser's URL on the session's PostgreSQL server: the throwaway cluster, or
+    CERTREG_TEST_POSTGRES_URL's server."""
+    if POSTGRES_URL_OVERRIDE:
+        yield POSTGRES_URL_OVERRIDE
+        return
+    failure = None
+    try:
+        with throwaway_cluster() as url:
+            yield url
+    except ClusterError as error:
+        failure = f"the test suite's PostgreSQL cluster: {error}"
+    if failure is not None:  # outside `except`: one message, not a chain of tracebacks
+        pytest.fail(failure, pytrace=False)
+
+
+def create_postgres_database(admin_url: str, prefix: str) -> str:
+    """Create an empty database on `admin_url`'s server; return its URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            name = make_url(url).database
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_admin_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
-    name = f"certreg_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = create_postgres_database(postgres_admin_url, "certreg_test")
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     try:
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(postgres_admin_url, url)
 
 
 def _truncate_postgres(engine: Engine) -> None:

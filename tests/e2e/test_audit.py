@@ -8,21 +8,19 @@ anchored roots can tell. This module runs on SQLite and on PostgreSQL, each a fr
 """
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from anchoring.devnode import HardhatNode
 from registry.core.events import Event, EventType, sign_event
 from registry.db.engine import make_engine
 from registry.keys import KeyEncryptor
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.e2e.harness import (
     ISSUER_ID,
     Accounts,
@@ -37,18 +35,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database (the server migrates it), dropped at the end."""
-    name = f"certreg_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = create_postgres_database(postgres_admin_url, "certreg_e2e")
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres_database(postgres_admin_url, url)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
