@@ -7,9 +7,9 @@ cost per bundle.
 Bundles are built in memory with the core (tests/bundles.py-style: real records, signed events,
 RFC 6962 and status-map proofs, one signed checkpoint), then each is verified once with
 `registry.core.verify.verify_bundle` against chain facts fetched beforehand from the in-memory
-chain (so every check runs and the verdict is VALID, as against a real node). Also reported: the Ed25519 verification
-alone, the floor under every bundle (one issuer signature each; the checkpoint note is shared
-and verified once).
+chain (so every check runs and the verdict is VALID or EXPIRED, as against a real node). Also
+reported: the Ed25519 verification alone, the floor under every bundle (one issuer signature
+each; the checkpoint note is shared and verified once).
 """
 
 import sys

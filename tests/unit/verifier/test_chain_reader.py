@@ -3,6 +3,7 @@ makes the verdict UNCONFIRMED. The endpoints here are stand-ins answering from a
 chain itself is exercised in tests/integration and tests/e2e)."""
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -74,10 +75,12 @@ class WorldNode:
         return _Key(key.public_key, key.valid_from, key.revoked_at)
 
 
+def _factory(node: Any) -> Callable[[], AnchorClient]:
+    return lambda: cast(AnchorClient, node)
+
+
 def reader(*nodes: Any) -> ChainReader:
-    return ChainReader(
-        [(f"http://node-{i}", lambda n=n: cast(AnchorClient, n)) for i, n in enumerate(nodes)]
-    )
+    return ChainReader([(f"http://node-{i}", _factory(n)) for i, n in enumerate(nodes)])
 
 
 @pytest.fixture
