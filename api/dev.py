@@ -130,6 +130,7 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
 
     from api.stack import Stack  # noqa: PLC0415
     from registry.samples import admit_sample_issuer  # noqa: PLC0415
+    from verifier.trust import fingerprint_of  # noqa: PLC0415
 
     stack = Stack()
     key_file = data / "demo-api-key.txt"
@@ -149,6 +150,8 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     if key_file.exists():
         typer.echo(f"issuer API key ({key_file}): {key_file.read_text(encoding='utf-8').strip()}")
     typer.echo(f"registry key: {identity}")
+    # What a verifier checks before pinning the registry (`certreg trust add`).
+    typer.echo(f"registry key fingerprint: {fingerprint_of(identity)}")
     typer.echo(
         f"API: http://127.0.0.1:{port}  (OpenAPI at /docs, "
         f"anchoring every {checkpoint_interval_s:g} s)"
