@@ -51,8 +51,9 @@ $(SYS_STAMP): Makefile
 
 install: $(SYS_STAMP) $(PY_STAMP) $(NODE_STAMP)
 
+# RUN_ARGS: options of `certreg dev`, e.g. make run RUN_ARGS="--port 8001 --chain-port 8546"
 run: install
-	$(BIN)/certreg dev
+	$(BIN)/certreg dev $(RUN_ARGS)
 
 # A Hardhat node that outlives `make run` (run it in another terminal): the contract and the
 # registry's data are then reused across restarts of `make run`.

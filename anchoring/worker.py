@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from anchoring.client import AnchorClient, PendingTransaction, _rpc
 from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
-from anchoring.lock import WorkerLock
+from anchoring.lock import WorkerLock, WorkerLockHeldError
 from anchoring.models import issuer_id_hash
 from registry.checkpointing import CheckpointBuilder
 from registry.db import models
@@ -59,6 +59,8 @@ class WorkerConfig:
     poll_interval_s: float = 0.5
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    #: how often a standby worker tries the lock: bounds how soon it takes over from a dead one
+    lock_retry_s: float = 2.0
 
 
 def _crash_point(name: str) -> None:
@@ -137,6 +139,22 @@ class AnchoringWorker:
                 if not progressed:
                     stop.wait(self._config.poll_interval_s)
             log_event(log, "worker.stopped")
+
+    def run_standby(self, stop: threading.Event) -> None:
+        """Anchor while holding the lock; while another worker holds it, stand by and try again
+        every `lock_retry_s`, so that a replica takes over when the active worker dies (its
+        lock dies with it). Errors other than the lock's end the loop: the caller decides."""
+        waiting = False
+        while not stop.is_set():
+            try:
+                self.run(stop)
+            except WorkerLockHeldError:
+                if not waiting:
+                    log_event(log, "worker.standby", retry_s=self._config.lock_retry_s)
+                    waiting = True
+                stop.wait(self._config.lock_retry_s)
+            else:
+                waiting = False
 
     def run_until_idle(self, *, timeout_s: float = 60.0) -> None:
         """Anchor until nothing waits (for tools and tests); errors propagate."""

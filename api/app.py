@@ -100,16 +100,12 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
 
 
 def _run_worker(worker: object, stop: threading.Event) -> None:
-    from anchoring.lock import WorkerLockHeldError  # noqa: PLC0415
     from anchoring.worker import AnchoringWorker  # noqa: PLC0415
 
     assert isinstance(worker, AnchoringWorker)
     while not stop.is_set():
         try:
-            worker.run(stop)
-        except WorkerLockHeldError:
-            # Another replica anchors; take over if it stops.
-            stop.wait(5)
+            worker.run_standby(stop)  # another replica anchors: take over if it stops
         except Exception:
             log.exception("anchoring worker stopped; restarting in 5 s")
             stop.wait(5)

@@ -208,7 +208,10 @@ def anchor(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the anchoring worker: form checkpoints, anchor them, reconcile after crashes."""
+    """Run the anchoring worker: form checkpoints, anchor them, reconcile after crashes.
+
+    One worker is active per database; another started beside it stands by and takes over
+    when the active one stops or dies."""
     import signal  # noqa: PLC0415
     import threading  # noqa: PLC0415
 
@@ -232,7 +235,7 @@ def anchor(
             stop = threading.Event()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda *_: stop.set())
-            worker.run(stop)
+            worker.run_standby(stop)
     except AnchoringError as exc:
         raise _fail("anchor", exc) from exc
     finally:
@@ -594,10 +597,15 @@ def audit(
 
 @app.command()
 def dev(
-    port: Annotated[int, typer.Option(help="API port.")] = 8000,
-    interval: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 5.0,
+    port: Annotated[int, typer.Option(metavar="PORT", help="API port.")] = 8000,
+    chain_port: Annotated[
+        int, typer.Option(metavar="PORT", help="The local chain's JSON-RPC port.")
+    ] = 8545,
+    interval: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds between checkpoints.")
+    ] = 5.0,
 ) -> None:
     """Run everything locally: Hardhat node, contract, demo issuer, API and anchoring worker."""
     from api.dev import run_dev  # noqa: PLC0415
 
-    run_dev(port=port, checkpoint_interval_s=interval)
+    run_dev(port=port, chain_port=chain_port, checkpoint_interval_s=interval)

@@ -73,9 +73,11 @@ def ensure_port_free(port: int, what: str, hint: str = ANOTHER_RUN) -> None:
         raise typer.Exit(code=1)
 
 
-def run_dev(*, port: int = 8000, checkpoint_interval_s: float = 5.0) -> None:
+def run_dev(
+    *, port: int = 8000, chain_port: int = DEV_RPC_PORT, checkpoint_interval_s: float = 5.0
+) -> None:
     data = Path(os.environ.get("CERTREG_DATA_DIR", "data"))
-    rpc = f"http://127.0.0.1:{DEV_RPC_PORT}"
+    rpc = f"http://127.0.0.1:{chain_port}"
     # Before anything else: a second `make run` must not get as far as the API's bind.
     ensure_port_free(port, "the API")
     node: HardhatNode | None = None
@@ -83,10 +85,10 @@ def run_dev(*, port: int = 8000, checkpoint_interval_s: float = 5.0) -> None:
         typer.echo(f"chain: reusing the node at {rpc}")
     else:
         ensure_port_free(
-            DEV_RPC_PORT, "the Hardhat node", "something that is not an Ethereum node holds it"
+            chain_port, "the Hardhat node", "something that is not an Ethereum node holds it"
         )
         typer.echo(f"chain: starting a Hardhat node at {rpc}")
-        node = start_hardhat_node(port=DEV_RPC_PORT, chain_id=DEV_CHAIN_ID)
+        node = start_hardhat_node(port=chain_port, chain_id=DEV_CHAIN_ID)
     try:
         _run(data, rpc, port=port, checkpoint_interval_s=checkpoint_interval_s)
     finally:

@@ -124,6 +124,7 @@ class Stack:
             config=WorkerConfig(
                 checkpoint_interval_s=self.settings.checkpoint_interval_s,
                 checkpoint_max_events=self.settings.checkpoint_max_events,
+                lock_retry_s=self.settings.worker_lock_retry_s,
             ),
         )
 

@@ -55,6 +55,9 @@ class RegistrySettings(BaseSettings):
     checkpoint_interval_s: float = Field(default=10.0, ge=0)
     #: …or as soon as this many events wait (CERTREG_CHECKPOINT_MAX_EVENTS)
     checkpoint_max_events: int = Field(default=10_000, ge=1)
+    #: how often a standby anchoring worker tries the lock: bounds a takeover after the active
+    #: worker dies (CERTREG_WORKER_LOCK_RETRY_S)
+    worker_lock_retry_s: float = Field(default=2.0, gt=0)
     #: the longest an accepted event may wait to be anchored, published to verifiers
     max_merge_delay_s: int = Field(default=300, ge=1)
     #: largest batch of certificates one request may issue

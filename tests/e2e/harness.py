@@ -329,8 +329,10 @@ def start_registry(
     database_url: str | None = None,
     origin: str = "e2e.certreg.test/log",
     extra_env: dict[str, str] | None = None,
+    with_worker: bool = True,
 ) -> Iterator[RunningRegistry]:
-    """Deploy a contract, admit the demo issuer, serve; stop the server on the way out."""
+    """Deploy a contract, admit the demo issuer, serve (with the anchoring worker in process,
+    unless `with_worker` is False); stop the server on the way out."""
     anchorer, issuer_admin = accounts.pair()
     w3 = Web3(Web3.HTTPProvider(node.url))
     for account in (anchorer, issuer_admin):
@@ -381,8 +383,9 @@ def start_registry(
 
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
+        worker = ["--with-worker"] if with_worker else []
         process = subprocess.Popen(
-            [str(CERTREG), "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
+            [str(CERTREG), "serve", "--host", "127.0.0.1", "--port", str(port), *worker],
             env=env,
             cwd=data_dir,
             stdin=subprocess.DEVNULL,
