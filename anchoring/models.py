@@ -1,4 +1,5 @@
-"""Typed values read from or sent to the anchoring contract, and the on-chain ids of DESIGN §3.
+"""Typed values read from or sent to the anchoring contract, and the on-chain ids
+(docs/spec.md §7.2).
 
 Hashes are raw `bytes` (32 long) inside Python; hex appears only at the edges (JSON, logs).
 """
@@ -38,14 +39,14 @@ def bytes32(value: bytes | bytearray, *, what: str) -> bytes:
 
 
 def issuer_id_hash(issuer_id: str) -> bytes:
-    """The on-chain id of an issuer: SHA-256 of its id's UTF-8 bytes (DESIGN §3)."""
+    """The on-chain id of an issuer: SHA-256 of its id's UTF-8 bytes (docs/spec.md §7.2)."""
     if not issuer_id:
         raise InvalidArgumentError("issuer id: got an empty string, want the issuer's id")
     return issuer_chain_id(issuer_id)  # one definition, in the core
 
 
 def key_id(public_key: bytes) -> bytes:
-    """The id of an Ed25519 key: SHA-256 of the raw 32-byte public key (DESIGN §3)."""
+    """The id of an Ed25519 key: SHA-256 of the raw 32-byte public key (docs/spec.md §3, §7.2)."""
     return hashlib.sha256(bytes32(public_key, what="Ed25519 public key")).digest()
 
 

@@ -9,8 +9,8 @@ import {ICertregAnchorErrors} from "./ICertregAnchorErrors.sol";
 /// signing keys. Issuer ids are SHA-256(UTF-8 issuer id); key ids are SHA-256(raw 32-byte
 /// Ed25519 public key). Block numbers say when a key is in force: on blocks
 /// `validFrom <= b < revokedAt` (or from `validFrom` on while `revokedAt` is 0).
-/// The functions down to `issuerKey` are the interface of DESIGN §4 that independent verifiers
-/// rely on; they never change.
+/// The functions down to `issuerKey` are the stable interface of docs/spec.md §7.1 that
+/// independent verifiers rely on; they never change.
 interface ICertregAnchor is ICertregAnchorErrors {
     /// @notice A checkpoint was anchored at position `index`.
     event CheckpointAnchored(

@@ -1,7 +1,7 @@
 """Certificate records: what an issuer submits, validated, and the record the registry stores.
 
-Record = the issuer's submitted fields + `id`, `issuer_id` and `salt` (DESIGN §3). The status is
-not part of the record. `record_hash = H(canonical(record))`.
+Record = the issuer's submitted fields + `id`, `issuer_id` and `salt` (docs/spec.md §2a). The
+status is not part of the record. `record_hash = H(canonical(record))`.
 """
 
 import datetime as dt
@@ -41,7 +41,7 @@ Hex32 = Annotated[str, StringConstraints(pattern=_HEX32)]
 
 
 class CertificateKind(StrEnum):
-    """The certificate kinds of DESIGN §1."""
+    """The certificate kinds of docs/spec.md §2a."""
 
     PRODUCT_CONFORMITY = "product-conformity"  # chứng nhận hợp chuẩn (TCVN, ISO)
     REGULATION_CONFORMITY = "regulation-conformity"  # chứng nhận hợp quy (QCVN)

@@ -1,7 +1,8 @@
 """The verifier's trust store: which registries it believes, pinned once, never fetched again.
 
-DESIGN §7, "Trust roots are pinned, not fetched": a registry's origin, checkpoint-signing key
-(vkey), chain id and anchoring contract come from this store, like SSH's known_hosts.
+"Trust roots are pinned, not fetched" (docs/spec.md §9.1, §10): a registry's origin,
+checkpoint-signing key (vkey), chain id and anchoring contract come from this store, like SSH's
+known_hosts.
 `certreg trust add URL` fetches `GET /v1/registry` once (`fetch_identity`), shows the key's
 fingerprint and pins it; `certreg trust import FILE` takes an entry the authority publishes
 (`load_entry_file`). A registry that later answers another vkey or contract for a pinned origin

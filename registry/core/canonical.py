@@ -1,4 +1,4 @@
-"""Canonical JSON (DESIGN §3): Unicode NFC on every key and string, then RFC 8785 (JCS).
+"""Canonical JSON (docs/spec.md §2): Unicode NFC on every key and string, then RFC 8785 (JCS).
 
 Vietnamese text reaches us both precomposed and decomposed; normalising first makes both spell
 the same bytes, hence the same hashes. Floats are refused outright: a certificate has no use for

@@ -1,6 +1,6 @@
 """Checkpoints: C2SP tlog-checkpoint notes with one extension line carrying the map root.
 
-Body (DESIGN §3), every line ending in a newline, exactly these four lines::
+Body (docs/spec.md §6.3), every line ending in a newline, exactly these four lines::
 
     <origin>
     <tree size, decimal, no leading zeros>

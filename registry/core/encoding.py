@@ -1,4 +1,4 @@
-"""Wire encodings of DESIGN §3, parsed strictly.
+"""Wire encodings of docs/spec.md §1, parsed strictly.
 
 Every value has exactly one accepted spelling (lowercase `0x` hex, padded standard base64 with
 zero pad bits, `YYYY-MM-DDTHH:MM:SSZ`, `YYYY-MM-DD`), so that flipping any character of an

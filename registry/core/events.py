@@ -1,4 +1,4 @@
-"""Events: the entries of the log, and the issuer's Ed25519 signature over each (DESIGN §3).
+"""Events: the entries of the log, and the issuer's Ed25519 signature over each (docs/spec.md §3).
 
 An event's JSON form is its wire form: hashes and ids `0x` hex, `at` as `YYYY-MM-DDTHH:MM:SSZ`,
 the signature base64, absent optional fields omitted (never `null`). The issuer signs the

@@ -1,4 +1,4 @@
-"""Identifiers derived from content (DESIGN §3, docs/spec.md §2a)."""
+"""Identifiers derived from content (docs/spec.md §2a)."""
 
 from registry.core.canonical import canonical_hash
 from registry.core.encoding import hex0x

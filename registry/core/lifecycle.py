@@ -34,7 +34,7 @@ NEXT_STATUS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class StatusLeaf:
-    """A status-map leaf's preimage (DESIGN §7 `status_proof.leaf`)."""
+    """A status-map leaf's preimage (docs/spec.md §5.1; `status_proof.leaf`, §8)."""
 
     certificate_id: str
     status: str

@@ -1,4 +1,4 @@
-"""The status map (DESIGN §3, docs/spec.md §5): a sparse Merkle tree over 256-bit keys.
+"""The status map (docs/spec.md §5): a sparse Merkle tree over 256-bit keys.
 
 Node rules, with H = SHA-256 and keys read MSB-first (bit 0 picks the root's child, 0 = left):
 
@@ -71,7 +71,7 @@ MapNode: TypeAlias = bytes | tuple[bytes, bytes]
 def map_key(certificate_id: str) -> bytes:
     """The map key of a certificate: SHA-256 of the UTF-8 of its id, after Unicode NFC.
 
-    NFC as everywhere else in DESIGN §3, so that both spellings of a Vietnamese id hit one key.
+    NFC as everywhere else (docs/spec.md §2), so that both spellings of a Vietnamese id hit one key.
     """
     if not isinstance(certificate_id, str) or not certificate_id:
         raise StatusMapError(f"certificate_id: got {certificate_id!r:.80}, want a non-empty string")
@@ -87,7 +87,8 @@ def map_key(certificate_id: str) -> bytes:
 def status_leaf(
     *, certificate_id: str, status: str, record_hash: bytes, event_seq: int
 ) -> dict[str, str | int]:
-    """The JSON leaf whose canonical hash is the map value (DESIGN §7 `status_proof.leaf`)."""
+    """The JSON leaf whose canonical hash is the map value (docs/spec.md §5.1): a bundle's
+    `status_proof.leaf` (§8)."""
     if not isinstance(certificate_id, str) or not certificate_id:
         raise StatusMapError(f"certificate_id: got {certificate_id!r:.80}, want a non-empty string")
     if status not in STATUSES:

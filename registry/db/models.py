@@ -71,7 +71,7 @@ class IssuerKey(Base):
     retired_at: Mapped[dt.datetime | None]
     # The log size when it was retired: every event it signed has a smaller seq.
     retired_at_seq: Mapped[int | None]
-    # Chain registration (DESIGN §4 issuer-key registry), filled when the transaction lands.
+    # Chain registration (docs/spec.md §7.5, issuer keys), filled when the transaction lands.
     valid_from_block: Mapped[int | None]
     revoked_at_block: Mapped[int | None]
 

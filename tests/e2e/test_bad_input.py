@@ -1,6 +1,6 @@
-"""Bad input over the wire gets a clear 4xx problem and changes nothing (DESIGN §8): malformed
-JSON, bytes that are not UTF-8, a body that is not JSON, wrong types, unknown members, oversize
-bodies (declared or streamed), unknown and malformed ids, forged and missing API keys."""
+"""Bad input over the wire gets a clear 4xx problem and changes nothing (docs/spec.md §12):
+malformed JSON, bytes that are not UTF-8, a body that is not JSON, wrong types, unknown members,
+oversize bodies (declared or streamed), unknown and malformed ids, forged and missing API keys."""
 
 import secrets
 from collections.abc import Iterator

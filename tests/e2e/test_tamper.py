@@ -1,4 +1,5 @@
-"""Tampering with any single character of a real bundle makes the verdict INVALID (DESIGN §8).
+"""Tampering with any single character of a real bundle makes the verdict INVALID
+(docs/spec.md §12).
 
 A small bundle is fetched over HTTP; every character of every JSON string in it (member names
 and values) and every digit of every integer is changed, one at a time, to another character of

@@ -328,7 +328,7 @@ class _Stored:
 
 
 class _Checker:
-    """Each method checks one invariant of DESIGN §8 and records what is wrong."""
+    """Each method checks one invariant of docs/spec.md §12 and records what is wrong."""
 
     def __init__(self, stored: _Stored, reader: AnchorClient, figures: Figures) -> None:
         self.stored = stored

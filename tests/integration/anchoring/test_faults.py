@@ -1,5 +1,5 @@
-"""Fault tests of the anchoring worker (issue 4, item 6; DESIGN §8 "no loss"), against the real
-Hardhat node and both databases.
+"""Fault tests of the anchoring worker (issue 4, item 6; docs/spec.md §12 "no loss"), against the
+real Hardhat node and both databases.
 
 - Kill loop: while a thread issues, suspends, reinstates, withdraws and supersedes certificates
   through the service, the worker runs as a real process (`certreg anchor`) and is SIGKILLed over
