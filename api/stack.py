@@ -16,10 +16,11 @@ from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
-from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
+from registry.assembly import BYTES_PER_TILE, AnchorInfo, NothingAnchoredError, ProofAssembler
 from registry.checkpointing import CheckpointBuilder
 from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
+from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader
 from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
 from registry.service import RegistryService, utc_now
@@ -98,9 +99,15 @@ class Stack:
 
     @cached_property
     def assembler(self) -> ProofAssembler:
+        """Bundles in bounded memory (`CERTREG_PROOF_CACHE_MB`): half for the log's expanded
+        tiles, 40 % for deep status-map nodes, the rest for the map's top levels and the
+        small caches. The checkpoint builder of a worker keeps the whole map (`map_cache`)."""
+        budget = self.settings.proof_cache_mb * 1024 * 1024
+        proof_map = BoundedMapReader(self.engine, hot_nodes=int(budget * 0.4) // BYTES_PER_HOT_NODE)
         return ProofAssembler(
             engine=self.engine,
-            map_cache=self.map_cache,
+            map_cache=proof_map,
+            cache_tiles=max(budget // 2 // BYTES_PER_TILE, 64),
             anchor_info=lambda: self.anchor_info,
             checkpoint_interval_s=self.settings.checkpoint_interval_s,
         )

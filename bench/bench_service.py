@@ -27,6 +27,12 @@ Cases:
   sends it, and gzip-compressed.
 - proof_assembly_parallel n=<certificates>: the warm case in 2 processes at once (the API runs 2
   uvicorn workers), bundles/s of both together.
+- proof_memory n=<certificates> map=full|bounded: what an API process holds. Each mode runs in a
+  fresh process: the assembler as the API builds it (bounded: `CERTREG_PROOF_CACHE_MB`, default
+  256, split as `api/stack.py` does; full: the whole map in memory and every tile cached), a
+  warm-up pass of PROOF_SAMPLE random bundles, then a timed pass of PROOF_SAMPLE others;
+  per_s and the process's peak RSS (maxrss_mb) and RSS growth over an empty process
+  (growth_mb). db_reads: the bounded map's database reads in the timed pass.
 
 PostgreSQL: a database of our own on CERTREG_BENCH_POSTGRES_URL's server (default the local
 one), created for the run and dropped after.
@@ -435,11 +441,89 @@ def bench_proofs_parallel(n: int, processes: int) -> None:
     )
 
 
+def _memory_process(path: Path, n: int, mode: str, budget_mb: int, results: Any) -> None:
+    # pragma: no cover - runs in a child process
+    import resource  # noqa: PLC0415
+
+    from registry.assembly import BYTES_PER_TILE  # noqa: PLC0415
+    from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader  # noqa: PLC0415
+
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    engine = make_engine(sqlite_url(path))
+    budget = budget_mb * 1024 * 1024
+    proof_map: Any
+    if mode == "bounded":
+        proof_map = BoundedMapReader(engine, hot_nodes=int(budget * 0.4) // BYTES_PER_HOT_NODE)
+        tiles = max(budget // 2 // BYTES_PER_TILE, 64)
+    else:
+        proof_map, tiles = AnchoredMapCache(), 1 << 16
+    assembler = ProofAssembler(
+        engine=engine,
+        map_cache=proof_map,
+        anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+        checkpoint_interval_s=60,
+        cache_tiles=tiles,
+    )
+    rng = random.Random(n + 7)
+
+    def ids() -> list[str]:
+        return [
+            certificate_id_for(issuer_id=ISSUER, number=f"BENCH-{rng.randrange(n):08d}")
+            for _ in range(PROOF_SAMPLE)
+        ]
+
+    for certificate_id in ids():
+        assembler.bundle(certificate_id)
+    reads = getattr(proof_map, "reads", 0)
+    timed = ids()
+    start = time.perf_counter()
+    for certificate_id in timed:
+        assert assembler.bundle(certificate_id).status == "ANCHORED"
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    results.put(
+        {
+            "per_s": len(timed) / elapsed,
+            "maxrss_mb": peak / 1024,
+            "growth_mb": (peak - base_rss) / 1024,
+            "db_reads": getattr(proof_map, "reads", 0) - reads,
+        }
+    )
+    engine.dispose()
+
+
+def bench_proof_memory(n: int, budget_mb: int) -> None:
+    path, _ = proof_database(n)
+    context = multiprocessing.get_context("spawn")
+    for mode in ("bounded", "full"):
+        results = context.Queue()
+        child = context.Process(target=_memory_process, args=(path, n, mode, budget_mb, results))
+        child.start()
+        figures = results.get(timeout=3600)
+        child.join()
+        assert child.exitcode == 0, child.exitcode
+        report(
+            "proof_memory",
+            n,
+            db="sqlite",
+            map=mode,
+            budget_mb=budget_mb if mode == "bounded" else "none",
+            sample=PROOF_SAMPLE,
+            target_per_s=2000,
+            **{k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()},
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=int, help="run every case at this size only")
     parser.add_argument(
-        "--case", choices=["issue_batch", "checkpoint_prepare", "proof_assembly"], help="one case"
+        "--case",
+        choices=["issue_batch", "checkpoint_prepare", "proof_assembly", "proof_memory"],
+        help="one case",
+    )
+    parser.add_argument(
+        "--budget-mb", type=int, default=256, help="proof_memory: CERTREG_PROOF_CACHE_MB"
     )
     args = parser.parse_args()
     cases = [args.case] if args.case else ["issue_batch", "checkpoint_prepare", "proof_assembly"]
@@ -462,6 +546,8 @@ def main() -> None:
     if "proof_assembly" in cases:
         bench_proofs(args.n or PROOF_SIZE)
         bench_proofs_parallel(args.n or PROOF_SIZE, processes=2)
+    if "proof_memory" in cases or args.case is None:
+        bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb)
 
 
 if __name__ == "__main__":

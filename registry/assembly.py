@@ -3,8 +3,9 @@ and its status document (spec §8.2).
 
 One query reads what is particular to the certificate — the anchored version, the record, the
 status leaf and its event — so all of it comes from one snapshot. The rest comes from
-per-process caches: the anchored status map (`AnchoredMapCache`, held whole in memory), the
-log's expanded tiles (immutable below an anchored size), anchored checkpoints and issuer keys
+per-process caches of bounded size: the anchored status map (a `ProofMap`: its top levels and an
+LRU of deeper nodes, the rest read per proof in one statement), the log's expanded tiles
+(immutable below an anchored size; at most `cache_tiles`), anchored checkpoints and issuer keys
 (immutable once written). Everything in one bundle comes from one anchored version; a version
 change mid-read is retried.
 """
@@ -15,7 +16,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from sqlalchemy import (
     BindParameter,
@@ -44,16 +45,33 @@ from registry.bundle import (
 from registry.core.encoding import b64, format_timestamp, hex0x
 from registry.core.events import Event
 from registry.core.log import LogTree, TileKey
-from registry.core.statusmap import MapProof, StatusMap, map_key
+from registry.core.statusmap import MapProof, map_key
 from registry.db import models
 from registry.db.engine import read_only
-from registry.db.mapstore import AnchoredMapCache, StaleCacheError
+from registry.db.mapstore import StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
 from registry.db.stores import dbapi_error
 
-__all__ = ["AnchorInfo", "NothingAnchoredError", "ProofAssembler"]
+__all__ = ["BYTES_PER_TILE", "AnchorInfo", "NothingAnchoredError", "ProofAssembler", "ProofMap"]
+
+
+class ProofMap(Protocol):
+    """The anchored status map as proofs need it: the whole map in memory
+    (`registry.db.mapstore.AnchoredMapCache`, shared with the checkpoint builder of a worker
+    process) or its top levels and a bounded LRU over the database
+    (`registry.db.mapreader.BoundedMapReader`, for API processes)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def sync(self, session: Session | Connection, latest: int | None = None) -> int: ...
+
+    def prove(self, key: bytes, version: int) -> MapProof: ...
+
 
 _RETRIES = 5
+#: rough memory of one expanded log tile in the cache: 511 hashes as bytes objects and lists
+BYTES_PER_TILE: Final = 40 * 1024
 _CHECKPOINTS_KEPT = 16
 
 _ID: BindParameter[str] = bindparam("certificate_id", type_=String())
@@ -200,16 +218,17 @@ class ProofAssembler:
         self,
         *,
         engine: Engine,
-        map_cache: AnchoredMapCache,
+        map_cache: ProofMap,
         anchor_info: Callable[[], AnchorInfo],
         checkpoint_interval_s: float,
+        cache_tiles: int = 1 << 16,
     ) -> None:
         # Read-only transactions: on SQLite they must not queue behind writers.
         self._engine = read_only(engine)
         self._cache = map_cache
         self._anchor_info = anchor_info
         self._interval = checkpoint_interval_s
-        self._tree = LogTree(_TileReader(self._engine))
+        self._tree = LogTree(_TileReader(self._engine), cache_tiles=cache_tiles)
         self._tree_lock = threading.Lock()
         # Anchored checkpoints and issuer keys never change: read once. Lookups are plain dict
         # reads; additions take the lock.
@@ -343,15 +362,8 @@ class ProofAssembler:
         )
 
     def _prove(self, key: bytes, version: int) -> MapProof:
-        """The status-map proof of `key` at `version`, from the cache alone."""
-        cache = self._cache
-        generation = cache.generation
-        if generation & 1 or cache.version != version:
-            raise StaleCacheError(f"map cache moved from version {version}")
-        proof = StatusMap(cache.store()).prove(key)
-        if cache.generation != generation:
-            raise StaleCacheError(f"map cache moved from version {version} during a proof")
-        return proof
+        """The status-map proof of `key` at `version`."""
+        return self._cache.prove(key, version)
 
     def _checkpoint(self, connection: _Connection, version: int) -> _Anchored:
         anchored = self._checkpoints.get(version)

@@ -60,6 +60,9 @@ class RegistrySettings(BaseSettings):
     worker_lock_retry_s: float = Field(default=2.0, gt=0)
     #: the longest an accepted event may wait to be anchored, published to verifiers
     max_merge_delay_s: int = Field(default=300, ge=1)
+    #: memory for proof serving per process, in MB: log tiles and deep status-map nodes are
+    #: cached within it, the rest read from the database (CERTREG_PROOF_CACHE_MB)
+    proof_cache_mb: int = Field(default=256, ge=16)
     #: largest batch of certificates one request may issue
     max_batch_size: int = Field(default=1000, ge=1)
 

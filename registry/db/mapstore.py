@@ -20,7 +20,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from registry.core.lifecycle import StatusLeaf
-from registry.core.statusmap import MapNode, MapStore
+from registry.core.statusmap import MapNode, MapProof, MapStore, StatusMap
 from registry.db.models import Checkpoint, MapLeaf
 from registry.db.models import MapNode as MapNodeRow
 from registry.db.stores import decode_map_node, map_rows, raw_rows, upsert
@@ -99,6 +99,17 @@ class AnchoredMapCache:
         if latest < self.version:
             raise StaleCacheError(f"transaction sees version {latest} < cached {self.version}")
         return latest
+
+    def prove(self, key: bytes, version: int) -> MapProof:
+        """The proof of `key` at `version`, from memory alone; StaleCacheError if the cache
+        moved from `version` before or during the proof."""
+        generation = self.generation
+        if generation & 1 or self.version != version:
+            raise StaleCacheError(f"map cache moved from version {version}")
+        proof = StatusMap(self.store()).prove(key)
+        if self.generation != generation:
+            raise StaleCacheError(f"map cache moved from version {version} during a proof")
+        return proof
 
     def get(self, _session: Session | Connection, position: int) -> MapNode | None:
         """The node at `position` in the map at `version` (None: an empty subtree)."""

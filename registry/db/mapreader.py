@@ -1,0 +1,220 @@
+"""The anchored status map for proofs, in bounded memory, whatever the registry's size.
+
+An API process that does not form checkpoints needs the map only to prove keys. It keeps:
+
+- the top `top_depth` levels in memory (at most 2^(top_depth+1) nodes, a few MB), caught up
+  like `AnchoredMapCache` by reading only rows newer than its copy;
+- deeper nodes in an LRU of at most `hot_nodes` entries (absent positions too);
+- anything else read from the database when a proof needs it: the key's path and its siblings
+  below the first missing depth, `_FETCH_DEPTHS` levels at once, in one statement.
+
+Consistency is the same as the full cache's: the rows of `map_nodes` are the map of the latest
+anchored version, each tagged with the version that wrote it, and positions never empty once
+used. A row newer than the version a proof is for means the read straddled an anchoring
+(`StaleCacheError`: the caller reads again); a catch-up drops from the LRU every deeper position
+the new version changed, so the LRU never serves an older version's node.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Final
+
+from sqlalchemy import Connection, Engine, LargeBinary, bindparam, select
+from sqlalchemy.orm import Session
+
+from registry.core.statusmap import MapNode, MapProof, StatusMap
+from registry.db.mapstore import StaleCacheError, anchored_version
+from registry.db.models import MapNode as MapNodeRow
+from registry.db.stores import decode_map_node, position_bytes
+from registry.errors import RegistryError
+
+__all__ = ["BoundedMapReader"]
+
+_TOP_BIT: Final = 1 << 256
+#: levels fetched per database read below the first missing one: at 10M certificates leaves sit
+#: about 24 levels down, so with the top 14 in memory one read covers a whole proof
+_FETCH_DEPTHS: Final = 16
+#: rough memory of one LRU entry: the int position, the node's bytes, the dict slot
+BYTES_PER_HOT_NODE: Final = 300
+_ABSENT: Final = object()
+
+
+class BoundedMapReader:
+    """Proves keys of the anchored map in bounded memory; shared by the threads of a process."""
+
+    def __init__(self, engine: Engine, *, top_depth: int = 14, hot_nodes: int = 200_000) -> None:
+        if not 1 <= top_depth <= 24:
+            raise ValueError(f"top_depth: got {top_depth}, want 1..24")
+        self._engine = engine
+        self.top_depth = top_depth
+        self.hot_limit = max(hot_nodes, 0)
+        self.version = -1
+        self.generation = 0  # odd while a catch-up applies
+        self._top: dict[int, MapNode] = {}
+        self._top_limit = position_bytes(1 << (top_depth + 1))  # positions below are the top
+        self._hot: OrderedDict[int, object] = OrderedDict()
+        self._lock = threading.Lock()  # catch-ups and LRU changes
+        self.reads = 0  # database reads for deep nodes (for benchmarks and tests)
+        self._statements: dict[int, tuple[str, list[str], bool]] = {}
+
+    # -- catching up --------------------------------------------------------------------------
+
+    def sync(self, session: Session | Connection, latest: int | None = None) -> int:
+        """Catch up with the anchored version the transaction sees (`latest` if known); return it.
+        Raises StaleCacheError as `AnchoredMapCache.sync` does."""
+        if latest is None:
+            latest = anchored_version(session)
+        if latest == self.version:
+            return latest
+        with self._lock:
+            if latest > self.version:
+                top: dict[int, MapNode] = {}
+                query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
+                    MapNodeRow.position < self._top_limit, MapNodeRow.version > self.version
+                )
+                # A few thousand rows at most: through SQLAlchemy (raw_rows renders literals,
+                # and a bytes bound cannot be one).
+                for position, data, version in session.execute(query):
+                    if version > latest:
+                        raise StaleCacheError(f"map node version {version} > anchored {latest}")
+                    top[int.from_bytes(position, "big")] = decode_map_node(data)
+                changed: list[int] = []
+                if self._hot:
+                    deep = select(MapNodeRow.position).where(
+                        MapNodeRow.position >= self._top_limit, MapNodeRow.version > self.version
+                    )
+                    changed = [int.from_bytes(p, "big") for (p,) in session.execute(deep)]
+                self.generation += 1
+                try:
+                    self._top.update(top)
+                    for stale in changed:
+                        self._hot.pop(stale, None)
+                    self.version = latest
+                finally:
+                    self.generation += 1
+        if latest < self.version:
+            raise StaleCacheError(f"transaction sees version {latest} < cached {self.version}")
+        return latest
+
+    # -- proving ------------------------------------------------------------------------------
+
+    def prove(self, key: bytes, version: int) -> MapProof:
+        """The proof of `key` at `version` (the version the caller synced to)."""
+        generation = self.generation
+        if generation & 1 or self.version != version:
+            raise StaleCacheError(f"map reader moved from version {version}")
+        store = _ProofStore(self, int.from_bytes(key, "big") | _TOP_BIT, version)
+        proof = StatusMap(store).prove(key)
+        if self.generation != generation:
+            raise StaleCacheError(f"map reader moved from version {version} during a proof")
+        return proof
+
+    def _get_deep(self, position: int) -> object:
+        with self._lock:
+            found = self._hot.get(position)
+            if found is not None:
+                self._hot.move_to_end(position)
+            return found
+
+    def _read(self, positions: list[int], version: int) -> dict[int, MapNode]:
+        """The stored nodes among `positions` (one statement); StaleCacheError if any is newer
+        than `version`."""
+        self.reads += 1
+        sql, names, positional = self._statement(len(positions))
+        values = dict(zip(names, (position_bytes(p) for p in positions), strict=True))
+        args: tuple[bytes, ...] | dict[str, bytes] = (
+            tuple(values[n] for n in names) if positional else values
+        )
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool
+        found: dict[int, MapNode] = {}
+        for position, data, row_version in rows:
+            if row_version > version:
+                raise StaleCacheError(f"map node version {row_version} > proof's {version}")
+            found[int.from_bytes(bytes(position), "big")] = decode_map_node(bytes(data))
+        return found
+
+    def _statement(self, count: int) -> tuple[str, list[str], bool]:
+        """`SELECT … WHERE position IN (…count…)`, compiled once per count for the driver."""
+        cached = self._statements.get(count)
+        if cached is None:
+            table = MapNodeRow.__table__
+            query = select(table.c.position, table.c.data, table.c.version).where(
+                table.c.position.in_(
+                    [bindparam(f"p{i}", type_=LargeBinary()) for i in range(count)]
+                )
+            )
+            compiled = query.compile(dialect=self._engine.dialect)
+            names = [f"p{i}" for i in range(count)]
+            if compiled.positional:
+                names = list(compiled.positiontup or ())
+            cached = (str(compiled), names, bool(compiled.positional))
+            self._statements[count] = cached
+        return cached
+
+    def _remember(self, nodes: Mapping[int, object], version: int) -> None:
+        if not self.hot_limit:
+            return
+        with self._lock:
+            if self.version != version:
+                return  # a catch-up ran meanwhile: these may be an older version's
+            hot = self._hot
+            hot.update(nodes)
+            for position in nodes:
+                hot.move_to_end(position)
+            while len(hot) > self.hot_limit:
+                hot.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._top) + len(self._hot)
+
+
+class _ProofStore:
+    """`MapStore` for one proof of one key: the top, the LRU, then the database."""
+
+    __slots__ = ("_fetched", "_path", "_reader", "_version")
+
+    def __init__(self, reader: BoundedMapReader, path: int, version: int) -> None:
+        self._reader = reader
+        self._path = path
+        self._version = version
+        self._fetched: dict[int, MapNode | None] = {}
+
+    def get(self, position: int, /) -> MapNode | None:
+        reader = self._reader
+        depth = position.bit_length() - 1
+        if depth <= reader.top_depth:
+            return reader._top.get(position)
+        if position in self._fetched:
+            return self._fetched[position]
+        found = reader._get_deep(position)
+        if found is not None:
+            return None if found is _ABSENT else found  # type: ignore[return-value]
+        self._fetch_from(depth)
+        return self._fetched[position]
+
+    def _fetch_from(self, depth: int) -> None:
+        """The key's path and its siblings for `_FETCH_DEPTHS` levels from `depth`, at once."""
+        wanted: list[int] = []
+        for d in range(depth, min(depth + _FETCH_DEPTHS, 257)):
+            on_path = self._path >> (256 - d)
+            wanted += (on_path, on_path ^ 1)
+        found = self._reader._read(wanted, self._version)
+        nodes: dict[int, object] = {}
+        for position in wanted:
+            node = found.get(position)
+            self._fetched[position] = node
+            nodes[position] = _ABSENT if node is None else node
+        self._reader._remember(nodes, self._version)
+
+    def put(self, _nodes: Mapping[int, MapNode], /) -> None:
+        raise RegistryError("the anchored map is read-only")
