@@ -2,11 +2,12 @@
 
 An API process that does not form checkpoints needs the map only to prove keys. It keeps:
 
-- the top `top_depth` levels in memory (at most 2^(top_depth+1) nodes, a few MB), caught up
+- the top `top_depth` levels in memory (at most 2^(top_depth+1) nodes: about 30 MB for the
+  default 16), caught up
   like `AnchoredMapCache` by reading only rows newer than its copy;
 - deeper nodes in an LRU of at most `hot_nodes` entries (absent positions too);
 - anything else read from the database when a proof needs it: the key's path and its siblings
-  below the first missing depth, `_FETCH_DEPTHS` levels at once, in one statement.
+  from the first missing depth down to a little below where proofs end, in one statement.
 
 Consistency is the same as the full cache's: the rows of `map_nodes` are the map of the latest
 anchored version, each tagged with the version that wrote it, and positions never empty once
@@ -32,9 +33,10 @@ from registry.errors import RegistryError
 __all__ = ["BoundedMapReader"]
 
 _TOP_BIT: Final = 1 << 256
-#: levels fetched per database read below the first missing one: at 10M certificates leaves sit
-#: about 24 levels down, so with the top 14 in memory one read covers a whole proof
-_FETCH_DEPTHS: Final = 16
+#: levels a read looks beyond the average depth where proofs end: a read asks for the levels a
+#: proof is likely to need and no more (each absent position is a wasted index probe); the few
+#: proofs that go deeper read again
+_FETCH_SLACK: Final = 2
 #: rough memory of one LRU entry: the int position, the node's bytes, the dict slot
 BYTES_PER_HOT_NODE: Final = 300
 _ABSENT: Final = object()
@@ -43,7 +45,7 @@ _ABSENT: Final = object()
 class BoundedMapReader:
     """Proves keys of the anchored map in bounded memory; shared by the threads of a process."""
 
-    def __init__(self, engine: Engine, *, top_depth: int = 14, hot_nodes: int = 200_000) -> None:
+    def __init__(self, engine: Engine, *, top_depth: int = 16, hot_nodes: int = 200_000) -> None:
         if not 1 <= top_depth <= 24:
             raise ValueError(f"top_depth: got {top_depth}, want 1..24")
         self._engine = engine
@@ -56,6 +58,7 @@ class BoundedMapReader:
         self._hot: OrderedDict[int, object] = OrderedDict()
         self._lock = threading.Lock()  # catch-ups and LRU changes
         self.reads = 0  # database reads for deep nodes (for benchmarks and tests)
+        self.leaf_depth = float(top_depth + 6)  # where proofs end, on average: how far reads look
         self._statements: dict[int, tuple[str, list[str], bool]] = {}
 
     # -- catching up --------------------------------------------------------------------------
@@ -106,6 +109,8 @@ class BoundedMapReader:
             raise StaleCacheError(f"map reader moved from version {version}")
         store = _ProofStore(self, int.from_bytes(key, "big") | _TOP_BIT, version)
         proof = StatusMap(store).prove(key)
+        # A moving average of where proofs end (racy, harmless: it only sizes the reads).
+        self.leaf_depth += (proof.depth - self.leaf_depth) * 0.02
         if self.generation != generation:
             raise StaleCacheError(f"map reader moved from version {version} during a proof")
         return proof
@@ -168,9 +173,7 @@ class BoundedMapReader:
             if self.version != version:
                 return  # a catch-up ran meanwhile: these may be an older version's
             hot = self._hot
-            hot.update(nodes)
-            for position in nodes:
-                hot.move_to_end(position)
+            hot.update(nodes)  # new positions go to the end; a hit moves its node there
             while len(hot) > self.hot_limit:
                 hot.popitem(last=False)
 
@@ -203,9 +206,10 @@ class _ProofStore:
         return self._fetched[position]
 
     def _fetch_from(self, depth: int) -> None:
-        """The key's path and its siblings for `_FETCH_DEPTHS` levels from `depth`, at once."""
+        """The key's path and its siblings from `depth` to a little below where proofs end."""
         wanted: list[int] = []
-        for d in range(depth, min(depth + _FETCH_DEPTHS, 257)):
+        last = max(round(self._reader.leaf_depth) + _FETCH_SLACK, depth + 1)
+        for d in range(depth, min(last, 256) + 1):
             on_path = self._path >> (256 - d)
             wanted += (on_path, on_path ^ 1)
         found = self._reader._read(wanted, self._version)
