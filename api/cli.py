@@ -25,6 +25,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """A blockchain-anchored certificate registry."""
+    from anchoring.pyecc import contain_py_ecc  # noqa: PLC0415 (keep `certreg --help` fast)
+
+    # Before any command reads a bundle, a trust file or a registry's answer (see pyecc.py).
+    contain_py_ecc()
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
