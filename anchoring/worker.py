@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchoring.client import AnchorClient, PendingTransaction, _rpc
+from anchoring.client import AnchorClient, PendingTransaction
 from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
 from anchoring.lock import WorkerLock
 from anchoring.models import issuer_id_hash
@@ -366,15 +366,11 @@ class AnchoringWorker:
         deadline = time.monotonic() + chain.receipt_timeout_s
         logged = False
         while True:
-            with _rpc("eth_getTransactionCount"):
-                pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
-                mined = chain.w3.eth.get_transaction_count(chain.address, "latest")
-            if pending <= mined or time.monotonic() >= deadline:
+            waiting = chain.waiting_transactions()
+            if waiting == 0 or time.monotonic() >= deadline:
                 return
             if not logged:
-                log_event(
-                    log, "worker.pending", account=chain.address, transactions=pending - mined
-                )
+                log_event(log, "worker.pending", account=chain.address, transactions=waiting)
                 logged = True
             time.sleep(chain.poll_interval_s)
 
