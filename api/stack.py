@@ -1,8 +1,10 @@
 """The composition root: the running system's parts, built once from the settings — database
-(migrated), registry service, checkpoint builder, proof assembler, the anchoring worker with its
-chain clients, and the registry's own verifier.
+(migrated), registry service, transparency service, checkpoint builder, proof assembler, the
+anchoring worker with its chain clients, and the registry's own verifier.
 
-The CLI and the API use this; tests build the parts directly.
+The CLI and the API use this; tests build the parts directly. It is the one module of `api/`
+that imports `registry.db` (to build the engine, sessions and caches): routes and commands go
+through the services it builds (tests/unit/test_layers.py).
 """
 
 import datetime as dt
@@ -16,7 +18,7 @@ from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
-from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
+from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler, SharedLogTree
 from registry.checkpointing import CheckpointBuilder
 from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
@@ -24,6 +26,7 @@ from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
 from registry.service import RegistryService, utc_now
 from registry.settings import RegistrySettings
+from registry.transparency import TransparencyService
 from verifier.chain import ChainReader, read_only_client
 from verifier.refresh import RefreshError
 from verifier.verify import Verifier
@@ -65,6 +68,7 @@ class Stack:
             upgrade(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.map_cache = AnchoredMapCache()
+        self.log_tree = SharedLogTree(self.engine)
 
     @cached_property
     def service(self) -> RegistryService:
@@ -103,7 +107,12 @@ class Stack:
             map_cache=self.map_cache,
             anchor_info=lambda: self.anchor_info,
             checkpoint_interval_s=self.settings.checkpoint_interval_s,
+            log_tree=self.log_tree,
         )
+
+    @cached_property
+    def transparency(self) -> TransparencyService:
+        return TransparencyService(sessions=self.sessions, log_tree=self.log_tree)
 
     def anchor_client(self) -> AnchorClient:
         return AnchorClient.from_settings(self.chain_settings)
