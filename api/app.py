@@ -51,6 +51,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
             RegistryCollector(
                 current.sessions,
                 worker=lambda: current.worker if api_settings.run_worker else None,
+                clock=current.clock.now,
             )
         )
         stop = threading.Event()

@@ -227,7 +227,9 @@ def anchor(
 
         from anchoring.metrics import RegistryCollector  # noqa: PLC0415
 
-        REGISTRY.register(RegistryCollector(stack.sessions, worker=lambda: worker))
+        REGISTRY.register(
+            RegistryCollector(stack.sessions, worker=lambda: worker, clock=stack.clock.now)
+        )
         start_http_server(metrics_port, addr="127.0.0.1")
     try:
         if once:

@@ -7,8 +7,6 @@ that imports `registry.db` (to build the engine, sessions and caches): routes an
 through the services it builds (tests/unit/test_layers.py).
 """
 
-import datetime as dt
-from collections.abc import Callable
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -20,11 +18,12 @@ from anchoring.settings import AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
 from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler, SharedLogTree
 from registry.checkpointing import CheckpointBuilder
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
 from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
-from registry.service import RegistryService, utc_now
+from registry.service import RegistryService
 from registry.settings import RegistrySettings
 from registry.transparency import TransparencyService
 from verifier.chain import ChainReader, read_only_client
@@ -58,7 +57,7 @@ class Stack:
         chain: AnchoringSettings | None = None,
         *,
         migrate: bool = True,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = registry or RegistrySettings()
         self.chain_settings = chain or AnchoringSettings()
@@ -76,7 +75,7 @@ class Stack:
             sessions=self.sessions,
             kek=self.settings.kek(),
             max_batch_size=self.settings.max_batch_size,
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     @cached_property
@@ -85,7 +84,7 @@ class Stack:
             sessions=self.sessions,
             signer=self.settings.checkpoint_signer(),
             map_cache=self.map_cache,
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     @cached_property
@@ -134,6 +133,7 @@ class Stack:
                 checkpoint_interval_s=self.settings.checkpoint_interval_s,
                 checkpoint_max_events=self.settings.checkpoint_max_events,
             ),
+            clock=self.clock,
         )
 
     @cached_property
@@ -160,13 +160,14 @@ class Stack:
                         chain_id=self.chain_settings.chain_id,
                     ),
                 )
-            ]
+            ],
+            monotonic=self.clock.monotonic,
         )
         return Verifier(
             trust=self.trust,
             chain=reader,
             status_source=AssemblerStatusSource(self.assembler),
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     def close(self) -> None:

@@ -579,7 +579,7 @@ def certificate_pdf(certificate_id: CertificateId, request: Request, stack: Stac
         issuer=issuer,
         url=url,
         record_hash=view.record_hash,
-        today=stack.clock().astimezone(dt.UTC).date(),
+        today=stack.clock.now().astimezone(dt.UTC).date(),
     )
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", view.number)[:80] or "certificate"
     return PdfResponse(
