@@ -232,6 +232,13 @@ class ChainClient:
                 self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
         return self._nonce
 
+    def waiting_transactions(self) -> int:
+        """How many of this account's transactions the node holds unmined in its pool."""
+        with _rpc("eth_getTransactionCount"):
+            pending = self.w3.eth.get_transaction_count(self.address, "pending")
+            mined = self.w3.eth.get_transaction_count(self.address, "latest")
+        return max(pending - mined, 0)
+
     def forget_nonce(self) -> None:
         """Re-read the nonce from the node before the next transaction."""
         self._nonce = None

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchoring.worker import AnchoringWorker
+from registry.clock import naive_utc, utc_now
 from registry.db.repositories import CheckpointRepository, LogRepository
 
 __all__ = ["RegistryCollector"]
@@ -28,7 +29,7 @@ class RegistryCollector(Collector):
         sessions: sessionmaker[Session],
         *,
         worker: Callable[[], AnchoringWorker | None] = lambda: None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
         self._worker = worker
@@ -52,7 +53,7 @@ class RegistryCollector(Collector):
         )
         age = 0.0
         if oldest is not None:
-            now = self._clock().astimezone(dt.UTC).replace(tzinfo=None)
+            now = naive_utc(self._clock())
             age = max((now - oldest).total_seconds(), 0.0)
         yield GaugeMetricFamily(
             "certreg_oldest_unanchored_event_age_seconds",

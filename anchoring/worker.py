@@ -21,24 +21,23 @@ While the chain node is down the worker retries with exponential backoff; the AP
 accepting events, and they are anchored in the next checkpoint when the node is back.
 """
 
-import datetime as dt
 import logging
 import os
 import random
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchoring.client import AnchorClient, PendingTransaction, _rpc
+from anchoring.client import AnchorClient, PendingTransaction
 from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
 from anchoring.lock import WorkerLock, WorkerLockHeldError
 from anchoring.models import issuer_id_hash
 from registry.checkpointing import CheckpointBuilder
+from registry.clock import SYSTEM_CLOCK, Clock, naive_utc
 from registry.db import models
 from registry.db.repositories import CheckpointRepository, IssuerRepository
 from registry.logs import log_event
@@ -74,10 +73,6 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _naive_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
 class AnchoringWorker:
     """Anchors checkpoints of one database on one contract; see the module docstring."""
 
@@ -91,6 +86,7 @@ class AnchoringWorker:
         config: WorkerConfig,
         key_client_factory: Callable[[], AnchorClient] | None = None,
         on_anchored: Callable[[models.Checkpoint], None] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
@@ -104,6 +100,7 @@ class AnchoringWorker:
         self._reconciled = False
         self._pending: PendingTransaction | None = None
         self._on_anchored = on_anchored
+        self._clock = clock
         self.failures = 0
         self.anchored = 0
 
@@ -158,13 +155,13 @@ class AnchoringWorker:
 
     def run_until_idle(self, *, timeout_s: float = 60.0) -> None:
         """Anchor until nothing waits (for tools and tests); errors propagate."""
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock.monotonic() + timeout_s
         with WorkerLock(self._engine):
             # force: what waits is anchored now. Unforced, events not yet due (younger than the
             # checkpoint interval, or stamped ahead of this host's clock) made this loop spin on
             # the database, without sleeping, until they became due or the timeout ran out.
             while self.step(force=True) or self._has_waiting_events():
-                if time.monotonic() > deadline:
+                if self._clock.monotonic() > deadline:
                     raise AnchoringError(f"worker: got events still waiting after {timeout_s} s")
 
     def _has_waiting_events(self) -> bool:
@@ -252,7 +249,7 @@ class AnchoringWorker:
             row.state = "sent"
             row.tx_hash = pending.tx_hash
             row.nonce = pending.nonce
-            row.sent_at = _naive_now()
+            row.sent_at = naive_utc(self._clock.now())
             row.attempts += 1
         self._pending = pending
         log_event(
@@ -368,8 +365,7 @@ class AnchoringWorker:
         )
         log_event(log, "checkpoint.reconciled", index=latest.index)
 
-    @staticmethod
-    def _await_pending(client: AnchorClient) -> None:
+    def _await_pending(self, client: AnchorClient) -> None:
         """Wait until the transactions this account has waiting in the node's pool are mined.
 
         Found by the fault tests: a run killed after sending an anchor or a key registration
@@ -381,20 +377,16 @@ class AnchoringWorker:
         reconcile goes on as before (a stuck transaction is not ours to fix here).
         """
         chain = client.chain
-        deadline = time.monotonic() + chain.receipt_timeout_s
+        deadline = self._clock.monotonic() + chain.receipt_timeout_s
         logged = False
         while True:
-            with _rpc("eth_getTransactionCount"):
-                pending = chain.w3.eth.get_transaction_count(chain.address, "pending")
-                mined = chain.w3.eth.get_transaction_count(chain.address, "latest")
-            if pending <= mined or time.monotonic() >= deadline:
+            waiting = chain.waiting_transactions()
+            if waiting == 0 or self._clock.monotonic() >= deadline:
                 return
             if not logged:
-                log_event(
-                    log, "worker.pending", account=chain.address, transactions=pending - mined
-                )
+                log_event(log, "worker.pending", account=chain.address, transactions=waiting)
                 logged = True
-            time.sleep(chain.poll_interval_s)
+            self._clock.sleep(chain.poll_interval_s)
 
     @staticmethod
     def _check_same(client: AnchorClient, row: models.Checkpoint) -> None:

@@ -11,6 +11,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from anchoring.metrics import RegistryCollector
+from anchoring.pyecc import contain_py_ecc
 from api.limits import BodyLimitMiddleware, RateLimiter
 from api.problems import install_problem_handlers
 from api.routes import certificates, transparency
@@ -38,6 +39,7 @@ Errors are RFC 9457 problem details with a stable `type` (`urn:certreg:problem:â
 
 def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) -> FastAPI:
     """The API over `stack` (default: built from the environment when the app starts)."""
+    contain_py_ecc()  # before the first request body is parsed (anchoring/pyecc.py)
     api_settings = settings or ApiSettings()
     metrics_registry = CollectorRegistry()
 
@@ -49,6 +51,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
             RegistryCollector(
                 current.sessions,
                 worker=lambda: current.worker if api_settings.run_worker else None,
+                clock=current.clock.now,
             )
         )
         stop = threading.Event()

@@ -25,6 +25,10 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """A blockchain-anchored certificate registry."""
+    from anchoring.pyecc import contain_py_ecc  # noqa: PLC0415 (keep `certreg --help` fast)
+
+    # Before any command reads a bundle, a trust file or a registry's answer (see pyecc.py).
+    contain_py_ecc()
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -41,23 +45,32 @@ def emit(result: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
 
 @app.command()
 def demo(as_json: JsonOption = False) -> None:
-    """Issue the sample certificates in memory, sign a checkpoint, prove and verify one."""
+    """Issue the sample certificates in memory, sign a checkpoint, verify bundles, replay."""
     from registry.demo import run_demo  # noqa: PLC0415 (keep `certreg --help` fast)
 
     result = run_demo()
     proved = result["proved"]
+    superseded = result["superseded"]
     emit(
         result,
         as_json=as_json,
         lines=[
-            f"issued {result['certificates']} sample certificates as {result['events']} events",
+            f"issued {result['certificates']} certificates as {result['events']} events "
+            "(the samples, one suspended, reinstated, one suspended, one withdrawn, one "
+            "superseded by a corrected certificate)",
             "signed checkpoint:",
             *("  " + line for line in result["checkpoint"].splitlines()),
             f"registry key: {result['registry_vkey']}",
+            "chain: simulated (the facts a contract holding this checkpoint would give)",
             f"certificate {proved['number']} ({proved['certificate_id'][:18]}…): "
-            f"{proved['status']} at event {proved['event_seq']}; "
-            f"verified {', '.join(proved['checks'])}",
-            f"never-issued id {result['proved_absent'][:18]}…: absence proved in the status map",
+            f"{proved['verdict']} at event {proved['event_seq']}; "
+            f"passed {', '.join(proved['checks'])}",
+            f"certificate {superseded['certificate_id'][:18]}…: {superseded['verdict']} by "
+            f"{superseded['by'][:18]}…",
+            f"never-issued id {result['proved_absent'][:18]}…: {result['absent_verdict']}, "
+            "absence proved in the status map",
+            f"replayed the log from the start: map root {result['replayed_map_root'][:18]}…, "
+            "the checkpoint's",
         ],
     )
 
@@ -226,7 +239,9 @@ def anchor(
 
         from anchoring.metrics import RegistryCollector  # noqa: PLC0415
 
-        REGISTRY.register(RegistryCollector(stack.sessions, worker=lambda: worker))
+        REGISTRY.register(
+            RegistryCollector(stack.sessions, worker=lambda: worker, clock=stack.clock.now)
+        )
         start_http_server(metrics_port, addr="127.0.0.1")
     try:
         if once:

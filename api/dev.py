@@ -137,11 +137,7 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     stack = Stack()
     key_file = data / "demo-api-key.txt"
     try:
-        with stack.sessions() as session:
-            from registry.db.repositories import IssuerRepository  # noqa: PLC0415
-
-            has_issuers = bool(IssuerRepository(session).all())
-        if not has_issuers:
+        if not stack.transparency.issuers():
             created = admit_sample_issuer(stack.service)
             key_file.write_text(created.api_key + "\n", encoding="utf-8")
             key_file.chmod(0o600)

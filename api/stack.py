@@ -1,12 +1,12 @@
 """The composition root: the running system's parts, built once from the settings — database
-(migrated), registry service, checkpoint builder, proof assembler, the anchoring worker with its
-chain clients, and the registry's own verifier.
+(migrated), registry service, transparency service, checkpoint builder, proof assembler, the
+anchoring worker with its chain clients, and the registry's own verifier.
 
-The CLI and the API use this; tests build the parts directly.
+The CLI and the API use this; tests build the parts directly. It is the one module of `api/`
+that imports `registry.db` (to build the engine, sessions and caches): routes and commands go
+through the services it builds (tests/unit/test_layers.py).
 """
 
-import datetime as dt
-from collections.abc import Callable
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -16,15 +16,23 @@ from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
-from registry.assembly import BYTES_PER_TILE, AnchorInfo, NothingAnchoredError, ProofAssembler
+from registry.assembly import (
+    BYTES_PER_TILE,
+    AnchorInfo,
+    NothingAnchoredError,
+    ProofAssembler,
+    SharedLogTree,
+)
 from registry.checkpointing import CheckpointBuilder
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.core.verify import TrustAnchors
 from registry.db.engine import make_engine, make_session_factory
 from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader
 from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
-from registry.service import RegistryService, utc_now
+from registry.service import RegistryService
 from registry.settings import RegistrySettings
+from registry.transparency import TransparencyService
 from verifier.chain import ChainReader, read_only_client
 from verifier.refresh import RefreshError
 from verifier.verify import Verifier
@@ -56,7 +64,7 @@ class Stack:
         chain: AnchoringSettings | None = None,
         *,
         migrate: bool = True,
-        clock: Callable[[], dt.datetime] = utc_now,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = registry or RegistrySettings()
         self.chain_settings = chain or AnchoringSettings()
@@ -66,6 +74,11 @@ class Stack:
             upgrade(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.map_cache = AnchoredMapCache()
+        # Half of the proof memory (CERTREG_PROOF_CACHE_MB) for the log's expanded tiles.
+        budget = self.settings.proof_cache_mb * 1024 * 1024
+        self.log_tree = SharedLogTree(
+            self.engine, cache_tiles=max(budget // 2 // BYTES_PER_TILE, 64)
+        )
 
     @cached_property
     def service(self) -> RegistryService:
@@ -73,7 +86,7 @@ class Stack:
             sessions=self.sessions,
             kek=self.settings.kek(),
             max_batch_size=self.settings.max_batch_size,
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     @cached_property
@@ -82,7 +95,7 @@ class Stack:
             sessions=self.sessions,
             signer=self.settings.checkpoint_signer(),
             map_cache=self.map_cache,
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     @cached_property
@@ -107,10 +120,14 @@ class Stack:
         return ProofAssembler(
             engine=self.engine,
             map_cache=proof_map,
-            cache_tiles=max(budget // 2 // BYTES_PER_TILE, 64),
             anchor_info=lambda: self.anchor_info,
             checkpoint_interval_s=self.settings.checkpoint_interval_s,
+            log_tree=self.log_tree,
         )
+
+    @cached_property
+    def transparency(self) -> TransparencyService:
+        return TransparencyService(sessions=self.sessions, log_tree=self.log_tree)
 
     def anchor_client(self) -> AnchorClient:
         return AnchorClient.from_settings(self.chain_settings)
@@ -133,6 +150,7 @@ class Stack:
                 checkpoint_max_events=self.settings.checkpoint_max_events,
                 lock_retry_s=self.settings.worker_lock_retry_s,
             ),
+            clock=self.clock,
         )
 
     @cached_property
@@ -159,13 +177,14 @@ class Stack:
                         chain_id=self.chain_settings.chain_id,
                     ),
                 )
-            ]
+            ],
+            monotonic=self.clock.monotonic,
         )
         return Verifier(
             trust=self.trust,
             chain=reader,
             status_source=AssemblerStatusSource(self.assembler),
-            clock=self.clock,
+            clock=self.clock.now,
         )
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import checkpointing
-from registry.assembly import AnchorInfo, ProofAssembler
+from registry.assembly import AnchorInfo, ProofAssembler, SharedLogTree
 from registry.checkpointing import CheckpointBuilder
 from registry.core.ids import certificate_id_for
 from registry.core.note import NoteSigner
@@ -462,7 +462,7 @@ def _memory_process(path: Path, n: int, mode: str, budget_mb: int, results: Any)
         map_cache=proof_map,
         anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
         checkpoint_interval_s=60,
-        cache_tiles=tiles,
+        log_tree=SharedLogTree(engine, cache_tiles=tiles),
     )
     rng = random.Random(n + 7)
 

@@ -52,7 +52,14 @@ from registry.db.mapstore import StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
 from registry.db.stores import dbapi_error
 
-__all__ = ["BYTES_PER_TILE", "AnchorInfo", "NothingAnchoredError", "ProofAssembler", "ProofMap"]
+__all__ = [
+    "BYTES_PER_TILE",
+    "AnchorInfo",
+    "NothingAnchoredError",
+    "ProofAssembler",
+    "ProofMap",
+    "SharedLogTree",
+]
 
 
 class ProofMap(Protocol):
@@ -211,6 +218,26 @@ class _TileReader:
         raise TypeError("the proof assembler only reads tiles")
 
 
+class SharedLogTree:
+    """The log's tree over its stored tiles, one per process, shared by its threads (the proof
+    assembler's inclusion proofs, the transparency service's consistency proofs): expanded
+    tiles stay cached across requests. Only sizes up to an anchored checkpoint's are asked
+    for, and tiles below those never change."""
+
+    def __init__(self, engine: Engine, *, cache_tiles: int = 1 << 16) -> None:
+        # Read-only transactions: on SQLite they must not queue behind writers. At most
+        # `cache_tiles` expanded tiles stay cached (BYTES_PER_TILE each).
+        self._tree = LogTree(_TileReader(read_only(engine)), cache_tiles=cache_tiles)
+        self._lock = threading.Lock()
+
+    def at(self, tree_size: int) -> LogTree:
+        """The tree, grown to at least `tree_size` (proofs name their size explicitly)."""
+        with self._lock:
+            if tree_size > self._tree.tree_size:
+                self._tree.advance(tree_size)
+        return self._tree
+
+
 class ProofAssembler:
     """Builds bundles; one instance per process, shared by its threads."""
 
@@ -221,15 +248,14 @@ class ProofAssembler:
         map_cache: ProofMap,
         anchor_info: Callable[[], AnchorInfo],
         checkpoint_interval_s: float,
-        cache_tiles: int = 1 << 16,
+        log_tree: SharedLogTree | None = None,
     ) -> None:
         # Read-only transactions: on SQLite they must not queue behind writers.
         self._engine = read_only(engine)
         self._cache = map_cache
         self._anchor_info = anchor_info
         self._interval = checkpoint_interval_s
-        self._tree = LogTree(_TileReader(self._engine), cache_tiles=cache_tiles)
-        self._tree_lock = threading.Lock()
+        self._tree = log_tree or SharedLogTree(engine)
         # Anchored checkpoints and issuer keys never change: read once. Lookups are plain dict
         # reads; additions take the lock.
         self._checkpoints: dict[int, _Anchored] = {}
@@ -279,10 +305,7 @@ class ProofAssembler:
         raise StaleCacheError(f"bundle {certificate_id}: the anchored version kept moving")
 
     def _log_tree(self, tree_size: int) -> LogTree:
-        with self._tree_lock:
-            if tree_size > self._tree.tree_size:
-                self._tree.advance(tree_size)
-        return self._tree
+        return self._tree.at(tree_size)
 
     def _bundle(
         self, connection: _Connection, certificate_id: str, row: _BundleRow, *, anchored_only: bool

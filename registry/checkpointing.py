@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.clock import naive_utc
 from registry.core.checkpoint import Checkpoint as SignedCheckpoint
 from registry.core.checkpoint import sign_checkpoint
 from registry.core.events import Event
@@ -69,10 +70,6 @@ class _Prepared:
     delta: MapDelta
 
 
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 class CheckpointBuilder:
     """Forms and finalises checkpoints over one database."""
 
@@ -107,7 +104,7 @@ class CheckpointBuilder:
             return False
         if pending.events >= max_events or pending.oldest_at is None:
             return True
-        waited = _naive_utc(self._clock()) - pending.oldest_at
+        waited = naive_utc(self._clock()) - pending.oldest_at
         return waited.total_seconds() >= interval_s
 
     def map_delta(
@@ -171,7 +168,7 @@ class CheckpointBuilder:
                 map_root=signed.map_root,
                 note=sign_checkpoint(signed, self._signer),
                 state="prepared",
-                created_at=_naive_utc(self._clock()),
+                created_at=naive_utc(self._clock()),
                 attempts=0,
             )
             checkpoints.add(row)
@@ -231,4 +228,4 @@ class CheckpointBuilder:
         checkpoint.block_number = block_number
         checkpoint.block_timestamp = block_timestamp
         checkpoint.tx_hash = tx_hash or checkpoint.tx_hash
-        checkpoint.anchored_at = _naive_utc(self._clock())
+        checkpoint.anchored_at = naive_utc(self._clock())

@@ -18,12 +18,19 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from anchoring.pyecc import contain_py_ecc
 from registry.db.engine import make_engine, make_session_factory, sqlite_url
 from registry.db.migrate import upgrade
 from registry.db.models import Base
 from tests.pgcluster import ClusterError, throwaway_cluster
 
 POSTGRES_URL_OVERRIDE = os.environ.get("CERTREG_TEST_POSTGRES_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The test process is an entry point like `certreg`: tests parse hostile JSON in-process
+    # after importing the chain libraries (anchoring/pyecc.py says why this matters).
+    contain_py_ecc()
 
 
 @pytest.fixture(scope="session")

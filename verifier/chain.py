@@ -64,8 +64,15 @@ class FactsCache:
     p99 latency of `POST /v1/verify` went from 34 ms to 500 ms (docs/benchmarks.md, "HTTP API").
     """
 
-    def __init__(self, *, key_ttl_s: float = 5.0, latest_ttl_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        key_ttl_s: float = 5.0,
+        latest_ttl_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.key_ttl_s = key_ttl_s
+        self.monotonic = monotonic  # the clock the TTLs are measured on
         self.latest_ttl_s = latest_ttl_s
         self.checkpoints: dict[int, ChainCheckpoint] = {}
         self.anchoring_tx: set[tuple[str, int]] = set()
@@ -144,8 +151,8 @@ def fetch_chain_facts(
     client: AnchorClient, query: ChainQuery, *, cache: FactsCache | None = None
 ) -> ChainFacts:
     """What the contract behind `client` says about `query` (through `cache` if given)."""
-    now = time.monotonic()
     cache = cache or FactsCache(key_ttl_s=0, latest_ttl_s=0)
+    now = cache.monotonic()
     latest = cache.timed("latest", ttl_s=cache.latest_ttl_s, now=now, fetch=lambda: _latest(client))
     wanted = set(query.checkpoints)
     first: dict[int, int] = {}
@@ -246,11 +253,13 @@ CHAIN_ERRORS: tuple[type[Exception], ...] = (
 class _Endpoint:
     """One RPC endpoint: its client, made on first use and again after a failure."""
 
-    def __init__(self, url: str, factory: Callable[[], AnchorClient]) -> None:
+    def __init__(
+        self, url: str, factory: Callable[[], AnchorClient], monotonic: Callable[[], float]
+    ) -> None:
         self.url = url
         self._factory = factory
         self._client: AnchorClient | None = None
-        self.cache = FactsCache()
+        self.cache = FactsCache(monotonic=monotonic)
 
     def facts(self, query: ChainQuery) -> ChainFacts:
         try:
@@ -272,10 +281,15 @@ class ChainReader:
     uses (the head block, which moves, excepted: the lowest is taken). An RPC node run by the
     registry itself is no independent witness: pin endpoints run by others."""
 
-    def __init__(self, endpoints: Sequence[tuple[str, Callable[[], AnchorClient]]]) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[tuple[str, Callable[[], AnchorClient]]],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not endpoints:
             raise ValueError("endpoints: got none, want at least one RPC endpoint")
-        self._endpoints = [_Endpoint(url, factory) for url, factory in endpoints]
+        self._endpoints = [_Endpoint(url, factory, monotonic) for url, factory in endpoints]
 
     @classmethod
     def for_urls(cls, urls: Sequence[str], *, contract: str, chain_id: int) -> "ChainReader":

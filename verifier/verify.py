@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from registry.clock import utc_now
 from registry.core.errors import CoreError
 from registry.core.verify import (
     TrustAnchors,
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["Verifier"]
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class Verifier:
     """Verifies bundles for one pinned registry. Thread-safe; keep one per process."""
 
@@ -42,7 +39,7 @@ class Verifier:
         chain: ChainReader | None,
         status_source: StatusSource | None,
         offline_reason: str | None = None,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.trust = trust
         self.chain = chain
@@ -62,7 +59,7 @@ class Verifier:
         *,
         rpc: Sequence[str],
         status_source: StatusSource | None,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> "Verifier":
         """Reads the chain from every URL in `rpc` (they must agree)."""
         if not rpc:

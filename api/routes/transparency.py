@@ -1,11 +1,9 @@
 """Public routes for verifiers and auditors: verification, the registry's identity, checkpoints,
 consistency proofs and the log's entries."""
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
 
 from api.deps import StackDep
 from api.problems import ProblemError, responses
@@ -18,18 +16,12 @@ from api.schemas import (
     VerdictOut,
     VerifyRequest,
 )
-from api.stack import Stack
 from registry.core.canonical import canonical_hash
 from registry.core.encoding import hex0x
-from registry.core.log import LogTree
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
-from registry.db import models
-from registry.db.repositories import CheckpointRepository, LogRepository
-from registry.db.stores import SqlTileStore
+from registry.transparency import AnchoredCheckpoint
 
 router = APIRouter(tags=["verification and audit"])
-
-MAX_ENTRIES = 1000
 
 
 def verdict_out(verdict: Verdict) -> VerdictOut:
@@ -95,8 +87,7 @@ def _record_failed(
 
 @router.get("/v1/registry", summary="Who this registry is: pin these once")
 def registry(stack: StackDep) -> RegistryOut:
-    with stack.sessions() as session:
-        size = LogRepository(session).tree_size()
+    size = stack.transparency.log_size()
     return RegistryOut(
         origin=stack.settings.origin,
         vkey=stack.trust.registry_key.vkey,
@@ -108,7 +99,7 @@ def registry(stack: StackDep) -> RegistryOut:
     )
 
 
-def checkpoint_out(row: models.Checkpoint) -> CheckpointOut:
+def checkpoint_out(row: AnchoredCheckpoint) -> CheckpointOut:
     return CheckpointOut(
         index=row.index,
         tree_size=row.tree_size,
@@ -129,26 +120,18 @@ def checkpoints(
     start: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CheckpointPage:
-    with stack.sessions() as session:
-        rows = CheckpointRepository(session).anchored(start=start, limit=limit)
-        return CheckpointPage(checkpoints=[checkpoint_out(r) for r in rows])
+    rows = stack.transparency.checkpoints(start=start, limit=limit)
+    return CheckpointPage(checkpoints=[checkpoint_out(r) for r in rows])
 
 
 @router.get(
     "/v1/checkpoints/{index}", summary="One anchored checkpoint", responses=responses(404, 422)
 )
 def checkpoint(stack: StackDep, index: Annotated[int, Path(ge=0, le=2**53)]) -> CheckpointOut:
-    with stack.sessions() as session:
-        row = CheckpointRepository(session).get(index)
-        if row is None or row.state != "anchored":
-            raise ProblemError("not-found", 404, f"checkpoint {index}: got none anchored")
-        return checkpoint_out(row)
-
-
-def _anchored_size(stack: Stack) -> int:
-    with stack.sessions() as session:
-        latest = CheckpointRepository(session).latest_anchored()
-    return 0 if latest is None else latest.tree_size
+    row = stack.transparency.checkpoint(index)
+    if row is None:
+        raise ProblemError("not-found", 404, f"checkpoint {index}: got none anchored")
+    return checkpoint_out(row)
 
 
 @router.get(
@@ -161,16 +144,8 @@ def consistency(
     from_: Annotated[int, Query(alias="from", ge=1, le=2**53)],
     to: Annotated[int, Query(ge=1, le=2**53)],
 ) -> ConsistencyOut:
-    anchored = _anchored_size(stack)
-    if not from_ <= to <= anchored:
-        raise ProblemError(
-            "invalid-request",
-            400,
-            f"sizes: got from={from_} to={to}, want 1 <= from <= to <= {anchored} (anchored)",
-        )
-    with stack.sessions() as session:
-        tree = LogTree(SqlTileStore(session), tree_size=to)
-        hashes = tree.consistency_proof(size1=from_, size2=to)
+    # Sizes beyond the anchored one raise InvalidRequestError: a 400 invalid-request problem.
+    hashes = stack.transparency.consistency_proof(size1=from_, size2=to)
     return ConsistencyOut(size1=from_, size2=to, hashes=[hex0x(h) for h in hashes])
 
 
@@ -184,20 +159,7 @@ def entries(
     start: Annotated[int, Query(ge=0, le=2**53)],
     end: Annotated[int, Query(ge=1, le=2**53)],
 ) -> EntriesOut:
-    """At most 1,000 entries a page. The canonical JSON of each entry is the log leaf."""
-    anchored = _anchored_size(stack)
-    if not start < end <= anchored or end - start > MAX_ENTRIES:
-        raise ProblemError(
-            "invalid-request",
-            400,
-            f"range: got [{start}, {end}), want start < end <= {anchored} (anchored) "
-            f"and at most {MAX_ENTRIES} entries",
-        )
-    with stack.sessions() as session:
-        raw = session.execute(
-            select(models.Event.entry)
-            .where(models.Event.seq >= start, models.Event.seq < end)
-            .order_by(models.Event.seq)
-        ).scalars()
-        events = [json.loads(entry) for entry in raw]
+    """At most 1,000 entries a page (`MAX_ENTRIES`). The canonical JSON of each entry is the log
+    leaf."""
+    events = stack.transparency.entries(start=start, end=end)
     return EntriesOut(start=start, end=end, entries=events)

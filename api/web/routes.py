@@ -50,7 +50,6 @@ from api.web.present import (
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
 from registry.core.canonical import json_depth
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
-from registry.db.repositories import IssuerRepository
 from registry.errors import NotFoundError
 
 __all__ = ["api_router", "page_router"]
@@ -166,13 +165,12 @@ def _chain_backs_issuer(verdict: Verdict) -> bool:
 def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
     if not isinstance(issuer_id, str) or not issuer_id:
         return None
-    with stack.sessions() as session:
-        row = IssuerRepository(session).get(issuer_id)
-        if row is None:
-            return None
-        return IssuerInfo(
-            id=row.id, name_vi=row.name_vi, name_en=row.name_en, accreditation=row.accreditation
-        )
+    row = stack.transparency.issuer(issuer_id)
+    if row is None:
+        return None
+    return IssuerInfo(
+        id=row.id, name_vi=row.name_vi, name_en=row.name_en, accreditation=row.accreditation
+    )
 
 
 def _anchored_at(verdict: Verdict) -> dt.datetime | None:
@@ -323,11 +321,10 @@ def search_page(request: Request) -> Response:
     params = request.query_params
     number = nfc(params.get("number", "").strip())[:100]
     issuer_id = params.get("issuer", "").strip()[:64] or None
-    with stack.sessions() as session:
-        issuers = [
-            IssuerInfo(id=i.id, name_vi=i.name_vi, name_en=i.name_en, accreditation=i.accreditation)
-            for i in IssuerRepository(session).all()
-        ]
+    issuers = [
+        IssuerInfo(id=i.id, name_vi=i.name_vi, name_en=i.name_en, accreditation=i.accreditation)
+        for i in stack.transparency.issuers()
+    ]
     context: dict[str, Any] = {
         "issuers": issuers,
         "number": number,
@@ -582,7 +579,7 @@ def certificate_pdf(certificate_id: CertificateId, request: Request, stack: Stac
         issuer=issuer,
         url=url,
         record_hash=view.record_hash,
-        today=stack.clock().astimezone(dt.UTC).date(),
+        today=stack.clock.now().astimezone(dt.UTC).date(),
     )
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", view.number)[:80] or "certificate"
     return PdfResponse(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,16 @@ from anchoring.deploy import Deployment, deploy_contract
 from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
 
 CHAIN_ID = 31337
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration is an integration test (`-m "not integration"` runs
+    the unit, property and e2e suites without a database or a chain node)."""
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass(frozen=True)

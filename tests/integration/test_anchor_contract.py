@@ -32,8 +32,6 @@ from registry.core.log import LogTree
 from tests.integration.chain_helpers import MAP_ROOT, core_accepts_consistency, log_tree
 from tests.integration.conftest import CHAIN_ID, Chain
 
-pytestmark = pytest.mark.integration
-
 ANCHORER_ROLE = Web3.keccak(text="ANCHORER_ROLE")
 ISSUER_ADMIN_ROLE = Web3.keccak(text="ISSUER_ADMIN_ROLE")
 DEFAULT_ADMIN_ROLE = bytes(32)

@@ -19,8 +19,6 @@ from tests.integration.chain_helpers import (
 from tests.integration.conftest import Chain, DeployedChain
 from tests.rfc6962_vectors import load
 
-pytestmark = pytest.mark.integration
-
 INCLUSION = load("inclusion")
 CONSISTENCY = load("consistency")
 MAX_SIZE = 300

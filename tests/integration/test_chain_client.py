@@ -30,8 +30,6 @@ from anchoring.settings import AnchoringSettings
 from tests.integration.chain_helpers import MAP_ROOT, log_tree
 from tests.integration.conftest import CHAIN_ID, Chain
 
-pytestmark = pytest.mark.integration
-
 
 def _anchor_data(client: AnchorClient, size: int, proof: list[bytes] | None = None) -> bytes:
     log = log_tree(size)

@@ -13,8 +13,6 @@ from anchoring.deployment import load_deployment
 from api.cli import app
 from tests.integration.conftest import CHAIN_ID, Chain
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def env(chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

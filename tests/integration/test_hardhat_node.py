@@ -14,8 +14,6 @@ from web3 import Web3
 from anchoring.devnode import HardhatNode, start_hardhat_node
 from anchoring.errors import ChainConnectionError
 
-pytestmark = pytest.mark.integration
-
 
 def test_options_reach_the_node() -> None:
     with start_hardhat_node(chain_id=1337, interval_ms=100, base_fee_wei=0) as node:

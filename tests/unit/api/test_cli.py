@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from registry.core.checkpoint import verify_checkpoint
 from registry.core.note import NoteSigner, NoteVerifier
+from registry.core.verify import CHECK_NAMES
 from tests.bundles import CONTRACT as BUNDLE_CONTRACT
 from tests.bundles import World, sample
 from verifier.trust import TrustEntry, TrustStore
@@ -22,18 +23,26 @@ class TestDemo:
         result = runner.invoke(app, ["demo", "--json"])
         assert result.exit_code == 0, result.output
         out = json.loads(result.stdout)
-        assert out["certificates"] == 48
+        # 48 samples issued, then 4 changes and a supersede that issues a 49th certificate.
+        assert out["certificates"] == 49
         assert out["events"] == 48 + 5
         verifier = NoteVerifier.from_vkey(out["registry_vkey"])
         checkpoint = verify_checkpoint(out["checkpoint"], verifier=verifier)
         assert checkpoint.tree_size == out["events"]
+        assert out["replayed_map_root"] == "0x" + checkpoint.map_root.hex()
         assert out["proved"]["status"] == "withdrawn"
+        assert out["proved"]["verdict"] == "WITHDRAWN"
+        assert out["proved"]["checks"] == list(CHECK_NAMES)
+        assert out["superseded"]["verdict"] == "SUPERSEDED"
+        assert out["absent_verdict"] == "UNKNOWN"
 
     def test_human_output_names_what_was_verified(self) -> None:
         result = runner.invoke(app, ["demo"])
         assert result.exit_code == 0, result.output
-        assert "issuer_signature, log_inclusion, status_map_membership" in result.stdout
-        assert "absence proved" in result.stdout
+        assert "WITHDRAWN at event" in result.stdout
+        assert "issuer_signature, issuer_key_registered, log_inclusion" in result.stdout
+        assert "UNKNOWN, absence proved" in result.stdout
+        assert "replayed the log from the start" in result.stdout
 
 
 def test_help_lists_commands() -> None:

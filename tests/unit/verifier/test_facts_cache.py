@@ -1,11 +1,11 @@
 """FactsCache: what the chain said, kept for a while, and refreshed by one thread at a time.
 
 The client here is a stand-in that counts calls and can be made to block: the cache's timing
-and concurrency are the subject, not the chain (tests/e2e verify against a real node).
+and concurrency are the subject, not the chain (tests/e2e verify against a real node). Time is
+a manual clock: the TTL boundaries are checked exactly, and nothing sleeps.
 """
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -13,6 +13,7 @@ import pytest
 
 from anchoring.client import AnchorClient
 from registry.core.verify import ChainQuery
+from tests.clock import ManualClock
 from verifier.chain import FactsCache, fetch_chain_facts
 
 KEY_ID = b"\x01" * 32
@@ -70,13 +71,21 @@ class TestFreshness:
         assert client.calls == {"latest": 1, "key": 1}
 
     def test_after_the_ttl_the_chain_is_asked_again(self) -> None:
-        client, cache = CountingClient(), FactsCache(key_ttl_s=0.05, latest_ttl_s=0.05)
+        clock = ManualClock()
+        client = CountingClient()
+        cache = FactsCache(key_ttl_s=5, latest_ttl_s=1, monotonic=clock.monotonic)
         assert fetch(client, cache).latest_index == 3
         client.latest_index, client.revoked_at = 4, 7
-        time.sleep(0.1)
+        clock.advance(0.999)
+        assert fetch(client, cache).latest_index == 3  # younger than its TTL
+        clock.advance(0.001)
         facts = fetch(client, cache)
-        assert facts.latest_index == 4
+        assert facts.latest_index == 4  # exactly 1 s old: expired
+        assert (key := facts.issuer_keys[ISSUER, KEY_ID]) is not None and key.revoked_at == 0
+        clock.advance(4)
+        facts = fetch(client, cache)  # the key, fetched at 0 s, is 5 s old
         assert (key := facts.issuer_keys[ISSUER, KEY_ID]) is not None and key.revoked_at == 7
+        assert client.calls == {"latest": 3, "key": 2}
 
     def test_a_cache_with_no_ttl_always_asks(self) -> None:
         client, cache = CountingClient(), FactsCache(key_ttl_s=0, latest_ttl_s=0)
@@ -87,9 +96,10 @@ class TestFreshness:
 
 class TestSingleRefresh:
     def test_others_answer_with_the_expired_value_while_one_thread_refreshes(self) -> None:
-        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=0.05)
+        clock, client = ManualClock(), CountingClient()
+        cache = FactsCache(key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic)
         fetch(client, cache)
-        time.sleep(0.1)
+        clock.advance(1)
         client.latest_index = 4
         client.gate.clear()
         client.entered.clear()
@@ -104,9 +114,10 @@ class TestSingleRefresh:
         assert fetch(client, cache).latest_index == 4
 
     def test_a_failed_refresh_lets_the_next_caller_try(self) -> None:
-        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=0.05)
+        clock, client = ManualClock(), CountingClient()
+        cache = FactsCache(key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic)
         fetch(client, cache)
-        time.sleep(0.1)
+        clock.advance(1)
 
         def fail() -> _Latest:
             raise OSError("node down")

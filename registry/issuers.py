@@ -1,0 +1,215 @@
+"""Issuers, their signing keys and their API keys.
+
+An issuer is admitted with an Ed25519 signing key (sealed at rest with the key-encryption key)
+and a first API key (only its hash is stored). A rotation retires the active key under the log
+head lock, so no event is signed with it afterwards; the anchoring worker registers new keys on
+chain and revokes a retired one once every event it signed is anchored.
+"""
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.clock import naive_utc, utc_now
+from registry.core.events import issuer_key_id
+from registry.db import models
+from registry.db.repositories import ApiKeyRepository, IssuerRepository, LogRepository
+from registry.errors import (
+    AuthenticationError,
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from registry.keys import KeyEncryptor, new_api_key, parse_api_key, secret_matches
+from registry.records import CertificateKind
+
+__all__ = ["IssuerCreated", "IssuerSigner", "Issuers"]
+
+_ISSUER_ID: Final = re.compile(r"[a-z0-9][a-z0-9-]{1,62}[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class IssuerCreated:
+    issuer_id: str
+    key_id: bytes
+    public_key: bytes
+    api_key: str  # shown once
+
+
+@dataclass(frozen=True)
+class IssuerSigner:
+    """An issuer's active signing key, opened."""
+
+    issuer_id: str
+    key_id: bytes
+    private_key: Ed25519PrivateKey
+
+
+class Issuers:
+    """Admission, API keys, signing keys and their rotation, over one database."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        kek: bytes,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._encryptor = KeyEncryptor(kek)
+        self._clock = clock
+        self._signing_keys: dict[bytes, Ed25519PrivateKey] = {}
+        self._keys_lock = threading.Lock()
+
+    def add_issuer(
+        self,
+        *,
+        issuer_id: str,
+        name_vi: str,
+        name_en: str,
+        accreditation: str,
+        kinds: Iterable[str],
+        api_key_label: str = "initial",
+    ) -> IssuerCreated:
+        """Admit an issuer: generate its signing key and its first API key."""
+        if _ISSUER_ID.fullmatch(issuer_id) is None:
+            raise InvalidRequestError(
+                f"issuer_id: got {issuer_id!r}, want 3-64 of a-z 0-9 and inner hyphens"
+            )
+        kind_values = sorted({CertificateKind(kind).value for kind in kinds})
+        if not kind_values:
+            raise InvalidRequestError("kinds: got none, want at least one certificate kind")
+        now = naive_utc(self._clock())
+        with self._sessions.begin() as session:
+            issuers = IssuerRepository(session)
+            if issuers.get(issuer_id) is not None:
+                raise ConflictError(f"issuer {issuer_id}: got a second admission, want one")
+            issuers.add(
+                models.Issuer(
+                    id=issuer_id,
+                    name_vi=name_vi,
+                    name_en=name_en,
+                    accreditation=accreditation,
+                    kinds=kind_values,
+                    created_at=now,
+                )
+            )
+            session.flush()  # the key and API key rows refer to the issuer row
+            key_row = self._new_key(session, issuer_id, now)
+            token = self._new_api_key(session, issuer_id, api_key_label, now)
+        return IssuerCreated(
+            issuer_id=issuer_id,
+            key_id=key_row.key_id,
+            public_key=key_row.public_key,
+            api_key=token,
+        )
+
+    def create_api_key(self, issuer_id: str, *, label: str) -> str:
+        """A new API key for an issuer; the token is returned once and stored hashed."""
+        with self._sessions.begin() as session:
+            self.issuer(session, issuer_id)
+            return self._new_api_key(session, issuer_id, label, naive_utc(self._clock()))
+
+    def revoke_api_key(self, key_id: str) -> None:
+        with self._sessions.begin() as session:
+            row = ApiKeyRepository(session).get(key_id)
+            if row is None:
+                raise NotFoundError(f"API key {key_id}: got an unknown id")
+            row.revoked_at = row.revoked_at or naive_utc(self._clock())
+
+    def authenticate(self, token: str) -> str:
+        """The issuer id an API key belongs to; `AuthenticationError` otherwise."""
+        parsed = parse_api_key(token)
+        if parsed is None:
+            raise AuthenticationError("API key: got a malformed token, want crk_<id>_<secret>")
+        key_id, secret = parsed
+        with self._sessions() as session:
+            row = ApiKeyRepository(session).get(key_id)
+            if row is None or not secret_matches(secret, row.secret_hash):
+                raise AuthenticationError("API key: got an unknown key, want a registered one")
+            if row.revoked_at is not None:
+                raise AuthenticationError(f"API key {key_id}: got a revoked key")
+            return row.issuer_id
+
+    def rotate_key(self, issuer_id: str) -> bytes:
+        """Retire the issuer's signing key and make a new one; return the new key id.
+
+        The anchoring worker registers the new key on chain, and revokes the old one once every
+        event it signed is anchored, so those events stay valid.
+        """
+        now = naive_utc(self._clock())
+        with self._sessions.begin() as session:
+            # Under the head lock no event can be signed with the old key after this point.
+            head = LogRepository(session).lock_head()
+            self.issuer(session, issuer_id)
+            old = IssuerRepository(session).active_key(issuer_id)
+            if old is not None:
+                old.state = "retired"
+                old.retired_at = now
+                old.retired_at_seq = head
+            session.flush()
+            return self._new_key(session, issuer_id, now).key_id
+
+    # -- for the certificates' lifecycle, inside its transaction ---------------------------------
+
+    def issuer(self, session: Session, issuer_id: str) -> models.Issuer:
+        """The issuer's row; `NotFoundError` if there is none."""
+        issuer = IssuerRepository(session).get(issuer_id)
+        if issuer is None:
+            raise NotFoundError(f"issuer {issuer_id}: got an unknown id")
+        return issuer
+
+    def signer(self, session: Session, issuer_id: str) -> IssuerSigner:
+        """The issuer's active signing key, opened once per process and kept."""
+        row = IssuerRepository(session).active_key(issuer_id)
+        if row is None:
+            raise ForbiddenError(f"issuer {issuer_id}: got no active signing key, want one")
+        with self._keys_lock:
+            private = self._signing_keys.get(row.key_id)
+            if private is None:
+                private = self._encryptor.open(row.private_key_enc, key_id=row.key_id)
+                self._signing_keys[row.key_id] = private
+        return IssuerSigner(issuer_id=issuer_id, key_id=row.key_id, private_key=private)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _new_key(self, session: Session, issuer_id: str, now: dt.datetime) -> models.IssuerKey:
+        private = Ed25519PrivateKey.generate()
+        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        key_id = issuer_key_id(public)
+        row = models.IssuerKey(
+            key_id=key_id,
+            issuer_id=issuer_id,
+            public_key=public,
+            private_key_enc=self._encryptor.seal(private, key_id=key_id),
+            state="active",
+            created_at=now,
+            retired_at=None,
+            retired_at_seq=None,
+            valid_from_block=None,
+            revoked_at_block=None,
+        )
+        session.add(row)
+        return row
+
+    def _new_api_key(self, session: Session, issuer_id: str, label: str, now: dt.datetime) -> str:
+        secret = new_api_key()
+        ApiKeyRepository(session).add(
+            models.ApiKey(
+                id=secret.key_id,
+                issuer_id=issuer_id,
+                secret_hash=secret.secret_hash,
+                label=label,
+                created_at=now,
+                revoked_at=None,
+            )
+        )
+        return secret.token
