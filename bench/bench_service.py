@@ -31,8 +31,10 @@ Cases:
   fresh process: the assembler as the API builds it (bounded: `CERTREG_PROOF_CACHE_MB`, default
   256, split as `api/stack.py` does; full: the whole map in memory and every tile cached), a
   warm-up pass of PROOF_SAMPLE random bundles, then a timed pass of PROOF_SAMPLE others;
-  per_s and the process's peak RSS (maxrss_mb) and RSS growth over an empty process
-  (growth_mb). db_reads: the bounded map's database reads in the timed pass.
+  per_s, the process's resident memory after both passes (rss_mb, peak_rss_mb) and its growth
+  over the process before the assembler (growth_mb). db_reads: the bounded map's database
+  reads in the timed pass. --db sqlite|postgresql|both; the PostgreSQL database is built once
+  on CERTREG_BENCH_POSTGRES_URL's server and kept (certreg_bench_proofs_<n>_rev<schema>).
 
 PostgreSQL: a database of our own on CERTREG_BENCH_POSTGRES_URL's server (default the local
 one), created for the run and dropped after.
@@ -441,15 +443,73 @@ def bench_proofs_parallel(n: int, processes: int) -> None:
     )
 
 
-def _memory_process(path: Path, n: int, mode: str, budget_mb: int, results: Any) -> None:
-    # pragma: no cover - runs in a child process
-    import resource  # noqa: PLC0415
+def postgres_proof_database(n: int) -> tuple[str, dict[str, float]]:
+    """A PostgreSQL database of n anchored certificates on CERTREG_BENCH_POSTGRES_URL's server,
+    built once and kept (named by n and the schema revision; drop it to rebuild)."""
+    name = f"certreg_bench_proofs_{n}_rev{SCHEMA_REVISION}"
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if exists:
+                probe = create_engine(url)
+                try:
+                    with probe.connect() as db:
+                        stamp = db.execute(text("SELECT setup FROM bench_setup")).scalar()
+                    return url, json.loads(str(stamp))
+                except Exception:  # a half-built database (no stamp): build it again
+                    pass
+                finally:
+                    probe.dispose()
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    start = time.perf_counter()
+    engine = migrated(url)
+    sessions = make_session_factory(engine)
+    service = new_service(sessions, max_batch_size=SETUP_BATCH)
+    admit(service)
+    issue(service, n, batch=SETUP_BATCH)
+    issued = time.perf_counter()
+    builder = new_builder(sessions)
+    assert builder.prepare() is not None
+    prepared = time.perf_counter()
+    anchor(builder, sessions)
+    done = time.perf_counter()
+    setup = {
+        "setup_s": done - start,
+        "issue_s": issued - start,
+        "prepare_s": prepared - issued,
+        "finalize_s": done - prepared,
+    }
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE bench_setup (setup text)"))
+        db.execute(text("INSERT INTO bench_setup VALUES (:s)"), {"s": json.dumps(setup)})
+    engine.dispose()
+    return url, setup
 
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process, from /proc (ru_maxrss would carry the
+    parent's peak across the spawn's exec)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return (
+        int(fields["VmRSS"].split()[0]) / 1024,
+        int(fields["VmHWM"].split()[0]) / 1024,
+    )
+
+
+def _memory_process(url: str, n: int, mode: str, budget_mb: int, results: Any) -> None:
+    # pragma: no cover - runs in a child process
     from registry.assembly import BYTES_PER_TILE  # noqa: PLC0415
     from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader  # noqa: PLC0415
 
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    engine = make_engine(sqlite_url(path))
+    base_rss, _ = _rss_mb()
+    engine = make_engine(url)
     budget = budget_mb * 1024 * 1024
     proof_map: Any
     if mode == "bounded":
@@ -480,24 +540,28 @@ def _memory_process(path: Path, n: int, mode: str, budget_mb: int, results: Any)
     for certificate_id in timed:
         assert assembler.bundle(certificate_id).status == "ANCHORED"
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss, peak = _rss_mb()
     results.put(
         {
             "per_s": len(timed) / elapsed,
-            "maxrss_mb": peak / 1024,
-            "growth_mb": (peak - base_rss) / 1024,
+            "rss_mb": rss,
+            "peak_rss_mb": peak,
+            "growth_mb": rss - base_rss,
             "db_reads": getattr(proof_map, "reads", 0) - reads,
         }
     )
     engine.dispose()
 
 
-def bench_proof_memory(n: int, budget_mb: int) -> None:
-    path, _ = proof_database(n)
+def bench_proof_memory(n: int, budget_mb: int, db: str) -> None:
+    if db == "postgresql":
+        url, _ = postgres_proof_database(n)
+    else:
+        url = sqlite_url(proof_database(n)[0])
     context = multiprocessing.get_context("spawn")
     for mode in ("bounded", "full"):
         results = context.Queue()
-        child = context.Process(target=_memory_process, args=(path, n, mode, budget_mb, results))
+        child = context.Process(target=_memory_process, args=(url, n, mode, budget_mb, results))
         child.start()
         figures = results.get(timeout=3600)
         child.join()
@@ -505,7 +569,7 @@ def bench_proof_memory(n: int, budget_mb: int) -> None:
         report(
             "proof_memory",
             n,
-            db="sqlite",
+            db=db,
             map=mode,
             budget_mb=budget_mb if mode == "bounded" else "none",
             sample=PROOF_SAMPLE,
@@ -524,6 +588,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--budget-mb", type=int, default=256, help="proof_memory: CERTREG_PROOF_CACHE_MB"
+    )
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgresql", "both"],
+        default="both",
+        help="proof_memory: which database",
     )
     args = parser.parse_args()
     cases = [args.case] if args.case else ["issue_batch", "checkpoint_prepare", "proof_assembly"]
@@ -547,7 +617,8 @@ def main() -> None:
         bench_proofs(args.n or PROOF_SIZE)
         bench_proofs_parallel(args.n or PROOF_SIZE, processes=2)
     if "proof_memory" in cases or args.case is None:
-        bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb)
+        for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
+            bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb, db)
 
 
 if __name__ == "__main__":
