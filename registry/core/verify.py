@@ -59,6 +59,7 @@ __all__ = [
     "claims_our_format",
     "compose",
     "key_in_force",
+    "malformed_verdict",
     "needs_refresh",
     "verify_bundle",
 ]
@@ -1172,6 +1173,14 @@ def _malformed(bundle: object, why: str) -> Verdict:
     return Verdict(
         status=VerdictStatus.INVALID, checks=checks, certificate_id=_maybe_str(certificate_id)
     )
+
+
+def malformed_verdict(why: str) -> Verdict:
+    """The verdict on a file that claims to be a bundle but cannot be read as one at all (a
+    damaged compact form, spec §8.3): `INVALID`, every check failed with `malformed_bundle`,
+    as for a malformed JSON bundle (spec §9.4: claiming our format and malformed is not an
+    input error)."""
+    return _malformed(None, why)
 
 
 def _with_chain_error(checks: tuple[Check, ...], message: str) -> tuple[Check, ...]:
