@@ -1,9 +1,10 @@
 """Ed25519 signature verification (RFC 8032 §5.1.7) through libsodium, via PyNaCl.
 
 Every issuer signature a verifier checks goes through here, one per bundle: it is the largest
-single cost of verifying a bundle. libsodium's `crypto_sign_open` does it in ~64 µs on the
-2-vCPU bench machine against ~110 µs for OpenSSL through `cryptography` (docs/benchmarks.md,
-"Bundle verification"). Signing stays with `cryptography`, which holds the private keys.
+single cost of verifying a bundle. libsodium's `crypto_sign_open` does it in 53-55 µs on the
+2-vCPU bench machine against 104-107 µs for OpenSSL through `cryptography` (docs/benchmarks.md,
+"Bundle verification and the compact form"). Signing stays with `cryptography`, which holds
+the private keys.
 
 libsodium rejects everything OpenSSL rejects — a non-canonical `S` (`S ≥ L`), a wrong length,
 an encoding of `R` other than the one the equation gives — and also a public key that is
