@@ -350,8 +350,15 @@ def _usage_error(command: str, message: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+class _UnreadableBundle(str):
+    """Why a file that claims to be a bundle (a compact form) cannot be decoded: INVALID."""
+
+
 def _read_bundle(path: Path) -> Any:
-    """The file as JSON, if it claims to be a certreg bundle; else a usage error (exit 2)."""
+    """The file as a JSON bundle, if it claims to be a certreg bundle; else a usage error (exit
+    2). A compact (CBOR) bundle is recognised by its content and decoded to its JSON bundle; one
+    that names our format but does not decode is an `_UnreadableBundle` (INVALID, exit 1)."""
+    from registry.compact import CompactFormError, claims_compact_bundle, decode_bundle  # noqa: PLC0415
     from registry.core.verify import claims_our_format  # noqa: PLC0415
 
     if not path.exists():
@@ -360,10 +367,16 @@ def _read_bundle(path: Path) -> Any:
         raise _usage_error("verify", f"{path}: got a directory, want a proof bundle (.json)")
     try:
         data = path.read_bytes()[: 16 * 1024 * 1024 + 1]
-        text = data.decode("utf-8-sig")
-        bundle = json.loads(text)
     except OSError as exc:
         raise _usage_error("verify", f"{path}: {exc.strerror or exc}") from exc
+    if claims_compact_bundle(data):
+        try:
+            return decode_bundle(data)
+        except CompactFormError as exc:
+            return _UnreadableBundle(str(exc))
+    try:
+        text = data.decode("utf-8-sig")
+        bundle = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         kind = "PDF" if data.startswith(b"%PDF") else "text that is not JSON"
         if isinstance(exc, UnicodeDecodeError) and kind != "PDF":
@@ -389,7 +402,12 @@ def _bundle_origin(bundle: Any) -> str | None:
 
 @app.command()
 def verify(
-    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", help="A proof bundle (JSON file).")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            metavar="BUNDLE", help="A proof bundle: a JSON file, or its compact form (CBOR)."
+        ),
+    ],
     rpc: RpcOption = None,
     registry: Annotated[
         str | None,
@@ -432,6 +450,7 @@ def verify(
     the chain's latest checkpoint. Exit 1: INVALID, WITHDRAWN, SUSPENDED, EXPIRED, SUPERSEDED,
     UNKNOWN. Exit 3: UNCONFIRMED (no chain), STALE (no fresh status), PENDING. Exit 2: not a
     bundle, or no trust pinned (run `certreg trust add URL --rpc RPC` first)."""
+    from registry.core.verify import malformed_verdict  # noqa: PLC0415
     from verifier.errors import TrustError  # noqa: PLC0415
     from verifier.verify import Verifier  # noqa: PLC0415
 
@@ -450,7 +469,10 @@ def verify(
             )
     except TrustError as exc:
         raise _usage_error("verify", str(exc)) from exc
-    verdict = verifier.verify(data)
+    if isinstance(data, _UnreadableBundle):
+        verdict = malformed_verdict(str(data))
+    else:
+        verdict = verifier.verify(data)
     result = verdict.to_json()
     emit(result, as_json=as_json, lines=_print_checks(result))
     raise typer.Exit(verdict.exit_code)

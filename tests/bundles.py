@@ -3,6 +3,7 @@ tiny chain stand-in answering `ChainQuery`s — for the verifier's unit tests.""
 
 import datetime as dt
 import json
+import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,8 @@ class World:
     retired: list[Ed25519PrivateKey] = field(default_factory=list)
     block: int = 10
     at: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    # Status-map leaves that are no certificate's (see `fill`).
+    filler: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @property
     def trust(self) -> TrustAnchors:
@@ -133,9 +136,24 @@ class World:
         self.append(EventType.SUPERSEDE, new, supersedes=old)
         return new
 
+    def fill(self, count: int, rng: random.Random) -> None:
+        """`count` more log leaves and status-map leaves that are no certificate's (random
+        hashes): a world the size of a large registry, to measure proofs at that size without
+        issuing every certificate. Only `issue`, `append`, `checkpoint` and `bundle` work on a
+        filled world (the filler entries are not events)."""
+        leaves = rng.randbytes(32 * count)
+        self.log.append_leaf_hashes([leaves[i : i + 32] for i in range(0, len(leaves), 32)])
+        self.entries.extend([b""] * count)
+        pairs = rng.randbytes(64 * count)
+        self.filler.extend(
+            (pairs[i : i + 32], pairs[i + 32 : i + 64]) for i in range(0, len(pairs), 64)
+        )
+
     def checkpoint(self) -> int:
         status_map = StatusMap()
-        status_map.update_many([(leaf.key, leaf.value) for leaf in self.leaves.values()])
+        status_map.update_many(
+            [(leaf.key, leaf.value) for leaf in self.leaves.values()] + self.filler
+        )
         cp = Checkpoint(
             origin=ORIGIN,
             tree_size=self.log.tree_size,

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from api.deps import IssuerId, StackDep
 from api.problems import ProblemError, responses
@@ -17,6 +17,7 @@ from api.schemas import (
 )
 from registry.assembly import NothingAnchoredError
 from registry.bundle import Bundle, StatusDocument
+from registry.compact import CBOR_MEDIA_TYPES, encode_bundle
 from registry.core.encoding import hex0x
 from registry.records import CertificateKind, CertificateSubmission
 from registry.service import CertificateView, IssueResult
@@ -139,16 +140,64 @@ def get_certificate(certificate_id: CertificateId, stack: StackDep) -> Certifica
     "/{certificate_id}/proof",
     summary="The proof bundle at the latest anchored checkpoint",
     response_model=Bundle,
-    responses=responses(422),
+    responses={
+        200: {
+            "description": "The bundle: JSON, or its compact CBOR form (docs/spec.md §8.3)",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in CBOR_MEDIA_TYPES
+            },
+        },
+        **responses(422),
+    },
 )
-def get_proof(certificate_id: CertificateId, stack: StackDep) -> Response:
+def get_proof(
+    certificate_id: CertificateId,
+    stack: StackDep,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
     """`ANCHORED` with every proof; `PENDING` (issued, not yet anchored: record, event and when
     the next checkpoint is due); `UNKNOWN` with a status-map non-membership proof for an id that
-    was never issued."""
+    was never issued. JSON unless the client asks for the compact form (docs/spec.md §8.3) with
+    `Accept: application/vnd.certreg.bundle+cbor` (or `application/cbor`)."""
     # Serialised here: the assembler built (and pydantic validated) the Bundle already; FastAPI
     # would validate the whole return value again (docs/benchmarks.md, "HTTP API").
     bundle = stack.assembler.bundle(certificate_id)
-    return Response(content=bundle.model_dump_json(), media_type="application/json")
+    vary = {"Vary": "Accept"}
+    media_type = compact_media_type(accept)
+    if media_type is not None:
+        content = encode_bundle(bundle.model_dump(mode="json"))
+        return Response(content=content, media_type=media_type, headers=vary)
+    return Response(content=bundle.model_dump_json(), media_type="application/json", headers=vary)
+
+
+def compact_media_type(accept: str | None) -> str | None:
+    """The CBOR media type to answer `accept` with, or None for JSON (the default).
+
+    CBOR when the header names one of `CBOR_MEDIA_TYPES` with a non-zero quality at least that
+    of `application/json`; wildcards accept either and leave JSON the default. The answer is
+    our own media type unless the client named only `application/cbor`.
+    """
+    if not accept:
+        return None
+    quality: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        quality[media] = max(q, quality.get(media, 0.0))
+    best = max(CBOR_MEDIA_TYPES, key=lambda m: quality.get(m, 0.0))
+    cbor_q = quality.get(best, 0.0)
+    if cbor_q <= 0 or cbor_q < quality.get("application/json", 0.0):
+        return None
+    return best
 
 
 @router.get(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, TypeAlias
 
 from registry.core.canonical import canonical_hash
-from registry.core.encoding import hex0x, parse_hex
+from registry.core.encoding import hex0x, parse_hashes, parse_hex
 from registry.core.errors import EncodingError, MapProofError, StatusMapError
 
 __all__ = [
@@ -207,9 +207,7 @@ class MapProof:
             siblings = obj.get("siblings")
             if not isinstance(siblings, list):
                 raise MapProofError(f"proof.siblings: got {siblings!r:.40}, want a list")
-            parsed = tuple(
-                parse_hex(s, size=None, what=f"proof.siblings[{i}]") for i, s in enumerate(siblings)
-            )
+            parsed = parse_hashes(siblings, size=None, what="proof.siblings")
             other: tuple[bytes, bytes] | None = None
             if "other_leaf" in obj:
                 leaf = obj["other_leaf"]
@@ -285,13 +283,15 @@ def root_from_map_proof(*, key: bytes, value: bytes | None, proof: MapProof) -> 
             f"proof.siblings: got {len(siblings)} hashes, "
             f"want {bits.bit_count()} (one per set bitmap bit)"
         )
-    for i, sibling in enumerate(siblings):
-        _check_size(f"proof.siblings[{i}]", sibling)
-        # An empty sibling is signalled by a clear bit, never sent: one proof per (map, key).
-        if sibling == EMPTY_HASH:
-            raise MapProofError(
-                f"proof.siblings[{i}]: got the empty-subtree hash, want it omitted (bit clear)"
-            )
+    # The common case without a message formatted per sibling; else one by one, for it.
+    if not all(type(s) is bytes and len(s) == 32 for s in siblings) or EMPTY_HASH in siblings:
+        for i, sibling in enumerate(siblings):
+            _check_size(f"proof.siblings[{i}]", sibling)
+            # An empty sibling is signalled by a clear bit, never sent: one proof per (map, key).
+            if sibling == EMPTY_HASH:
+                raise MapProofError(
+                    f"proof.siblings[{i}]: got the empty-subtree hash, want it omitted (bit clear)"
+                )
     depth = _proof_depth(bits)
     path = int.from_bytes(key, "big")
 

@@ -27,10 +27,11 @@ from typing import Any, Final, Generic, TypeVar
 
 from registry.core.canonical import canonical_hash
 from registry.core.checkpoint import Checkpoint, verify_checkpoint
-from registry.core.encoding import hex0x, parse_b64, parse_date, parse_hex
+from registry.core.encoding import hex0x, parse_b64, parse_date, parse_hashes, parse_hex
 from registry.core.errors import CoreError
 from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_id
 from registry.core.events import verify_event_signature as _verify_event_signature
+from registry.core.hashing import RFC6962
 from registry.core.ids import certificate_id_for
 from registry.core.lifecycle import NEXT_STATUS
 from registry.core.note import NoteVerifier
@@ -58,6 +59,7 @@ __all__ = [
     "claims_our_format",
     "compose",
     "key_in_force",
+    "malformed_verdict",
     "needs_refresh",
     "verify_bundle",
 ]
@@ -271,9 +273,23 @@ class _MalformedError(CoreError):
 # --- strict reading of plain JSON into typed parts -------------------------------------------
 
 
+_ISSUER_KEY_MEMBERS: Final = frozenset({"issuer_id", "key_id", "public_key"})
+_INCLUSION_MEMBERS: Final = frozenset({"leaf_index", "tree_size", "hashes"})
+_CHECKPOINT_MEMBERS: Final = frozenset({"index", "tree_size", "log_root", "map_root", "note"})
+_STATUS_PROOF_MEMBERS: Final = frozenset({"key", "leaf", "bitmap", "siblings"})
+_LEAF_MEMBERS: Final = frozenset({"certificate_id", "status", "record_hash", "event_seq"})
+_ANCHOR_MEMBERS: Final = frozenset({"chain_id", "contract", "tx_hash", "block_number"})
+
+
 def _object(
-    value: object, what: str, *, required: set[str], optional: frozenset[str] = frozenset()
+    value: object,
+    what: str,
+    *,
+    required: frozenset[str],
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    if type(value) is dict and value.keys() == required:  # the common case, in one comparison
+        return value
     if not isinstance(value, dict):
         raise _MalformedError(f"{what}: got {type(value).__name__}, want an object")
     missing = required - value.keys()
@@ -301,7 +317,7 @@ def _str(value: object, what: str) -> str:
 def _hashes(value: object, what: str) -> tuple[bytes, ...]:
     if not isinstance(value, list):
         raise _MalformedError(f"{what}: got {type(value).__name__}, want a list of hashes")
-    return tuple(parse_hex(v, what=f"{what}[{i}]") for i, v in enumerate(value))
+    return parse_hashes(value, what=what)
 
 
 @dataclass(frozen=True)
@@ -370,6 +386,14 @@ class _Lazy(Generic[T]):
         self._value: T | None = None
         self._error: str | None = None
 
+    def ok(self) -> bool:
+        """Whether the part parses (parsing it if it has not been yet)."""
+        try:
+            self.get()
+        except _MalformedError:
+            return False
+        return True
+
     def get(self) -> T:
         if self._value is not None:
             return self._value
@@ -391,6 +415,8 @@ class _Parts:
         self.certificate_id = _Lazy(lambda: _str(raw.get("certificate_id"), "certificate_id"))
         self.record = _Lazy(self._record)
         self.event = _Lazy(lambda: Event.from_json(raw.get("event")))
+        # (signing bytes, leaf hash) of the event: its wire form canonicalised once for both
+        self.event_bytes = _Lazy(self._event_bytes)
         self.issuer_key = _Lazy(self._issuer_key)
         self.log_inclusion = _Lazy(self._log_inclusion)
         self.checkpoint = _Lazy(self._checkpoint)
@@ -411,10 +437,12 @@ class _Parts:
             raise _MalformedError(f"record: got {type(record).__name__}, want an object")
         return RecordPart(record, canonical_hash(record))
 
+    def _event_bytes(self) -> tuple[bytes, bytes]:
+        signing, leaf = self.event.get().signing_and_leaf_bytes()
+        return signing, RFC6962.hash_leaf(leaf)
+
     def _issuer_key(self) -> IssuerKeyPart:
-        key = _object(
-            self.raw.get("issuer_key"), "issuer_key", required={"issuer_id", "key_id", "public_key"}
-        )
+        key = _object(self.raw.get("issuer_key"), "issuer_key", required=_ISSUER_KEY_MEMBERS)
         return IssuerKeyPart(
             _str(key["issuer_id"], "issuer_key.issuer_id"),
             parse_hex(key["key_id"], what="issuer_key.key_id"),
@@ -425,7 +453,7 @@ class _Parts:
         proof = _object(
             self.raw.get("log_inclusion"),
             "log_inclusion",
-            required={"leaf_index", "tree_size", "hashes"},
+            required=_INCLUSION_MEMBERS,
         )
         return InclusionPart(
             _int(proof["leaf_index"], "log_inclusion.leaf_index"),
@@ -437,7 +465,7 @@ class _Parts:
         raw = _object(
             self.raw.get("checkpoint"),
             "checkpoint",
-            required={"index", "tree_size", "log_root", "map_root", "note"},
+            required=_CHECKPOINT_MEMBERS,
         )
         return CheckpointPart(
             _int(raw["index"], "checkpoint.index"),
@@ -451,7 +479,7 @@ class _Parts:
         raw = _object(
             self.raw.get("status_proof"),
             "status_proof",
-            required={"key", "leaf", "bitmap", "siblings"},
+            required=_STATUS_PROOF_MEMBERS,
             optional=frozenset({"other_leaf"}),
         )
         leaf = None
@@ -459,7 +487,7 @@ class _Parts:
             obj = _object(
                 raw["leaf"],
                 "status_proof.leaf",
-                required={"certificate_id", "status", "record_hash", "event_seq"},
+                required=_LEAF_MEMBERS,
             )
             certificate_id = _str(obj["certificate_id"], "status_proof.leaf.certificate_id")
             status = _str(obj["status"], "status_proof.leaf.status")
@@ -487,7 +515,7 @@ class _Parts:
         raw = _object(
             self.raw.get("anchor"),
             "anchor",
-            required={"chain_id", "contract", "tx_hash", "block_number"},
+            required=_ANCHOR_MEMBERS,
         )
         contract = _str(raw["contract"], "anchor.contract")
         parse_hex(contract.lower(), size=20, what="anchor.contract")
@@ -626,15 +654,21 @@ def chain_query(bundle: object) -> ChainQuery:
 def needs_refresh(bundle: object, chain: ChainFacts) -> bool:
     """Whether the bundle's checkpoint is older than the chain's latest: its status is then
     proven only as of then, and a fresh status document must decide (spec §9.2)."""
-    if _envelope(bundle) is not None or chain.latest_index is None:
+    if _envelope(bundle) is not None:
         return False
     assert isinstance(bundle, Mapping)
-    if bundle.get("status") == "PENDING":
+    return _older_than_chain(_Parts(bundle), chain)
+
+
+def _older_than_chain(parts: "_Parts", chain: ChainFacts) -> bool:
+    """`needs_refresh` of a well-formed envelope, from its parts (parsed once per verdict)."""
+    state = parts.raw.get("status")
+    if chain.latest_index is None or state == "PENDING":
         return False
     try:
-        index = _Parts(bundle).checkpoint.get().index
+        index = parts.checkpoint.get().index
     except _MalformedError:
-        return bundle.get("status") == "UNKNOWN"  # an UNKNOWN bundle from before any checkpoint
+        return state == "UNKNOWN"  # an UNKNOWN bundle from before any checkpoint
     return index < chain.latest_index
 
 
@@ -653,7 +687,9 @@ def _skipped(name: str, code: str, message: str) -> Check:
     return Check(name, CheckStatus.SKIPPED, code, message)
 
 
+@functools.lru_cache(maxsize=1024)
 def _utc(timestamp: int) -> str:
+    # Cached: the bundles of one checkpoint share its block time, and strftime is slow.
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -786,7 +822,9 @@ class _Checks:
                 )
             public_key, key_id = carried.public_key, carried.key_id
         try:
-            _verify_event_signature(event, public_key)
+            # An unsigned event has no signing bytes here: the call then says why it fails.
+            signing = self.p.event_bytes.get()[0] if self.p.event_bytes.ok() else None
+            _verify_event_signature(event, public_key, signing_bytes=signing)
         except CoreError as exc:
             return _failed(name, "signature_invalid", str(exc))
         return _passed(
@@ -905,7 +943,9 @@ class _Checks:
             verify_inclusion(
                 leaf_index=proof.leaf_index,
                 tree_size=proof.tree_size,
-                leaf_hash=event.leaf_hash(),
+                leaf_hash=(
+                    self.p.event_bytes.get()[1] if self.p.event_bytes.ok() else event.leaf_hash()
+                ),
                 proof=list(proof.hashes),
                 root_hash=checkpoint.log_root,
             )
@@ -1135,6 +1175,14 @@ def _malformed(bundle: object, why: str) -> Verdict:
     )
 
 
+def malformed_verdict(why: str) -> Verdict:
+    """The verdict on a file that claims to be a bundle but cannot be read as one at all (a
+    damaged compact form, spec §8.3): `INVALID`, every check failed with `malformed_bundle`,
+    as for a malformed JSON bundle (spec §9.4: claiming our format and malformed is not an
+    input error)."""
+    return _malformed(None, why)
+
+
 def _with_chain_error(checks: tuple[Check, ...], message: str) -> tuple[Check, ...]:
     """Checks the chain would have decided, shown as errors: the chain was asked and failed."""
     return tuple(
@@ -1202,7 +1250,7 @@ def verify_bundle(
         if chain_error is not None:
             verdict = replace(verdict, checks=_with_chain_error(checks, chain_error))
         return verdict
-    if not needs_refresh(bundle, chain):
+    if not _older_than_chain(own.p, chain):
         return verdict
     return _refreshed(
         bundle,

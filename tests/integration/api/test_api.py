@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from api.stack import Stack
+from registry.compact import MEDIA_TYPE, decode_bundle, encode_bundle
 from tests.integration.api.conftest import admit, bodies
 
 PROBLEM = "application/problem+json"
@@ -232,6 +233,45 @@ class TestProofsAndVerification:
         response = client.get(f"/v1/certificates/{cid}/proof", headers={"Accept-Encoding": "gzip"})
         assert response.headers["content-encoding"] == "gzip"
         assert response.json()["status"] == "ANCHORED"
+
+    def test_the_compact_form_for_clients_that_ask(self, client: TestClient, stack: Stack) -> None:
+        auth = admit(stack)
+        cid = client.post("/v1/certificates", json=bodies()[0], headers=auth).json()["id"]
+        pending_json = client.get(f"/v1/certificates/{cid}/proof").json()
+        pending_cbor = client.get(
+            f"/v1/certificates/{cid}/proof", headers={"Accept": "application/cbor"}
+        )
+        assert pending_cbor.headers["content-type"] == "application/cbor"
+        assert decode_bundle(pending_cbor.content) == pending_json
+        stack.worker.run_until_idle()
+        url = f"/v1/certificates/{cid}/proof"
+        as_json = client.get(url)
+        assert as_json.headers["content-type"] == "application/json"
+        assert "Accept" in as_json.headers["vary"].split(", ")
+        for accept, media in [
+            (MEDIA_TYPE, MEDIA_TYPE),
+            ("application/cbor", "application/cbor"),
+            (f"application/json;q=0.5, {MEDIA_TYPE}", MEDIA_TYPE),
+            (f"application/cbor, {MEDIA_TYPE};q=0.9, */*;q=0.1", "application/cbor"),
+        ]:
+            compact = client.get(url, headers={"Accept": accept})
+            assert compact.status_code == 200
+            assert compact.headers["content-type"] == media
+            assert "Accept" in compact.headers["vary"].split(", ")
+            assert compact.content == encode_bundle(as_json.json())  # deterministic
+            assert decode_bundle(compact.content) == as_json.json()
+            assert len(compact.content) < len(as_json.content)
+        for accept in ["*/*", "application/json", f"application/json, {MEDIA_TYPE};q=0.5"]:
+            response = client.get(url, headers={"Accept": accept})
+            assert response.headers["content-type"] == "application/json"
+        zero = client.get(url, headers={"Accept": f"{MEDIA_TYPE};q=0, application/json;q=0.1"})
+        assert zero.headers["content-type"] == "application/json"
+        unknown = client.get(
+            "/v1/certificates/0x" + "ab" * 32 + "/proof", headers={"Accept": MEDIA_TYPE}
+        )
+        assert decode_bundle(unknown.content)["status"] == "UNKNOWN"
+        verdict = client.post("/v1/verify", json={"bundle": decode_bundle(compact.content)})
+        assert verdict.json()["status"] == "VALID"
 
 
 class TestAudit:

@@ -3,11 +3,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from api.cli import app
+from registry.compact import encode_bundle
 from registry.core.checkpoint import verify_checkpoint
 from registry.core.note import NoteSigner, NoteVerifier
 from registry.core.verify import CHECK_NAMES
@@ -107,6 +109,57 @@ class TestVerifyInputErrors:
         result = runner.invoke(app, [*args, "--chain-id", "31337", "--offline", "--json"])
         assert result.exit_code == 1, result.output
         assert json.loads(result.stdout)["status"] == "INVALID"
+
+
+class TestVerifyCompactFiles:
+    """A compact (CBOR) bundle is recognised by its content, whatever the file's name."""
+
+    def run(self, path: Path) -> Any:
+        vkey, bundle_contract = _genuine_trust()
+        args = ["verify", str(path), "--vkey", vkey, "--contract", bundle_contract]
+        return runner.invoke(app, [*args, "--chain-id", "31337", "--offline", "--json"])
+
+    def test_a_compact_bundle_verifies_as_its_json(self, tmp_path: Path) -> None:
+        as_json = tmp_path / "bundle.json"
+        as_json.write_text(json.dumps(_genuine_bundle()), encoding="utf-8")
+        compact = tmp_path / "bundle.cbor"
+        compact.write_bytes(encode_bundle(_genuine_bundle()))
+        unnamed = tmp_path / "download"
+        unnamed.write_bytes(compact.read_bytes())
+        want = self.run(as_json)
+        assert want.exit_code == 3, want.output  # offline: UNCONFIRMED, every proof passed
+        for path in (compact, unnamed):
+            got = self.run(path)
+            assert got.exit_code == 3, got.output
+            assert json.loads(got.stdout) == json.loads(want.stdout)
+
+    def test_a_damaged_compact_bundle_is_invalid(self, tmp_path: Path) -> None:
+        data = bytearray(encode_bundle(_genuine_bundle()))
+        data.append(0)  # a byte after the item: not the deterministic encoding
+        path = tmp_path / "bundle.cbor"
+        path.write_bytes(bytes(data))
+        result = self.run(path)
+        assert result.exit_code == 1, result.output
+        verdict = json.loads(result.stdout)
+        assert verdict["status"] == "INVALID"
+        assert {c["code"] for c in verdict["checks"]} == {"malformed_bundle"}
+        assert "deterministic" in verdict["checks"][0]["message"]
+
+    def test_a_tampered_hash_in_a_compact_bundle_is_invalid(self, tmp_path: Path) -> None:
+        bundle = _genuine_bundle()
+        data = encode_bundle(bundle)
+        root = bytes.fromhex(bundle["checkpoint"]["log_root"][2:])
+        at = data.index(root)
+        path = tmp_path / "bundle.cbor"
+        path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+        result = self.run(path)
+        assert result.exit_code == 1, result.output
+        assert json.loads(result.stdout)["status"] == "INVALID"
+
+    def test_cbor_that_is_not_our_bundle_is_an_input_error(self, tmp_path: Path) -> None:
+        path = tmp_path / "other.cbor"
+        path.write_bytes(cbor2.dumps({"format": "something-else/1", "x": b"\x00"}))
+        one_line_error(self.run(path), 2, "want a certreg proof bundle")
 
 
 class TestVerifyTrustErrors:

@@ -8,6 +8,7 @@ from registry.core.encoding import (
     hex0x,
     parse_b64,
     parse_date,
+    parse_hashes,
     parse_hex,
     parse_timestamp,
 )
@@ -37,6 +38,41 @@ class TestHex:
 
     def test_size_none_accepts_any_length(self) -> None:
         assert parse_hex("0x0102", size=None) == b"\x01\x02"
+
+
+HASHES = [hex0x(bytes([i]) * 32) for i in range(20)]
+
+
+class TestHashLists:
+    def test_same_as_one_by_one(self) -> None:
+        assert parse_hashes(HASHES) == tuple(parse_hex(h) for h in HASHES)
+        assert parse_hashes(HASHES, size=None) == tuple(parse_hex(h) for h in HASHES)
+        assert parse_hashes([]) == ()
+
+    @pytest.mark.parametrize(
+        ("texts", "index"),
+        [
+            (["0x" + "00" * 32, "0X" + "00" * 32], 1),
+            (["0x" + "AB" * 32], 0),
+            (["0x" + "00" * 31 + " 0"], 0),
+            (["0x" + "00" * 31 + "0 "], 0),
+            ([None, "0x" + "00" * 32], 0),
+            (["0x" + "00" * 32, 7], 1),
+            # the same characters joined as two valid hashes, split elsewhere
+            (["0x" + "00" * 32 + "0", "x" + "00" * 32], 0),
+            (["0x" + "00" * 31 + "0", "0x" + "00" * 32 + "0"], 0),
+            (["0x" + "00" * 30 + "0x00", "0x" + "00" * 32], 0),
+            (["0x" + "0" * 64, "0x" + "0" * 62 + "xx"], 1),
+        ],
+    )
+    def test_the_error_names_the_first_bad_one(self, texts: list[object], index: int) -> None:
+        with pytest.raises(EncodingError, match=rf"^hashes\[{index}\]"):
+            parse_hashes(texts, what="hashes")
+
+    def test_size_none_accepts_other_lengths(self) -> None:
+        assert parse_hashes(["0x0102", "0x" + "00" * 32], size=None) == (b"\x01\x02", b"\x00" * 32)
+        with pytest.raises(EncodingError, match=r"^h\[0\]"):
+            parse_hashes(["0x0102"], what="h")
 
 
 class TestBase64:

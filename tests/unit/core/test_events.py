@@ -126,6 +126,16 @@ class TestSignatures:
         assert b"signature" not in signed.signing_bytes()
         assert b'"signature":' in signed.leaf_bytes()
 
+    def test_signing_and_leaf_bytes_together(self, event: Event, signed: Event) -> None:
+        assert signed.signing_and_leaf_bytes() == (signed.signing_bytes(), signed.leaf_bytes())
+        with pytest.raises(SignatureError, match="got none"):
+            event.signing_and_leaf_bytes()
+
+    def test_precomputed_signing_bytes(self, signed: Event, public_key: bytes) -> None:
+        verify_event_signature(signed, public_key, signing_bytes=signed.signing_bytes())
+        with pytest.raises(SignatureError, match="does not verify"):
+            verify_event_signature(signed, public_key, signing_bytes=signed.leaf_bytes())
+
     def test_every_flipped_byte_of_signing_bytes_fails(
         self, signed: Event, public_key: bytes
     ) -> None:
