@@ -292,6 +292,29 @@ def bench_checkpoints(sizes: list[int], engine: Engine, base: int) -> None:
 # -- proof_assembly -------------------------------------------------------------------------------
 
 
+def build_proofs(url: str, n: int) -> tuple[Engine, dict[str, float]]:
+    """Issue n certificates through the service into the empty database at `url`, in one
+    checkpoint, and anchor it; (engine, setup seconds: total, issuing, forming, anchoring)."""
+    start = time.perf_counter()
+    engine = migrated(url)
+    sessions = make_session_factory(engine)
+    service = new_service(sessions, max_batch_size=SETUP_BATCH)
+    admit(service)
+    issue(service, n, batch=SETUP_BATCH)
+    issued = time.perf_counter()
+    builder = new_builder(sessions)
+    assert builder.prepare() is not None
+    prepared = time.perf_counter()
+    anchor(builder, sessions)
+    done = time.perf_counter()
+    return engine, {
+        "setup_s": done - start,
+        "issue_s": issued - start,
+        "prepare_s": prepared - issued,
+        "finalize_s": done - prepared,
+    }
+
+
 def proof_database(n: int) -> tuple[Path, dict[str, float]]:
     """A SQLite file of n anchored certificates, built once and cached; (path, setup seconds:
     total, issuing, forming the checkpoint, anchoring it)."""
@@ -303,25 +326,8 @@ def proof_database(n: int) -> tuple[Path, dict[str, float]]:
     building = path.with_suffix(".building")
     for leftover in CACHE_DIR.glob(building.name + "*"):
         leftover.unlink()
-    start = time.perf_counter()
-    engine = migrated(sqlite_url(building))
-    sessions = make_session_factory(engine)
-    service = new_service(sessions, max_batch_size=SETUP_BATCH)
-    admit(service)
-    issue(service, n, batch=SETUP_BATCH)
-    issued = time.perf_counter()
-    builder = new_builder(sessions)
-    assert builder.prepare() is not None
-    prepared = time.perf_counter()
-    anchor(builder, sessions)
+    engine, setup = build_proofs(sqlite_url(building), n)
     engine.dispose()  # checkpoints the WAL into the file
-    done = time.perf_counter()
-    setup = {
-        "setup_s": done - start,
-        "issue_s": issued - start,
-        "prepare_s": prepared - issued,
-        "finalize_s": done - prepared,
-    }
     shutil.move(building, path)
     stamp.write_text(json.dumps(setup))
     return path, setup
@@ -470,24 +476,7 @@ def postgres_proof_database(n: int) -> tuple[str, dict[str, float]]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         admin.dispose()
-    start = time.perf_counter()
-    engine = migrated(url)
-    sessions = make_session_factory(engine)
-    service = new_service(sessions, max_batch_size=SETUP_BATCH)
-    admit(service)
-    issue(service, n, batch=SETUP_BATCH)
-    issued = time.perf_counter()
-    builder = new_builder(sessions)
-    assert builder.prepare() is not None
-    prepared = time.perf_counter()
-    anchor(builder, sessions)
-    done = time.perf_counter()
-    setup = {
-        "setup_s": done - start,
-        "issue_s": issued - start,
-        "prepare_s": prepared - issued,
-        "finalize_s": done - prepared,
-    }
+    engine, setup = build_proofs(url, n)
     with engine.begin() as db:
         db.execute(text("CREATE TABLE bench_setup (setup text)"))
         db.execute(text("INSERT INTO bench_setup VALUES (:s)"), {"s": json.dumps(setup)})
