@@ -57,3 +57,13 @@ def test_rejects_small_order_keys_and_r(key: Ed25519PrivateKey) -> None:
 )
 def test_wrong_sizes_and_types_are_false_not_errors(public: object, signature: object) -> None:
     assert not ed25519.verify(public, signature, MESSAGE)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", [0, 1, 300, 4096])
+def test_signs_the_same_bytes_as_openssl(key: Ed25519PrivateKey, size: int) -> None:
+    """Ed25519 is deterministic: libsodium's signature is OpenSSL's, byte for byte."""
+    message = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    expanded = ed25519.signing_key(key)
+    assert expanded.public_key == key.public_key().public_bytes_raw()
+    assert ed25519.sign(expanded, message) == key.sign(message)
+    assert ed25519.signing_key(key) is expanded  # expanded once
