@@ -37,6 +37,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: where version-1 bundles' events were first anchored, remembered per event up to this many
+_FIRST_ANCHORINGS_KEPT = 65_536
+
 
 class ChainUnavailableError(VerifierError):
     """The chain could not be read, or the RPC endpoints disagree: the verdict is UNCONFIRMED."""
@@ -143,6 +146,9 @@ def _first_covering(
     if found is None or found.tree_size <= seq:
         return None
     with cache._lock:
+        # Keyed by event: bounded, since a long-running verifier meets ever more of them.
+        if len(cache.first_anchoring) >= _FIRST_ANCHORINGS_KEPT:
+            cache.first_anchoring.clear()
         cache.first_anchoring[seq] = lo
     return lo
 
