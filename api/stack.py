@@ -16,22 +16,13 @@ from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
 from anchoring.settings import AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
-from registry.assembly import (
-    BYTES_PER_TILE,
-    AnchorInfo,
-    NothingAnchoredError,
-    ProofAssembler,
-    SharedLogTree,
-)
+from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
 from registry.checkpointing import CheckpointBuilder
 from registry.clock import SYSTEM_CLOCK, Clock
 from registry.core.verify import TrustAnchors
-from registry.db.engine import make_engine, make_session_factory
-from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader
-from registry.db.mapstore import AnchoredMapCache
-from registry.db.migrate import upgrade
 from registry.service import RegistryService
 from registry.settings import RegistrySettings
+from registry.storage import Storage
 from registry.transparency import TransparencyService
 from verifier.chain import ChainReader, read_only_client
 from verifier.refresh import RefreshError
@@ -69,16 +60,13 @@ class Stack:
         self.settings = registry or RegistrySettings()
         self.chain_settings = chain or AnchoringSettings()
         self.clock = clock
-        self.engine: Engine = make_engine(self.settings.resolved_database_url())
-        if migrate:
-            upgrade(self.engine)
-        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
-        self.map_cache = AnchoredMapCache()
-        # Half of the proof memory (CERTREG_PROOF_CACHE_MB) for the log's expanded tiles.
-        budget = self.settings.proof_cache_mb * 1024 * 1024
-        self.log_tree = SharedLogTree(
-            self.engine, cache_tiles=max(budget // 2 // BYTES_PER_TILE, 64)
+        self.storage = Storage(
+            self.settings.resolved_database_url(),
+            proof_cache_mb=self.settings.proof_cache_mb,
+            migrate=migrate,
         )
+        self.engine: Engine = self.storage.engine
+        self.sessions: sessionmaker[Session] = self.storage.sessions
 
     @cached_property
     def service(self) -> RegistryService:
@@ -94,7 +82,7 @@ class Stack:
         return CheckpointBuilder(
             sessions=self.sessions,
             signer=self.settings.checkpoint_signer(),
-            map_cache=self.map_cache,
+            map_cache=self.storage.map_cache,
             clock=self.clock.now,
         )
 
@@ -112,22 +100,19 @@ class Stack:
 
     @cached_property
     def assembler(self) -> ProofAssembler:
-        """Bundles in bounded memory (`CERTREG_PROOF_CACHE_MB`): half for the log's expanded
-        tiles, 40 % for deep status-map nodes, the rest for the map's top levels and the
-        small caches. The checkpoint builder of a worker keeps the whole map (`map_cache`)."""
-        budget = self.settings.proof_cache_mb * 1024 * 1024
-        proof_map = BoundedMapReader(self.engine, hot_nodes=int(budget * 0.4) // BYTES_PER_HOT_NODE)
+        """Bundles in bounded memory (`CERTREG_PROOF_CACHE_MB`, see `registry.storage`); the
+        checkpoint builder of a worker keeps the whole map."""
         return ProofAssembler(
             engine=self.engine,
-            map_cache=proof_map,
+            map_cache=self.storage.proof_map(),
             anchor_info=lambda: self.anchor_info,
             checkpoint_interval_s=self.settings.checkpoint_interval_s,
-            log_tree=self.log_tree,
+            log_tree=self.storage.log_tree,
         )
 
     @cached_property
     def transparency(self) -> TransparencyService:
-        return TransparencyService(sessions=self.sessions, log_tree=self.log_tree)
+        return TransparencyService(sessions=self.sessions, log_tree=self.storage.log_tree)
 
     def anchor_client(self) -> AnchorClient:
         return AnchorClient.from_settings(self.chain_settings)
@@ -188,4 +173,4 @@ class Stack:
         )
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.storage.close()

@@ -499,16 +499,15 @@ def _rss_mb() -> tuple[float, float]:
 
 def _memory_process(url: str, n: int, mode: str, budget_mb: int, results: Any) -> None:
     # pragma: no cover - runs in a child process
-    from registry.assembly import BYTES_PER_TILE  # noqa: PLC0415
-    from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader  # noqa: PLC0415
+    from registry.db.mapreader import BoundedMapReader  # noqa: PLC0415
+    from registry.storage import ProofBudget  # noqa: PLC0415
 
     base_rss, _ = _rss_mb()
     engine = make_engine(url)
-    budget = budget_mb * 1024 * 1024
     proof_map: Any
-    if mode == "bounded":
-        proof_map = BoundedMapReader(engine, hot_nodes=int(budget * 0.4) // BYTES_PER_HOT_NODE)
-        tiles = max(budget // 2 // BYTES_PER_TILE, 64)
+    if mode == "bounded":  # as registry.storage.Storage builds it for an API process
+        budget = ProofBudget(budget_mb)
+        proof_map, tiles = BoundedMapReader(engine, hot_nodes=budget.hot_nodes), budget.tiles
     else:
         proof_map, tiles = AnchoredMapCache(), 1 << 16
     assembler = ProofAssembler(
