@@ -16,16 +16,15 @@ used. A row newer than the version a proof is for means the read straddled an an
 the new version changed, so the LRU never serves an older version's node.
 """
 
-import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from sqlalchemy import Connection, Engine, LargeBinary, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.core.statusmap import MapNode, MapProof, StatusMap
-from registry.db.mapstore import StaleCacheError, anchored_version
+from registry.db.mapstore import StaleCacheError, VersionedMap
 from registry.db.models import MapNode as MapNodeRow
 from registry.db.stores import decode_map_node, position_bytes
 from registry.errors import RegistryError
@@ -42,77 +41,59 @@ BYTES_PER_HOT_NODE: Final = 300
 _ABSENT: Final = object()
 
 
-class BoundedMapReader:
+class BoundedMapReader(VersionedMap):
     """Proves keys of the anchored map in bounded memory; shared by the threads of a process."""
 
     def __init__(self, engine: Engine, *, top_depth: int = 16, hot_nodes: int = 200_000) -> None:
         if not 1 <= top_depth <= 24:
             raise ValueError(f"top_depth: got {top_depth}, want 1..24")
+        super().__init__()  # its lock also guards the LRU
         self._engine = engine
         self.top_depth = top_depth
         self.hot_limit = max(hot_nodes, 0)
-        self.version = -1
-        self.generation = 0  # odd while a catch-up applies
         self._top: dict[int, MapNode] = {}
         self._top_limit = position_bytes(1 << (top_depth + 1))  # positions below are the top
         self._hot: OrderedDict[int, object] = OrderedDict()
-        self._lock = threading.Lock()  # catch-ups and LRU changes
         self.reads = 0  # database reads for deep nodes (for benchmarks and tests)
         self.leaf_depth = float(top_depth + 6)  # where proofs end, on average: how far reads look
         self._statements: dict[int, tuple[str, list[str], bool]] = {}
 
     # -- catching up --------------------------------------------------------------------------
 
-    def sync(self, session: Session | Connection, latest: int | None = None) -> int:
-        """Catch up with the anchored version the transaction sees (`latest` if known); return it.
-        Raises StaleCacheError as `AnchoredMapCache.sync` does."""
-        if latest is None:
-            latest = anchored_version(session)
-        if latest == self.version:
-            return latest
-        with self._lock:
-            if latest > self.version:
-                top: dict[int, MapNode] = {}
-                query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
-                    MapNodeRow.position < self._top_limit, MapNodeRow.version > self.version
-                )
-                # A few thousand rows at most: through SQLAlchemy (raw_rows renders literals,
-                # and a bytes bound cannot be one).
-                for position, data, version in session.execute(query):
-                    if version > latest:
-                        raise StaleCacheError(f"map node version {version} > anchored {latest}")
-                    top[int.from_bytes(position, "big")] = decode_map_node(data)
-                changed: list[int] = []
-                if self._hot:
-                    deep = select(MapNodeRow.position).where(
-                        MapNodeRow.position >= self._top_limit, MapNodeRow.version > self.version
-                    )
-                    changed = [int.from_bytes(p, "big") for (p,) in session.execute(deep)]
-                self.generation += 1
-                try:
-                    self._top.update(top)
-                    for stale in changed:
-                        self._hot.pop(stale, None)
-                    self.version = latest
-                finally:
-                    self.generation += 1
-        if latest < self.version:
-            raise StaleCacheError(f"transaction sees version {latest} < cached {self.version}")
-        return latest
+    def _changes(self, session: Session | Connection, latest: int) -> Callable[[], None]:
+        """The top levels' new rows, and the deep positions the LRU must forget."""
+        top: dict[int, MapNode] = {}
+        query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
+            MapNodeRow.position < self._top_limit, MapNodeRow.version > self.version
+        )
+        # A few thousand rows at most: through SQLAlchemy (raw_rows renders literals, and a
+        # bytes bound cannot be one).
+        for position, data, version in session.execute(query):
+            if version > latest:
+                raise StaleCacheError(f"map node version {version} > anchored {latest}")
+            top[int.from_bytes(position, "big")] = decode_map_node(data)
+        changed: list[int] = []
+        if self._hot:
+            deep = select(MapNodeRow.position).where(
+                MapNodeRow.position >= self._top_limit, MapNodeRow.version > self.version
+            )
+            changed = [int.from_bytes(p, "big") for (p,) in session.execute(deep)]
+
+        def apply() -> None:
+            self._top.update(top)
+            for stale in changed:
+                self._hot.pop(stale, None)
+
+        return apply
 
     # -- proving ------------------------------------------------------------------------------
 
     def prove(self, key: bytes, version: int) -> MapProof:
         """The proof of `key` at `version` (the version the caller synced to)."""
-        generation = self.generation
-        if generation & 1 or self.version != version:
-            raise StaleCacheError(f"map reader moved from version {version}")
         store = _ProofStore(self, int.from_bytes(key, "big") | _TOP_BIT, version)
-        proof = StatusMap(store).prove(key)
+        proof = self._checked(version, lambda: StatusMap(store).prove(key))
         # A moving average of where proofs end (racy, harmless: it only sizes the reads).
         self.leaf_depth += (proof.depth - self.leaf_depth) * 0.02
-        if self.generation != generation:
-            raise StaleCacheError(f"map reader moved from version {version} during a proof")
         return proof
 
     def _get_deep(self, position: int) -> object:

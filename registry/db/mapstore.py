@@ -26,7 +26,13 @@ from registry.db.models import MapNode as MapNodeRow
 from registry.db.stores import decode_map_node, map_rows, raw_rows, upsert
 from registry.errors import RegistryError
 
-__all__ = ["AnchoredMapCache", "MapOverlay", "StaleCacheError", "write_anchored_map"]
+__all__ = [
+    "AnchoredMapCache",
+    "MapOverlay",
+    "StaleCacheError",
+    "VersionedMap",
+    "write_anchored_map",
+]
 
 
 # Ids per IN (...) list: below SQLite's 32,766 and PostgreSQL's 65,535 parameters, and large
@@ -46,19 +52,18 @@ def anchored_version(session: Session | Connection) -> int:
     return -1 if version is None else int(version)
 
 
-class AnchoredMapCache:
-    """The anchored map, in memory, at one version; shared by the threads of a process.
+class VersionedMap:
+    """The catch-up protocol of the anchored map's caches, one version at a time.
 
-    After `sync` the cache holds every node of the anchored map at `version` and nothing else,
-    so a position it does not hold is empty: reads never go to the database. `generation` is odd
-    while `sync` applies an update; a reader that sees it change meanwhile read a mix of two
-    versions and must read again (`StaleCacheError`).
+    `sync` moves the cache to the anchored version a transaction sees, applying only what
+    changed since its own (`_changes`). `generation` is odd while an update applies; a proof that
+    sees it change (or starts at another version) read a mix of two versions and must read
+    again (`StaleCacheError`).
     """
 
     def __init__(self) -> None:
         self.version = -1
         self.generation = 0
-        self._nodes: dict[int, MapNode] = {}
         self._lock = threading.Lock()
 
     def sync(self, session: Session | Connection, latest: int | None = None) -> int:
@@ -75,24 +80,10 @@ class AnchoredMapCache:
             return latest
         with self._lock:
             if latest > self.version:
-                # Every row newer than the cache, with no upper bound: a row of a version above
-                # `latest` means this read straddled another anchoring (PostgreSQL's read
-                # committed), and applying the rest would leave the cache with a hole.
-                changed: dict[int, MapNode] = {}
-                query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
-                    MapNodeRow.version > self.version
-                )
-                with closing(raw_rows(session, query)) as rows:
-                    for position, data, version in rows:
-                        if version > latest:
-                            raise StaleCacheError(f"map node version {version} > anchored {latest}")
-                        changed[int.from_bytes(position, "big")] = decode_map_node(data)
+                apply = self._changes(session, latest)
                 self.generation += 1
                 try:
-                    if self._nodes:
-                        self._nodes.update(changed)
-                    else:
-                        self._nodes = changed
+                    apply()
                     self.version = latest
                 finally:
                     self.generation += 1
@@ -100,16 +91,59 @@ class AnchoredMapCache:
             raise StaleCacheError(f"transaction sees version {latest} < cached {self.version}")
         return latest
 
-    def prove(self, key: bytes, version: int) -> MapProof:
-        """The proof of `key` at `version`, from memory alone; StaleCacheError if the cache
-        moved from `version` before or during the proof."""
+    def _changes(self, session: Session | Connection, latest: int) -> Callable[[], None]:
+        """Read what changed after `self.version` up to `latest` (under the lock); return what
+        applies it. A row newer than `latest` raises StaleCacheError."""
+        raise NotImplementedError
+
+    def _checked(self, version: int, prove: Callable[[], MapProof]) -> MapProof:
+        """`prove()` at `version`, refused if the cache is elsewhere or moves meanwhile."""
         generation = self.generation
         if generation & 1 or self.version != version:
             raise StaleCacheError(f"map cache moved from version {version}")
-        proof = StatusMap(self.store()).prove(key)
+        proof = prove()
         if self.generation != generation:
             raise StaleCacheError(f"map cache moved from version {version} during a proof")
         return proof
+
+
+class AnchoredMapCache(VersionedMap):
+    """The anchored map, in memory, at one version; shared by the threads of a process.
+
+    After `sync` the cache holds every node of the anchored map at `version` and nothing else,
+    so a position it does not hold is empty: reads never go to the database.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._nodes: dict[int, MapNode] = {}
+
+    def _changes(self, session: Session | Connection, latest: int) -> Callable[[], None]:
+        # Every row newer than the cache, with no upper bound: a row of a version above
+        # `latest` means this read straddled another anchoring (PostgreSQL's read committed),
+        # and applying the rest would leave the cache with a hole.
+        changed: dict[int, MapNode] = {}
+        query = select(MapNodeRow.position, MapNodeRow.data, MapNodeRow.version).where(
+            MapNodeRow.version > self.version
+        )
+        with closing(raw_rows(session, query)) as rows:
+            for position, data, version in rows:
+                if version > latest:
+                    raise StaleCacheError(f"map node version {version} > anchored {latest}")
+                changed[int.from_bytes(position, "big")] = decode_map_node(data)
+
+        def apply() -> None:
+            if self._nodes:
+                self._nodes.update(changed)
+            else:
+                self._nodes = changed
+
+        return apply
+
+    def prove(self, key: bytes, version: int) -> MapProof:
+        """The proof of `key` at `version`, from memory alone; StaleCacheError if the cache
+        moved from `version` before or during the proof."""
+        return self._checked(version, lambda: StatusMap(self.store()).prove(key))
 
     def get(self, _session: Session | Connection, position: int) -> MapNode | None:
         """The node at `position` in the map at `version` (None: an empty subtree)."""
