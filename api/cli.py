@@ -460,9 +460,10 @@ def verify(
         if vkey is not None or contract is not None or chain_id is not None:
             verifier = _flag_pinned_verifier(vkey, contract, chain_id, rpc or [], registry, offline)
         else:
+            store = _trust_store(trust_file)
             verifier = Verifier.from_trust_store(
-                _trust_store(trust_file),
-                origin=origin or _pinned_origin(trust_file, _bundle_origin(data)),
+                store,
+                origin=origin or _pinned_origin(store, _bundle_origin(data)),
                 rpc=rpc or [],
                 registry_url=registry,
                 offline=offline,
@@ -484,11 +485,11 @@ def _trust_store(path: Path | None) -> Any:
     return TrustStore.load(path)
 
 
-def _pinned_origin(path: Path | None, origin: str | None) -> str | None:
+def _pinned_origin(store: Any, origin: str | None) -> str | None:
     """`origin` if the store pins it (so that several entries need no --origin), else None."""
     if origin is None:
         return None
-    return origin if _trust_store(path).get(origin) is not None else None
+    return origin if store.get(origin) is not None else None
 
 
 def _flag_pinned_verifier(
