@@ -49,7 +49,7 @@ from api.web.present import (
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
 from registry.core.canonical import json_depth
-from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
+from registry.core.verify import CheckStatus, Verdict, malformed_verdict
 from registry.errors import NotFoundError
 
 __all__ = ["api_router", "page_router"]
@@ -398,11 +398,6 @@ def _upload_form(
     )
 
 
-def _malformed(why: str) -> Verdict:
-    checks = tuple(Check(name, CheckStatus.FAILED, "malformed_bundle", why) for name in CHECK_NAMES)
-    return Verdict(status=VerdictStatus.INVALID, checks=checks)
-
-
 def parse_upload(data: bytes) -> object:
     """An uploaded file as JSON, or ValueError saying why it is not."""
     if json_depth(data) > _MAX_UPLOAD_DEPTH:
@@ -438,7 +433,7 @@ def upload_check(
     try:
         parsed = parse_upload(data)
     except ValueError as exc:
-        checked = Checked({}, _malformed(f"the file: {exc}"))
+        checked = Checked({}, malformed_verdict(f"the file: {exc}"))
         return _result_page(
             request,
             stack,
