@@ -52,7 +52,6 @@ def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
     if not isinstance(certificate_id, str) or len(certificate_id) != 66:
         return verdict_out(_record_failed("record.id: got no certificate id, want 0x + 64 hex"))
     bundle = stack.assembler.bundle(certificate_id.lower())
-    verdict = stack.verifier.verify(bundle.model_dump(mode="json"))
     try:
         submitted = canonical_hash(record)
     except ValueError as exc:
@@ -67,7 +66,8 @@ def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
                 certificate_id=certificate_id,
             )
         )
-    return verdict_out(verdict)
+    # Only a record that is the registered one is worth the chain's reads.
+    return verdict_out(stack.verifier.verify(bundle.model_dump(mode="json")))
 
 
 def _record_failed(
