@@ -60,14 +60,16 @@ class Verifier:
         rpc: Sequence[str],
         status_source: StatusSource | None,
         clock: Callable[[], dt.datetime] = utc_now,
+        no_rpc: str = "no RPC endpoint to read the chain from",
     ) -> "Verifier":
-        """Reads the chain from every URL in `rpc` (they must agree)."""
+        """Reads the chain from every URL in `rpc` (they must agree); with none, every verdict
+        is UNCONFIRMED and says `no_rpc`."""
         if not rpc:
             return cls(
                 trust=trust,
                 chain=None,
                 status_source=status_source,
-                offline_reason="no RPC endpoint to read the chain from",
+                offline_reason=no_rpc,
                 clock=clock,
             )
         reader = ChainReader.for_urls(rpc, contract=trust.contract, chain_id=trust.chain_id)
@@ -92,14 +94,13 @@ class Verifier:
             return cls.offline(trust)
         url = registry_url or entry.registry_url
         source = None if url is None else HttpStatusSource(url)
-        endpoints = list(rpc) or list(entry.rpc)
-        verifier = cls.for_chain(trust, rpc=endpoints, status_source=source)
-        if not endpoints:
-            verifier._offline_reason = (
-                f"no RPC endpoint is pinned for {entry.origin}: run "
-                f"'certreg trust add {entry.registry_url or 'URL'} --rpc RPC_URL'"
-            )
-        return verifier
+        return cls.for_chain(
+            trust,
+            rpc=list(rpc) or list(entry.rpc),
+            status_source=source,
+            no_rpc=f"no RPC endpoint is pinned for {entry.origin}: run "
+            f"'certreg trust add {entry.registry_url or 'URL'} --rpc RPC_URL'",
+        )
 
     @classmethod
     def from_trust_store(
