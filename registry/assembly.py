@@ -14,21 +14,27 @@ import bisect
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple, Protocol
 
 from sqlalchemy import (
     BindParameter,
+    CompoundSelect,
     Connection,
     Engine,
     Integer,
+    LargeBinary,
     Select,
     String,
     bindparam,
+    cast,
     func,
+    null,
     select,
+    union_all,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from registry.bundle import (
@@ -47,10 +53,10 @@ from registry.core.events import Event
 from registry.core.log import LogTree, TileKey
 from registry.core.statusmap import MapProof, map_key
 from registry.db import models
-from registry.db.engine import read_only
+from registry.db.engine import is_disconnect, read_only
 from registry.db.mapstore import StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
-from registry.db.stores import dbapi_error
+from registry.db.stores import pooled_rows, position_bytes
 
 __all__ = [
     "BYTES_PER_TILE",
@@ -73,7 +79,16 @@ class ProofMap(Protocol):
 
     def sync(self, session: Session | Connection, latest: int | None = None) -> int: ...
 
-    def prove(self, key: bytes, version: int) -> MapProof: ...
+    def wanted(self, key: bytes) -> list[int]: ...
+
+    def prove(
+        self,
+        key: bytes,
+        version: int,
+        *,
+        asked: Sequence[int] = (),
+        rows: Iterable[tuple[Any, Any, int]] = (),
+    ) -> MapProof: ...
 
 
 _RETRIES = 5
@@ -106,6 +121,23 @@ _BUNDLE_ROW: Final = (
     .outerjoin(models.Event, models.Event.seq == models.MapLeaf.event_seq)
 )
 
+
+def _bundle_statement(nodes: int) -> Select[Any] | CompoundSelect[Any]:
+    """The bundle's row and, with it, the map nodes at `nodes` positions (`ProofMap.wanted`;
+    parameters p0…): one statement, so one round trip and one snapshot for all the database
+    gives a bundle. A node comes as a row whose last column, `position`, is set (the bundle's
+    row has none there), its version in the first column and its data in `entry`'s."""
+    row = _BUNDLE_ROW.add_columns(cast(null(), LargeBinary()).label("position"))
+    if not nodes:
+        return row
+    node = models.MapNode
+    empty = [null()] * (len(row.selected_columns) - 3)
+    deep = select(node.version, *empty, node.data, node.position).where(
+        node.position.in_([bindparam(f"p{i}", type_=LargeBinary()) for i in range(nodes)])
+    )
+    return union_all(row, deep)
+
+
 _TILE: Final = select(models.LogTile.data).where(
     models.LogTile.level == bindparam("level", type_=Integer()),
     models.LogTile.index == bindparam("index", type_=Integer()),
@@ -137,33 +169,22 @@ class _RowQuery:
     errors are raised as SQLAlchemy's, as from any other statement.
     """
 
-    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+    def __init__(self, engine: Engine, statement: Select[Any] | CompoundSelect[Any]) -> None:
         compiled = statement.compile(dialect=engine.dialect)
         self._engine = engine
         self._sql = str(compiled)
         self._defaults = dict(compiled.params)  # the statement's literals; None where unset
         self._order = compiled.positiontup if compiled.positional else None
 
-    def one(self, **params: str | int) -> tuple[Any, ...] | None:
+    def one(self, **params: str | int | bytes) -> tuple[Any, ...] | None:
         """The first row (None if there is none)."""
+        rows = self.rows(**params)
+        return rows[0] if rows else None
+
+    def rows(self, **params: str | int | bytes) -> list[tuple[Any, ...]]:
         values = {**self._defaults, **params}
         args: Any = values if self._order is None else tuple(values[k] for k in self._order)
-        dialect = self._engine.dialect
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self._sql, args)
-                row = cursor.fetchone()
-            except dialect.loaded_dbapi.Error as exc:
-                if dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
-                    connection.invalidate(exc)  # not back into the pool
-                raise dbapi_error(dialect, exc, self._sql, args) from exc
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool, which rolls back any transaction
-        return None if row is None else tuple(row)
+        return pooled_rows(self._engine, self._sql, args)
 
 
 class _Connection:
@@ -264,7 +285,7 @@ class ProofAssembler:
         self._sizes: list[int] = []
         self._issuer_keys: dict[bytes, BundleIssuerKey] = {}
         self._caches_lock = threading.Lock()
-        self._row = _RowQuery(self._engine, _BUNDLE_ROW)
+        self._queries: dict[int, _RowQuery] = {}  # by the number of map nodes read with the row
 
     def bundle(self, certificate_id: str) -> Bundle:
         """The bundle of `certificate_id`: ANCHORED, PENDING or (unknown id) UNKNOWN."""
@@ -290,25 +311,59 @@ class ProofAssembler:
         )
 
     def _retrying(self, certificate_id: str, *, anchored_only: bool) -> Bundle:
+        dropped: DBAPIError | None = None
+        key = map_key(certificate_id)
         for _ in range(_RETRIES):
             connection = _Connection(self._engine)
             try:
-                row = self._row.one(certificate_id=certificate_id)
-                assert row is not None  # the version subquery makes one row
+                asked = self._cache.wanted(key)
+                rows = self._query(len(asked)).rows(
+                    certificate_id=certificate_id,
+                    **{f"p{i}": position_bytes(p) for i, p in enumerate(asked)},
+                )
+                heads = [row[:-1] for row in rows if row[-1] is None]
+                assert len(heads) == 1  # the version subquery makes one row
+                nodes = [(row[-1], row[-2], row[0]) for row in rows if row[-1] is not None]
                 return self._bundle(
-                    connection, certificate_id, _BundleRow(*row), anchored_only=anchored_only
+                    connection,
+                    certificate_id,
+                    _BundleRow(*heads[0]),
+                    key=key,
+                    deep=(asked, nodes),
+                    anchored_only=anchored_only,
                 )
             except StaleCacheError:
                 continue  # another process anchored meanwhile: read again at the new version
+            except DBAPIError as exc:
+                if not is_disconnect(exc):
+                    raise
+                dropped = exc  # a pooled connection the server dropped (no pre-ping): again
             finally:
                 connection.close()
+        if dropped is not None:
+            raise dropped
         raise StaleCacheError(f"bundle {certificate_id}: the anchored version kept moving")
+
+    def _query(self, nodes: int) -> _RowQuery:
+        query = self._queries.get(nodes)
+        if query is None:
+            query = _RowQuery(self._engine, _bundle_statement(nodes))
+            with self._caches_lock:
+                self._queries[nodes] = query
+        return query
 
     def _log_tree(self, tree_size: int) -> LogTree:
         return self._tree.at(tree_size)
 
     def _bundle(
-        self, connection: _Connection, certificate_id: str, row: _BundleRow, *, anchored_only: bool
+        self,
+        connection: _Connection,
+        certificate_id: str,
+        row: _BundleRow,
+        *,
+        key: bytes,
+        deep: tuple[Sequence[int], list[tuple[Any, Any, int]]],
+        anchored_only: bool,
     ) -> Bundle:
         version = -1 if row.version is None else int(row.version)
         if version != self._cache.version:
@@ -339,8 +394,7 @@ class ProofAssembler:
         # log tree's lock, whose holder may need a pooled connection to read tiles (holding
         # ours there deadlocked a cold server under load until the pool's timeout).
         connection.close()
-        key = map_key(certificate_id)
-        proof = self._prove(key, version)
+        proof = self._cache.prove(key, version, asked=deep[0], rows=deep[1])
         if row.status is None:
             return Bundle(
                 status="UNKNOWN",
@@ -383,10 +437,6 @@ class ProofAssembler:
             issuer_key=issuer_key,
             first_anchored_index=first,
         )
-
-    def _prove(self, key: bytes, version: int) -> MapProof:
-        """The status-map proof of `key` at `version`."""
-        return self._cache.prove(key, version)
 
     def _checkpoint(self, connection: _Connection, version: int) -> _Anchored:
         anchored = self._checkpoints.get(version)

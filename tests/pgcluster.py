@@ -62,7 +62,7 @@ def free_port() -> int:
         return port
 
 
-def _as_cluster_user() -> tuple[list[str], int | None]:
+def as_cluster_user() -> tuple[list[str], int | None]:
     """The command prefix that runs PostgreSQL's tools unprivileged, and the uid to own its
     directory (None: this process's own user)."""
     if os.geteuid() != 0:
@@ -80,7 +80,7 @@ def _as_cluster_user() -> tuple[list[str], int | None]:
     return [runuser, "-u", RUN_AS, "--"], user.pw_uid
 
 
-def _run(command: list[str], what: str, log: Path | None = None) -> None:
+def run_tool(command: list[str], what: str, log: Path | None = None) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         detail = (result.stdout + result.stderr).strip()
@@ -96,7 +96,7 @@ def throwaway_cluster() -> Iterator[str]:
     """Start a fresh cluster and yield the URL of its `postgres` database as superuser
     `postgres` (trust authentication, 127.0.0.1 only); stop it and delete it afterwards."""
     bindir = find_bindir()
-    prefix, owner = _as_cluster_user()
+    prefix, owner = as_cluster_user()
     # Not under pytest's tmp_path: that is private to this user, out of the postgres user's reach.
     root = Path(tempfile.mkdtemp(prefix="certreg-pg-"))
     data, sockets, log = root / "data", root / "sockets", root / "server.log"
@@ -107,7 +107,7 @@ def throwaway_cluster() -> Iterator[str]:
     pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
     started = False
     try:
-        _run(
+        run_tool(
             [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
              "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
             "initdb",
@@ -120,7 +120,7 @@ def throwaway_cluster() -> Iterator[str]:
         for attempt in range(1, START_ATTEMPTS + 1):
             port = free_port()
             try:
-                _run(
+                run_tool(
                     [*pg_ctl, "-l", str(log), "-w", "-t", "60", "-o", f"-p {port}", "start"],
                     f"pg_ctl start on 127.0.0.1:{port}",
                     log,
@@ -135,6 +135,6 @@ def throwaway_cluster() -> Iterator[str]:
     finally:
         try:
             if started:
-                _run([*pg_ctl, "-m", "immediate", "-w", "stop"], "pg_ctl stop", log)
+                run_tool([*pg_ctl, "-m", "immediate", "-w", "stop"], "pg_ctl stop", log)
         finally:
             shutil.rmtree(root, ignore_errors=True)

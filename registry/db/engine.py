@@ -12,10 +12,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["is_sqlite", "make_engine", "make_session_factory", "read_only", "sqlite_url"]
+__all__ = [
+    "is_disconnect",
+    "is_sqlite",
+    "make_engine",
+    "make_session_factory",
+    "read_only",
+    "sqlite_url",
+]
 
 
 _MMAP_SIZE = 2**31
@@ -23,6 +30,9 @@ _CACHE_KIB = 64 * 1024
 _WAL_CHECKPOINT_PAGES = 10_000
 _BUSY_TIMEOUT_MS = 30_000
 _WRITER_POLL_S = 0.001
+# Where a PostgreSQL engine keeps its reading sibling (`read_only`) and its pool options.
+_READER = "_certreg_read_only_engine"
+_POOL_OPTIONS = "_certreg_pool_options"
 
 
 def sqlite_url(path: Path) -> str:
@@ -103,12 +113,45 @@ def make_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is the driver we install; plain postgresql:// URLs should just work.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, **pool)
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True, **pool)
+    engine.__dict__[_POOL_OPTIONS] = dict(pool)
+    return engine
 
 
 def read_only(engine: Engine) -> Engine:
-    """The same engine (and pool) for transactions that only read: no write lock on SQLite."""
-    return engine.execution_options(sqlite_begin="DEFERRED")
+    """An engine for reads that need no transaction of their own (proofs, tiles, caches).
+
+    SQLite: the same engine and pool, with transactions begun DEFERRED so that readers never
+    queue behind writers. PostgreSQL: a sibling engine over the same URL, made once per engine
+    and disposed with it, whose connections stay in autocommit with no pre-ping and no rollback
+    when they return to the pool. On the proof path those were three round trips to the server
+    for one statement (docs/benchmarks.md, "Proofs in bounded memory"); every reader is one
+    statement or checks versions across its statements, and PostgreSQL's default READ COMMITTED
+    gives each statement its own snapshot anyway. A connection the server dropped is found by the
+    statement that uses it: the pool is then invalidated and callers read again
+    (`is_disconnect`).
+    """
+    if is_sqlite(engine):
+        return engine.execution_options(sqlite_begin="DEFERRED")
+    sibling: Engine | None = engine.__dict__.get(_READER)
+    if sibling is None:
+        sibling = create_engine(
+            engine.url,
+            echo=engine.echo,
+            pool_pre_ping=False,
+            pool_reset_on_return=None,
+            isolation_level="AUTOCOMMIT",
+            **engine.__dict__.get(_POOL_OPTIONS, {}),  # sized as the engine's own pool
+        )
+        engine.__dict__[_READER] = sibling
+        event.listen(engine, "engine_disposed", lambda _engine: sibling.dispose())
+    return sibling
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether `exc` is SQLAlchemy's error for a connection the server or network dropped (the
+    pool has been invalidated: the next checkout connects afresh)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,16 +17,17 @@ the new version changed, so the LRU never serves an older version's node.
 """
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, LargeBinary, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry.core.statusmap import MapNode, MapProof, StatusMap
+from registry.db.engine import read_only
 from registry.db.mapstore import StaleCacheError, VersionedMap
 from registry.db.models import MapNode as MapNodeRow
-from registry.db.stores import decode_map_node, position_bytes
+from registry.db.stores import decode_map_node, pooled_rows, position_bytes
 from registry.errors import RegistryError
 
 __all__ = ["BoundedMapReader"]
@@ -48,7 +49,7 @@ class BoundedMapReader(VersionedMap):
         if not 1 <= top_depth <= 24:
             raise ValueError(f"top_depth: got {top_depth}, want 1..24")
         super().__init__()  # its lock also guards the LRU
-        self._engine = engine
+        self._engine = read_only(engine)
         self.top_depth = top_depth
         self.hot_limit = max(hot_nodes, 0)
         self._top: dict[int, MapNode] = {}
@@ -88,9 +89,41 @@ class BoundedMapReader(VersionedMap):
 
     # -- proving ------------------------------------------------------------------------------
 
-    def prove(self, key: bytes, version: int) -> MapProof:
-        """The proof of `key` at `version` (the version the caller synced to)."""
+    def wanted(self, key: bytes) -> list[int]:
+        """The deep positions a proof of `key` is likely to read that the LRU does not hold: the
+        key's path and its siblings below the top levels, to a little below where proofs end.
+        A caller that reads them with its own statement (the bundle's, in one round trip)
+        hands the rows to `prove`."""
+        path = int.from_bytes(key, "big") | _TOP_BIT
+        last = min(round(self.leaf_depth) + _FETCH_SLACK, 256)
+        hot = self._hot
+        wanted: list[int] = []
+        with self._lock:
+            for depth in range(self.top_depth + 1, last + 1):
+                on_path = path >> (256 - depth)
+                if on_path not in hot:
+                    wanted.append(on_path)
+                if on_path ^ 1 not in hot:
+                    wanted.append(on_path ^ 1)
+        return wanted
+
+    def prove(
+        self,
+        key: bytes,
+        version: int,
+        *,
+        asked: Sequence[int] = (),
+        rows: Iterable[tuple[Any, Any, int]] = (),
+    ) -> MapProof:
+        """The proof of `key` at `version` (the version the caller synced to).
+
+        `asked`, `rows`: positions the caller has read already in the snapshot of `version`
+        (from `wanted`), and the `(position, data, version)` rows found among them; any other
+        node the proof needs comes from the top levels, the LRU or a read of its own.
+        """
         store = _ProofStore(self, int.from_bytes(key, "big") | _TOP_BIT, version)
+        if asked:
+            store.prefill(asked, self._decoded(rows, version))
         proof = self._checked(version, lambda: StatusMap(store).prove(key))
         # A moving average of where proofs end (racy, harmless: it only sizes the reads).
         self.leaf_depth += (proof.depth - self.leaf_depth) * 0.02
@@ -112,16 +145,12 @@ class BoundedMapReader(VersionedMap):
         args: tuple[bytes, ...] | dict[str, bytes] = (
             tuple(values[n] for n in names) if positional else values
         )
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, args)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool
+        return self._decoded(pooled_rows(self._engine, sql, args), version)
+
+    @staticmethod
+    def _decoded(rows: Iterable[tuple[Any, Any, int]], version: int) -> dict[int, MapNode]:
+        """Rows `(position, data, version)` as nodes; StaleCacheError if any is newer than
+        `version` (the read straddled an anchoring)."""
         found: dict[int, MapNode] = {}
         for position, data, row_version in rows:
             if row_version > version:
@@ -193,7 +222,10 @@ class _ProofStore:
         for d in range(depth, min(last, 256) + 1):
             on_path = self._path >> (256 - d)
             wanted += (on_path, on_path ^ 1)
-        found = self._reader._read(wanted, self._version)
+        self.prefill(wanted, self._reader._read(wanted, self._version))
+
+    def prefill(self, wanted: Sequence[int], found: Mapping[int, MapNode]) -> None:
+        """`wanted` positions were read: `found` those stored, the rest are empty."""
         nodes: dict[int, object] = {}
         for position in wanted:
             node = found.get(position)

@@ -11,7 +11,7 @@ the overlay becomes rows of the new version when that checkpoint is anchored.
 """
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from operator import itemgetter
 from typing import Any
@@ -140,9 +140,22 @@ class AnchoredMapCache(VersionedMap):
 
         return apply
 
-    def prove(self, key: bytes, version: int) -> MapProof:
+    def wanted(self, _key: bytes) -> list[int]:
+        """Positions to read for a proof: none, the whole map is here (see BoundedMapReader)."""
+        return []
+
+    def prove(
+        self,
+        key: bytes,
+        version: int,
+        *,
+        asked: Sequence[int] = (),
+        rows: Iterable[tuple[Any, Any, int]] = (),
+    ) -> MapProof:
         """The proof of `key` at `version`, from memory alone; StaleCacheError if the cache
-        moved from `version` before or during the proof."""
+        moved from `version` before or during the proof. (`asked` and `rows`: nothing is
+        ever asked, see `wanted`.)"""
+        del asked, rows
         return self._checked(version, lambda: StatusMap(self.store()).prove(key))
 
     def get(self, _session: Session | Connection, position: int) -> MapNode | None:

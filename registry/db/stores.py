@@ -11,7 +11,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 import psycopg
-from sqlalchemy import ClauseElement, Connection, Dialect, Table, insert, select, tuple_
+from sqlalchemy import ClauseElement, Connection, Dialect, Engine, Table, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ __all__ = [
     "dbapi_error",
     "decode_map_node",
     "encode_map_node",
+    "pooled_rows",
     "position_bytes",
     "raw_rows",
     "upsert",
@@ -164,10 +165,58 @@ def raw_rows(
         cursor.close()
 
 
-def dbapi_error(dialect: Dialect, exc: Exception, statement: str, params: Any) -> Exception:
+def dbapi_error(
+    dialect: Dialect, exc: Exception, statement: str, params: Any, *, invalidated: bool = False
+) -> Exception:
     """The SQLAlchemy exception (OperationalError, IntegrityError, …) for a driver's error, as
     SQLAlchemy raises it around its own statements: callers catch those."""
-    return DBAPIError.instance(statement, params, exc, dialect.loaded_dbapi.Error, dialect=dialect)
+    return DBAPIError.instance(
+        statement,
+        params,
+        exc,
+        dialect.loaded_dbapi.Error,
+        dialect=dialect,
+        connection_invalidated=invalidated,
+    )
+
+
+def pooled_rows(engine: Engine, sql: str, args: Any) -> list[tuple[Any, ...]]:
+    """The rows of one compiled statement, run on a pooled DBAPI connection.
+
+    For the hot reads of proofs, where SQLAlchemy's connection and result machinery costs more
+    than the database's answer. A pooled connection the server has dropped is thrown away and
+    the statement run on another (the engines these run on do not ping connections at
+    checkout: `registry.db.engine.read_only`); at most as many times as the pool may hold
+    connections, then the error is raised. Driver errors are raised as SQLAlchemy's.
+    """
+    dialect = engine.dialect
+    attempts = _pool_capacity(engine) + 1
+    for attempt in range(attempts):
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+                return [tuple(row) for row in cursor.fetchall()]
+            except dialect.loaded_dbapi.Error as exc:
+                dropped = dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
+                if dropped:
+                    connection.invalidate(exc)  # not back into the pool
+                    if attempt + 1 < attempts:
+                        continue
+                raise dbapi_error(dialect, exc, sql, args, invalidated=dropped) from exc
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool (an invalidated one is discarded)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pool_capacity(engine: Engine) -> int:
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    return (size() if callable(size) else 1) + max(int(overflow), 0)
 
 
 def _connection(session: Session | Connection) -> Connection:

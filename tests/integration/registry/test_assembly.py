@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine
+from sqlalchemy import Engine, QueuePool
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.assembly import AnchorInfo, ProofAssembler
@@ -18,7 +18,8 @@ from registry.core.events import Event, verify_event_signature
 from registry.core.note import NoteSigner
 from registry.core.proofs import verify_inclusion
 from registry.core.statusmap import MapProof, status_leaf_value, verify_map_proof
-from registry.db.engine import make_engine
+from registry.db.engine import make_engine, read_only
+from registry.db.mapreader import BoundedMapReader
 from registry.db.mapstore import AnchoredMapCache
 from registry.service import RegistryService
 from tests.integration.registry.conftest import admit, sample_submissions
@@ -172,3 +173,89 @@ def test_a_cold_assembler_under_concurrent_load_does_not_exhaust_the_pool(
         assert statuses == ["ANCHORED"] * 8
     finally:
         small.dispose()
+
+
+def test_bounded_bundles_are_the_whole_maps_and_read_their_nodes_with_the_row(
+    engine: Engine,
+    service: RegistryService,
+    sessions: sessionmaker[Session],
+    signer: NoteSigner,
+) -> None:
+    # An API process proves from its top levels, an LRU and the nodes read in the bundle's own
+    # statement (`ProofMap.wanted`); what it serves must be what the whole map in memory gives.
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
+    )
+    admit(service)
+    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
+    assert builder.prepare() is not None
+    anchor(builder, sessions, block=5)
+    never_issued = ["0x" + "ab" * 32]
+    for hot_nodes in (0, 100_000):
+        reader = BoundedMapReader(engine, top_depth=1, hot_nodes=hot_nodes)
+        bounded = ProofAssembler(
+            engine=engine,
+            map_cache=reader,
+            anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+            checkpoint_interval_s=10,
+        )
+        full = ProofAssembler(
+            engine=engine,
+            map_cache=AnchoredMapCache(),
+            anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+            checkpoint_interval_s=10,
+        )
+        for certificate_id in ids + never_issued:
+            assert bounded.bundle(certificate_id) == full.bundle(certificate_id)
+        for certificate_id in ids:
+            check_anchored(bounded.bundle(certificate_id), signer)
+        # Below depth 1 every node came with the bundle's row, bar proofs deeper than the
+        # reader's running estimate of where proofs end (it starts too deep here: never).
+        assert reader.reads == 0, hot_nodes
+
+
+def test_a_connection_the_server_dropped_is_read_again(
+    database_url: str,
+    engine: Engine,
+    service: RegistryService,
+    sessions: sessionmaker[Session],
+    signer: NoteSigner,
+) -> None:
+    # Proof reads run without a pre-ping (registry.db.engine.read_only): a pooled connection
+    # PostgreSQL has terminated is found by the statement using it, then thrown away and the
+    # statement run on a fresh one, and the caller sees nothing.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop a connection")
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
+    )
+    admit(service)
+    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
+    assert builder.prepare() is not None
+    anchor(builder, sessions, block=5)
+    small = make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
+    try:
+        reader = BoundedMapReader(small, top_depth=1, hot_nodes=0)
+        proofs = ProofAssembler(
+            engine=small,
+            map_cache=reader,
+            anchor_info=lambda: AnchorInfo(chain_id=31337, contract=CONTRACT),
+            checkpoint_interval_s=10,
+        )
+        assert check_anchored(proofs.bundle(ids[0]), signer) == "valid"
+        pooled = read_only(small)
+        assert pooled is not small and pooled is read_only(small)  # one sibling per engine
+        with pooled.connect() as connection:
+            pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()]
+        with engine.connect() as admin:  # the test's own engine: another pool
+            for pid in pids:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        for certificate_id in ids:
+            assert check_anchored(proofs.bundle(certificate_id), signer) == "valid"
+        assert reader.reads == 0
+        siblings_pool = pooled.pool
+        assert isinstance(siblings_pool, QueuePool)
+        assert siblings_pool.checkedin() > 0
+    finally:
+        small.dispose()
+    assert siblings_pool.checkedin() == 0  # closed with its engine
