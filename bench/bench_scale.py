@@ -29,10 +29,10 @@ At each stage (a base of n anchored certificates), once:
 
 import argparse
 import datetime as dt
-import gc
 import gzip
 import json
 import multiprocessing
+import queue
 import random
 import statistics
 import time
@@ -259,12 +259,19 @@ def _step_process(url: str, results: Any) -> None:  # pragma: no cover - child p
     engine.dispose()
 
 
-def in_child(target: Any, *args: Any) -> dict[str, Any]:
+def in_child(target: Any, *args: Any) -> Any:
+    """What `target(*args, results)` puts on `results`, run in a fresh process."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     child = context.Process(target=target, args=(*args, results))
     child.start()
-    figures: dict[str, Any] = results.get(timeout=6 * 3600)
+    while True:
+        try:
+            figures = results.get(timeout=5)
+            break
+        except queue.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"{target.__name__}: exit code {child.exitcode}") from None
     child.join()
     assert child.exitcode == 0, child.exitcode
     return figures
@@ -274,24 +281,35 @@ def rounded(figures: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
 
 
-def measure(engine: Engine, url: str, stage: int, builder: Builder) -> None:
+def _grow_process(url: str, target: int, results: Any) -> None:  # pragma: no cover - child
+    """Grow the registry to `target` in a process of its own: the building worker's map (GBs
+    at 10M) goes with it, before the measurements start their own processes."""
+    engine = make_engine(url)
+    builder = Builder(engine)
+    builder.grow_to(target)
+    results.put(builder.chunks)
+    engine.dispose()
+
+
+def measure(
+    engine: Engine, url: str, stage: int, builder: Builder, chunks: list[dict[str, float]]
+) -> None:
     size, state = log_size(engine)
     assert state == "anchored", state
     assert size >= stage, (size, stage)
-    if builder.chunks:
+    if chunks:
         record(
             engine,
             f"{stage}:build",
             "scale_build",
             stage,
-            certs_per_s=statistics.fmean(c["certs_per_s"] for c in builder.chunks),
-            prepare_s=statistics.fmean(c["prepare_s"] for c in builder.chunks),
-            finalize_s=statistics.fmean(c["finalize_s"] for c in builder.chunks),
-            chunks=len(builder.chunks),
+            certs_per_s=statistics.fmean(c["certs_per_s"] for c in chunks),
+            prepare_s=statistics.fmean(c["prepare_s"] for c in chunks),
+            finalize_s=statistics.fmean(c["finalize_s"] for c in chunks),
+            chunks=len(chunks),
             checkpoint_events=CHECKPOINT_EVERY,
             batch=BUILD_BATCH,
         )
-        builder.chunks.clear()
     if f"{stage}:proofs" in recorded(engine):  # an earlier run measured it, then stopped
         measure_step(engine, url, stage, size, builder)
         return
@@ -342,9 +360,6 @@ def measure_step(engine: Engine, url: str, stage: int, size: int, builder: Build
     # A run killed during the step left part of it issued: issue the rest.
     new = STEP - (size - stage)
     issued = issue(builder.service, new, start=size, batch=STEP_BATCH)
-    # The step's worker loads the whole map (GBs at 10M): free this process's copy first.
-    builder.builder = new_builder(builder.sessions)
-    gc.collect()
     step = in_child(_step_process, url)
     record(
         engine,
@@ -412,8 +427,8 @@ def main() -> None:
         for stage in sorted(args.stages):
             if f"{stage}:step" in done:
                 continue
-            builder.grow_to(stage)
-            measure(engine, url, stage, builder)
+            chunks: list[dict[str, float]] = in_child(_grow_process, url, stage)
+            measure(engine, url, stage, builder, chunks)
         engine.dispose()
 
 
