@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import (
@@ -34,6 +35,7 @@ from registry.errors import (
     IllegalTransitionError,
     InvalidRequestError,
     NotFoundError,
+    RetryLaterError,
     ServiceError,
 )
 
@@ -193,6 +195,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         cause = exc.__cause__
         if isinstance(cause, BodyTooLargeError):
             return problem_response("payload-too-large", 413, str(cause), instance=request.url.path)
+        if exc.status_code == 400 and isinstance(cause, RecursionError):
+            return problem_response(
+                "validation",
+                422,
+                "body: got JSON nested deeper than the parser follows (about 1,000 levels), "
+                "want a shallower document",
+                instance=request.url.path,
+            )
         if exc.status_code == 400 and isinstance(cause, ValueError):
             # Bytes that do not decode as UTF-8 JSON (a syntax error is already a 422).
             return problem_response(
@@ -211,6 +221,28 @@ def install_problem_handlers(app: FastAPI) -> None:
             str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(RetryLaterError)
+    async def _retry_later(request: Request, exc: RetryLaterError) -> JSONResponse:
+        log.warning("busy: %s", exc)
+        return problem_response(
+            "unavailable",
+            503,
+            "the registry changed while this was read (a checkpoint was anchored); retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.error("database pool exhausted: %s", exc)
+        return problem_response(
+            "unavailable",
+            503,
+            "every database connection is busy; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(OperationalError)

@@ -210,6 +210,10 @@ class Certificates:
         return self.get(certificate_id_for(issuer_id=issuer_id, number=number))
 
     def search(self, **filters: Any) -> tuple[list[CertificateView], int]:
+        # Stored text is NFC (records.py): so are the terms it is compared with.
+        for name in ("number", "holder", "tax_code"):
+            if isinstance(filters.get(name), str):
+                filters[name] = unicodedata.normalize("NFC", filters[name])
         today = self._clock().date()
         with self._sessions() as session:
             rows, total = CertificateRepository(session).search(**filters)

@@ -31,3 +31,8 @@ class AuthenticationError(ServiceError):
 
 class InvalidRequestError(ServiceError):
     """A request that is well-formed JSON but not acceptable (e.g. a batch too large)."""
+
+
+class RetryLaterError(RegistryError):
+    """A read that met the registry moving under it too often (e.g. anchorings in quick
+    succession): nothing is wrong with the request; the API answers 503 with Retry-After."""

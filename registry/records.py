@@ -7,11 +7,13 @@ status is not part of the record. `record_hash = H(canonical(record))`.
 import datetime as dt
 import re
 import secrets
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -24,6 +26,7 @@ from registry.core.encoding import hex0x
 from registry.core.ids import certificate_id_for
 
 __all__ = [
+    "MAX_SAFE_INTEGER",
     "Attachment",
     "CertificateKind",
     "CertificateSubmission",
@@ -35,9 +38,36 @@ __all__ = [
 
 _HEX32 = r"^0x[0-9a-f]{64}$"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+#: integers in records stay exact in every JSON implementation (and in canonical JSON, RFC 8785)
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+
+
+def _clean_text(value: object) -> object:
+    """Text as it will be stored: NFC (canonical JSON normalises it anyway, so limits apply to
+    what is stored, not to what was sent), without NUL (PostgreSQL's text cannot hold it) or
+    lone surrogates (not Unicode text: nothing can encode them)."""
+    if not isinstance(value, str):
+        return value  # the type check that follows says what was wrong
+    if "\x00" in value:
+        raise ValueError("got a NUL character (U+0000), want text without it")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "got a lone surrogate (U+D800-U+DFFF), want well-formed Unicode text"
+        ) from None
+    return unicodedata.normalize("NFC", value)
+
+
+_Clean = BeforeValidator(_clean_text)
+Text = Annotated[
+    str, _Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+]
+ShortText = Annotated[
+    str, _Clean, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
 Hex32 = Annotated[str, StringConstraints(pattern=_HEX32)]
+SafeInt = Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
 
 
 class CertificateKind(StrEnum):
@@ -86,7 +116,7 @@ class Attachment(BaseModel):
     sha256: Hex32
 
 
-SubjectValue = Annotated[str, StringConstraints(max_length=500)] | int | list[Text]
+SubjectValue = Annotated[str, _Clean, StringConstraints(max_length=500)] | SafeInt | list[Text]
 
 
 class CertificateSubmission(BaseModel):

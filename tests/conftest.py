@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,11 @@ from registry.db.models import Base
 from tests.pgcluster import ClusterError, throwaway_cluster
 
 POSTGRES_URL_OVERRIDE = os.environ.get("CERTREG_TEST_POSTGRES_URL")
+
+# Properties are about results, not speed: on a loaded machine (CI beside other jobs, a
+# benchmark running) Hypothesis's 200 ms deadline failed examples that are merely slow.
+settings.register_profile("certreg", deadline=None)
+settings.load_profile("certreg")
 
 
 def pytest_configure(config: pytest.Config) -> None:

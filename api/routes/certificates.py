@@ -219,14 +219,18 @@ def get_status_proof(certificate_id: CertificateId, stack: StackDep) -> Response
     return Response(content=document.model_dump_json(), media_type="application/json")
 
 
+# Search terms reach SQL: PostgreSQL's text cannot hold NUL (a 500 before this pattern).
+_NO_NUL = r"^[^\x00]*$"
+
+
 @router.get("", summary="Search certificates", responses=responses(422))
 def search(
     *,
     stack: StackDep,
-    issuer_id: Annotated[str | None, Query(max_length=64)] = None,
-    number: Annotated[str | None, Query(max_length=100)] = None,
-    holder: Annotated[str | None, Query(min_length=2, max_length=100)] = None,
-    tax_code: Annotated[str | None, Query(max_length=40)] = None,
+    issuer_id: Annotated[str | None, Query(max_length=64, pattern=_NO_NUL)] = None,
+    number: Annotated[str | None, Query(max_length=100, pattern=_NO_NUL)] = None,
+    holder: Annotated[str | None, Query(min_length=2, max_length=100, pattern=_NO_NUL)] = None,
+    tax_code: Annotated[str | None, Query(max_length=100, pattern=_NO_NUL)] = None,
     kind: CertificateKind | None = None,
     status_: Annotated[
         str | None,

@@ -24,7 +24,7 @@ from registry.core.statusmap import MapNode, MapProof, MapStore, StatusMap
 from registry.db.models import Checkpoint, MapLeaf
 from registry.db.models import MapNode as MapNodeRow
 from registry.db.stores import decode_map_node, map_rows, raw_rows, upsert
-from registry.errors import RegistryError
+from registry.errors import RegistryError, RetryLaterError
 
 __all__ = [
     "AnchoredMapCache",
@@ -40,7 +40,7 @@ __all__ = [
 _LEAVES_CHUNK = 5000
 
 
-class StaleCacheError(RegistryError):
+class StaleCacheError(RetryLaterError):
     """The cache is older than a row just read: catch up and read again."""
 
 

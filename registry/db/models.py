@@ -110,8 +110,8 @@ class Certificate(Base):
     issued_on: Mapped[dt.date]
     valid_from: Mapped[dt.date]
     valid_until: Mapped[dt.date | None]
-    holder_name: Mapped[str] = mapped_column(String(300))
-    holder_tax_code: Mapped[str | None] = mapped_column(String(40))
+    holder_name: Mapped[str] = mapped_column(String(500))  # records.Text
+    holder_tax_code: Mapped[str | None] = mapped_column(String(100))  # records.ShortText
     supersedes: Mapped[str | None] = mapped_column(String(66))
     superseded_by: Mapped[str | None] = mapped_column(String(66))
     last_event_seq: Mapped[int]

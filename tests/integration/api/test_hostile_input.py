@@ -1,0 +1,131 @@
+"""Input that used to reach the database or the encoder and come back as a 500: now a 422
+naming the field, or accepted and stored whole, on SQLite and on PostgreSQL alike
+(docs/spec.md §11.1, "Input limits"); a read the registry kept moving under is a 503."""
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.stack import Stack
+from registry.db.mapstore import StaleCacheError
+from tests.integration.api.conftest import admit, bodies
+from tests.integration.api.test_api import assert_problem
+
+MAX_SAFE = 2**53 - 1
+
+
+def body(number: str, /, **changes: Any) -> dict[str, Any]:
+    fields = copy.deepcopy(bodies()[0])
+    fields["number"] = number
+    for path, value in changes.items():
+        target = fields
+        *parents, last = path.split("__")
+        for parent in parents:
+            target = target[parent]
+        target[last] = value
+    return fields
+
+
+def test_integers_stay_within_what_json_carries(client: TestClient, stack: Stack) -> None:
+    auth = admit(stack)
+    for n, too_big in enumerate((MAX_SAFE + 1, -(MAX_SAFE + 1), 2**64, 10**30)):
+        sent = body(f"INT-{n}", subject__lot=too_big)
+        problem = assert_problem(
+            client.post("/v1/certificates", json=sent, headers=auth), 422, "validation"
+        )
+        assert "subject" in problem["detail"]
+    for n, fine in enumerate((MAX_SAFE, -MAX_SAFE, 0)):
+        sent = body(f"INT-OK-{n}", subject__lot=fine)
+        created = client.post("/v1/certificates", json=sent, headers=auth)
+        assert created.status_code == 201, created.text
+        assert created.json()["record"]["subject"]["lot"] == fine
+
+
+def test_every_length_the_model_accepts_is_stored(client: TestClient, stack: Stack) -> None:
+    # The columns are as wide as the model's limits (they were 300 and 40 on PostgreSQL).
+    auth = admit(stack)
+    sent = body("LONG-1", holder__name="Đ" * 500, holder__tax_code="7" * 100)
+    created = client.post("/v1/certificates", json=sent, headers=auth)
+    assert created.status_code == 201, created.text
+    found = client.get("/v1/certificates", params={"tax_code": "7" * 100})
+    assert found.status_code == 200, found.text
+    assert found.json()["total"] == 1
+
+
+def test_limits_apply_to_the_normalised_text(client: TestClient, stack: Stack) -> None:
+    # U+0958 is excluded from composition: NFC makes each one two code points, so a name within
+    # the limit as sent would exceed it as stored. The limit applies to what is stored.
+    auth = admit(stack)
+    sent = body("NFC-1", holder__name="\u0958" * 300)
+    problem = assert_problem(
+        client.post("/v1/certificates", json=sent, headers=auth), 422, "validation"
+    )
+    assert "holder.name" in problem["detail"]
+    fine = body("NFC-2", holder__name="\u0958" * 250)
+    created = client.post("/v1/certificates", json=fine, headers=auth)
+    assert created.status_code == 201, created.text
+    assert created.json()["record"]["holder"]["name"] == "\u0915\u093c" * 250
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("holder__name", "Công ty\x00 ABC"),
+        ("holder__address", "a\ud800b"),
+        ("subject__product", "x\x00"),
+        ("number", "N\udfff1"),
+    ],
+    ids=["nul-name", "surrogate-address", "nul-subject", "surrogate-number"],
+)
+def test_nul_and_lone_surrogates_are_refused(
+    client: TestClient, stack: Stack, where: str, text: str
+) -> None:
+    auth = admit(stack)
+    sent = body("CTRL-1", **{where: text})
+    # Lone surrogates cannot be encoded as UTF-8: send the JSON text with \u escapes.
+    raw = json.dumps(sent, ensure_ascii=True).encode()
+    response = client.post(
+        "/v1/certificates", content=raw, headers={**auth, "content-type": "application/json"}
+    )
+    problem = assert_problem(response, 422, "validation")
+    assert where.rsplit("__", maxsplit=1)[-1] in problem["detail"]
+
+
+@pytest.mark.parametrize("param", ["holder", "number", "tax_code", "issuer_id"])
+def test_search_parameters_with_nul_are_refused(client: TestClient, param: str) -> None:
+    assert_problem(client.get("/v1/certificates", params={param: "ab\x00cd"}), 422, "validation")
+
+
+def test_deep_nesting_in_a_bundle_is_refused(client: TestClient, stack: Stack) -> None:
+    auth = admit(stack)
+    created = client.post("/v1/certificates", json=body("DEEP-1"), headers=auth).json()
+    bundle = client.get(f"/v1/certificates/{created['id']}/proof").json()
+    depth = 20_000  # 40 kB: under the body limit, so the parser meets it
+    bundle["record"]["subject"] = {"deep": "x"}
+    # Built as text: json.dumps itself would recurse.
+    nested = "[" * depth + '"x"' + "]" * depth
+    text = json.dumps(bundle).replace('{"deep": "x"}', '{"deep": ' + nested + "}")
+    response = client.post(
+        "/v1/verify", content=text.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code < 500, response.text
+    assert_problem(response, 422, "validation")
+
+
+def test_a_map_that_keeps_moving_is_a_503_with_retry_after(
+    client: TestClient, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = admit(stack)
+    created = client.post("/v1/certificates", json=body("MOVING-1"), headers=auth).json()
+
+    def moving(*_args: Any, **_kwargs: Any) -> Any:
+        raise StaleCacheError("the anchored version kept moving")
+
+    monkeypatch.setattr(stack.assembler, "bundle", moving)
+    response = client.get(f"/v1/certificates/{created['id']}/proof")
+    problem = assert_problem(response, 503, "unavailable")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "retry" in problem["detail"]
