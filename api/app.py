@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from anchoring.metrics import RegistryCollector
 from anchoring.pyecc import contain_py_ecc
+from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, RateLimiter
 from api.problems import install_problem_handlers
 from api.routes import certificates, transparency
@@ -87,6 +88,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
     app.add_middleware(BodyLimitMiddleware, limit=api_settings.max_body_bytes)
     # Bundles are mostly hex hashes: gzip halves them on the wire for clients that ask.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, errors too
     app.include_router(certificates.router)
     app.include_router(transparency.router)
     install_web(app)  # the verification pages, QR codes and printable certificates

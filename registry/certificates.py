@@ -327,7 +327,9 @@ class Certificates:
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
-            row = self._own_certificate(session, issuer, certificate_id)
+            row = self._own_certificate(session, issuer, certificate_id, change=kind)
+            if self._repeated(session, row, kind, reason):
+                return CertificateView.from_row(row, today=now.date())
             allowed = ALLOWED_FROM[kind]
             assert allowed is not None
             self._check_transition(row, kind, allowed, today=now.date())
@@ -353,7 +355,7 @@ class Certificates:
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
-            old = self._own_certificate(session, issuer, certificate_id)
+            old = self._own_certificate(session, issuer, certificate_id, change=EventType.SUPERSEDE)
             self._check_submission(issuer, submission, position=0)
             new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
             if new_id == old.id:
@@ -409,7 +411,12 @@ class Certificates:
             )
 
     def _own_certificate(
-        self, session: Session, issuer: models.Issuer, certificate_id: str
+        self,
+        session: Session,
+        issuer: models.Issuer,
+        certificate_id: str,
+        *,
+        change: EventType,
     ) -> models.Certificate:
         row = CertificateRepository(session).get(certificate_id, for_update=True)
         if row is None:
@@ -418,12 +425,33 @@ class Certificates:
             raise ForbiddenError(
                 f"certificate {certificate_id}: got issuer {issuer.id}, want its issuer"
             )
-        if row.kind not in issuer.kinds:
+        # The issuer of record may always withdraw, even a kind it may no longer issue: a
+        # revocation for cause must never be blocked.
+        if change is not EventType.WITHDRAW and row.kind not in issuer.kinds:
             raise ForbiddenError(
                 f"certificate {certificate_id}: got kind {row.kind!r}, which {issuer.id} "
                 "may no longer issue"
             )
         return row
+
+    @staticmethod
+    def _repeated(session: Session, row: models.Certificate, kind: EventType, reason: str) -> bool:
+        """Whether this change is the certificate's last event again (a client retrying after
+        a lost answer): then nothing is appended and the caller answers as the first time. The
+        same change with another reason is refused, naming the event already recorded."""
+        if row.status != NEXT_STATUS[kind]:
+            return False
+        entry = LogRepository(session).entry(row.last_event_seq)
+        assert entry is not None
+        last = Event.from_leaf(entry)
+        if last.type is not kind or last.certificate_id != row.id:
+            return False
+        if last.reason == unicodedata.normalize("NFC", reason):
+            return True
+        raise IllegalTransitionError(
+            f"certificate {row.id}: got {kind.value} with reason {reason!r}, want the reason "
+            f"of event {last.seq}, which already recorded it: {last.reason!r}"
+        )
 
     @staticmethod
     def _check_transition(

@@ -129,3 +129,38 @@ def test_a_map_that_keeps_moving_is_a_503_with_retry_after(
     problem = assert_problem(response, 503, "unavailable")
     assert int(response.headers["Retry-After"]) >= 1
     assert "retry" in problem["detail"]
+
+
+def test_headers_on_every_answer(client: TestClient, stack: Stack) -> None:
+    auth = admit(stack)
+    created = client.post("/v1/certificates", json=body("HDR-1"), headers=auth)
+    assert created.headers["X-Content-Type-Options"] == "nosniff"
+    assert created.headers["Cache-Control"] == "no-store"  # an issuer's answer
+    assert "Strict-Transport-Security" not in created.headers  # plain http here
+    cid = created.json()["id"]
+    public = client.get(f"/v1/certificates/{cid}")
+    assert public.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" not in public.headers.get("Cache-Control", "")
+    error = client.get("/v1/certificates/0xABC", headers=auth)
+    assert error.status_code == 422
+    assert error.headers["X-Content-Type-Options"] == "nosniff"
+    assert error.headers["Cache-Control"] == "no-store"
+    secure = TestClient(client.app, base_url="https://registry.test")
+    assert secure.get("/healthz").headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_a_retried_withdrawal_gets_the_same_answer(client: TestClient, stack: Stack) -> None:
+    auth = admit(stack)
+    cid = client.post("/v1/certificates", json=body("RETRY-1"), headers=auth).json()["id"]
+    size = client.get("/v1/registry").json()["log_size"]
+    reason = {"reason": "fraud", "note": "lô hàng 7"}
+    first = client.post(f"/v1/certificates/{cid}/withdraw", json=reason, headers=auth)
+    again = client.post(f"/v1/certificates/{cid}/withdraw", json=reason, headers=auth)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert client.get("/v1/registry").json()["log_size"] == size + 1
+    other = client.post(
+        f"/v1/certificates/{cid}/withdraw", json={"reason": "holder-request"}, headers=auth
+    )
+    problem = assert_problem(other, 409, "illegal-transition")
+    assert f"event {size}" in problem["detail"]

@@ -239,9 +239,48 @@ class TestTransitions:
         for step in steps:
             getattr(service, step)("vn-cb-quatest3", cid, reason="r")
         before = (log_size(sessions), service.get(cid))
+        # (A repeat with the reason already recorded is a retry, not illegal: see below.)
         with pytest.raises(IllegalTransitionError):
-            getattr(service, illegal)("vn-cb-quatest3", cid, reason="r")
+            getattr(service, illegal)("vn-cb-quatest3", cid, reason="another")
         assert (log_size(sessions), service.get(cid)) == before
+
+    @pytest.mark.parametrize("change", ["suspend", "withdraw"])
+    def test_a_repeated_change_is_answered_again_and_appends_nothing(
+        self, service: RegistryService, sessions: sessionmaker[Session], change: str
+    ) -> None:
+        # A client that lost the answer retries: the same change with the same reason gets the
+        # same answer; with another reason it is refused, naming the event that recorded it.
+        cid = self.issued(service)
+        first = getattr(service, change)("vn-cb-quatest3", cid, reason="fraud: lô 7")
+        size = log_size(sessions)
+        again = getattr(service, change)("vn-cb-quatest3", cid, reason="fraud: lô 7")
+        assert again == first
+        assert log_size(sessions) == size
+        with pytest.raises(IllegalTransitionError, match=f"event {size - 1}.*'fraud: lô 7'"):
+            getattr(service, change)("vn-cb-quatest3", cid, reason="other")
+        assert log_size(sessions) == size
+
+    def test_a_reinstated_certificate_is_not_a_repeated_issue(
+        self, service: RegistryService
+    ) -> None:
+        cid = self.issued(service)
+        with pytest.raises(IllegalTransitionError):  # valid since issue: nothing to reinstate
+            service.reinstate("vn-cb-quatest3", cid, reason="r")
+
+    def test_the_issuer_of_record_may_always_withdraw(
+        self, service: RegistryService, sessions: sessionmaker[Session]
+    ) -> None:
+        # A body no longer admitted for a kind cannot suspend such a certificate any more, but
+        # a revocation for cause must never be blocked.
+        cid = self.issued(service)
+        kind = service.get(cid).record["kind"]
+        with sessions.begin() as session:
+            issuer = session.get(models.Issuer, "vn-cb-quatest3")
+            assert issuer is not None
+            issuer.kinds = [k for k in issuer.kinds if k != kind]
+        with pytest.raises(ForbiddenError, match="no longer issue"):
+            service.suspend("vn-cb-quatest3", cid, reason="r")
+        assert service.withdraw("vn-cb-quatest3", cid, reason="fraud").status == "withdrawn"
 
     def test_expired_certificate_cannot_be_suspended_but_can_be_withdrawn(
         self, service: RegistryService, clock: Clock
