@@ -35,11 +35,12 @@ Cases:
   page caches) and its growth over the process before the assembler (growth_mb), and apart
   from it the database file SQLite has mapped (file_mapped_mb: OS page cache, reclaimable).
   db_reads: the bounded map's database reads in the timed pass. --db sqlite|postgresql|both;
-  the PostgreSQL database is built once on CERTREG_BENCH_POSTGRES_URL's server and kept
+  the PostgreSQL database is built once on the benches' server and kept
   (certreg_bench_proofs_<n>_rev<schema>).
 
-PostgreSQL: a database of our own on CERTREG_BENCH_POSTGRES_URL's server (default the local
-one), created for the run and dropped after.
+PostgreSQL: the benches' own cluster (bench/_pg.py: kept under /var/tmp/certreg-bench/pg, started
+for the run), or CERTREG_BENCH_POSTGRES_URL's server; issue_batch uses a database of its own,
+created for the run and dropped after.
 """
 
 import argparse
@@ -61,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import report
+from _pg import bench_server
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,9 +91,6 @@ ISSUER = "bench-cb"
 SCHEMA_REVISION = "0001"
 CACHE_DIR = Path("/tmp/certreg-bench")
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CERTREG_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 KEK = bytes(range(32))  # the bench's own key-encryption key: cached databases stay usable
 SIGNER_SEED = bytes(range(32, 64))
 
@@ -154,13 +153,13 @@ def sqlite_database() -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
+def postgres_database(admin_url: str) -> Iterator[str]:
     name = f"certreg_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -452,12 +451,12 @@ def bench_proofs_parallel(n: int, processes: int) -> None:
     )
 
 
-def postgres_proof_database(n: int) -> tuple[str, dict[str, float]]:
-    """A PostgreSQL database of n anchored certificates on CERTREG_BENCH_POSTGRES_URL's server,
+def postgres_proof_database(admin_url: str, n: int) -> tuple[str, dict[str, float]]:
+    """A PostgreSQL database of n anchored certificates on the benches' server (`admin_url`),
     built once and kept (named by n and the schema revision; drop it to rebuild)."""
     name = f"certreg_bench_proofs_{n}_rev{SCHEMA_REVISION}"
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             exists = connection.execute(
@@ -557,9 +556,9 @@ def _memory_process(  # noqa: PLR0917  (a child process: positional arguments)
     engine.dispose()
 
 
-def bench_proof_memory(n: int, budget_mb: int, db: str) -> None:
+def bench_proof_memory(n: int, budget_mb: int, db: str, admin_url: str) -> None:
     if db == "postgresql":
-        url, _ = postgres_proof_database(n)
+        url, _ = postgres_proof_database(admin_url, n)
     else:
         url = sqlite_url(proof_database(n)[0])
     context = multiprocessing.get_context("spawn")
@@ -615,14 +614,15 @@ def main() -> None:
                 bench_checkpoints(sizes, engine, base=issue_n)
             engine.dispose()
         if "issue_batch" in cases:
-            with postgres_database() as url:
+            with bench_server() as admin_url, postgres_database(admin_url) as url:
                 bench_issue(issue_n, "postgresql", url).dispose()
     if "proof_assembly" in cases:
         bench_proofs(args.n or PROOF_SIZE)
         bench_proofs_parallel(args.n or PROOF_SIZE, processes=2)
     if "proof_memory" in cases or args.case is None:
         for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-            bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb, db)
+            with bench_server() as admin_url:
+                bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb, db, admin_url)
 
 
 if __name__ == "__main__":
