@@ -130,8 +130,16 @@ def _styles(regular: str, bold: str) -> dict[str, ParagraphStyle]:
     }
 
 
+# Bidi controls (embeddings, overrides, isolates, marks): ReportLab lays text out in logical
+# order without the bidi algorithm, so they would only show as missing glyphs, and text
+# extracted from the PDF would be reordered by them. Data with them prints without them.
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(nfc(text)), style)
+    return Paragraph(escape(nfc(text).translate(_BIDI_CONTROLS)), style)
 
 
 def _both(vi: str, en: str, style_vi: ParagraphStyle, style_en: ParagraphStyle) -> list[Any]:

@@ -18,6 +18,7 @@ __all__ = [
     "Translator",
     "catalogue",
     "choose_language",
+    "isolate",
     "translator",
 ]
 
@@ -64,6 +65,14 @@ def choose_language(query: str | None, accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def isolate(text: str) -> str:
+    """`text` as a bidi isolate of its own direction (Unicode's First Strong Isolate)."""
+    return f"{_FSI}{text}{_PDI}"
+
+
 @dataclass(frozen=True)
 class Translator:
     """Messages of one language, with the date and number formats of that language."""
@@ -71,9 +80,15 @@ class Translator:
     lang: str
 
     def __call__(self, key: str, /, **params: object) -> str:
-        """The message `key`, with `{name}` placeholders filled from `params`."""
+        """The message `key`, with `{name}` placeholders filled from `params`.
+
+        Each value is a bidi isolate (FSI … PDI, the text form of `<bdi>`): a value is data —
+        a certificate number someone typed, a holder's name — and a right-to-left override in
+        it must not reorder the sentence around it (or the page's title)."""
         message = catalogue(self.lang)[key]
-        return message.format_map(params) if params else message
+        if not params:
+            return message
+        return message.format_map({name: isolate(str(value)) for name, value in params.items()})
 
     def has(self, key: str) -> bool:
         return key in catalogue(self.lang)

@@ -31,6 +31,9 @@ from verifier.verify import Verifier
 PROBLEM = "application/problem+json"
 
 
+FSI, PDI = "\u2068", "\u2069"
+
+
 def issue(stack: Stack, number: str, *, issuer_id: str = ISSUER_ID, **dates: Any) -> IssueResult:
     body = sample(number, issuer_id=issuer_id, **dates)
     return stack.service.issue(issuer_id, CertificateSubmission.model_validate(body))
@@ -44,6 +47,7 @@ class Page(HTMLParser):
         self.response = response
         self.attrs: list[tuple[str, dict[str, str | None]]] = []
         self.texts: list[str] = []
+        self.raw: list[str] = []
         self.h1 = 0
         self.scripts = 0
         self.feed(response.text)
@@ -55,7 +59,9 @@ class Page(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if data.strip():
-            self.texts.append(" ".join(data.split()))
+            self.raw.append(data)
+            # Bidi isolates around data (FSI, PDI) are invisible: the text as a reader sees it.
+            self.texts.append(" ".join(data.replace(FSI, "").replace(PDI, "").split()))
 
     @property
     def text(self) -> str:
@@ -462,3 +468,28 @@ def test_stylesheet_and_openapi(stack: Stack, client: TestClient) -> None:
     for route in ("qr.svg", "qr.png", "pdf"):
         assert f"/v1/certificates/{{certificate_id}}/{route}" in paths
     assert not [p for p in paths if p.startswith("/verify")]
+
+
+def test_data_cannot_reorder_the_page_or_the_pdf(
+    client: TestClient, stack: Stack, tmp_path: Path
+) -> None:
+    # A right-to-left override in a holder's name or in a number someone typed stays inside
+    # its own isolate on the page, and prints without it in the PDF.
+    admit(stack)
+    override = "\u202e"
+    fields = sample("WEB-BIDI-1")
+    fields["holder"]["name"] = f"Công ty {override}ABC lừa đảo"
+    created = stack.service.issue(ISSUER_ID, CertificateSubmission.model_validate(fields))
+    page = client.get(f"/verify/{created.certificate.id}")
+    assert page.status_code == 200
+    html = page.text
+    cell = re.search(r"<dd([^>]*)>([^<]*\u202e[^<]*)</dd>", html)
+    assert cell is not None and 'dir="auto"' in cell.group(1), "the name is in an isolate"
+    assert f"<title>Chứng nhận {FSI}WEB-BIDI-1{PDI} · " in html
+    typed = f"X{override}1"
+    searched = Page(client.get("/verify", params={"number": typed}))
+    assert any(f"{FSI}{typed}{PDI}" in text for text in searched.raw)
+    pdf = client.get(f"/v1/certificates/{created.certificate.id}/pdf")
+    extracted = _pdf_text(pdf.content, tmp_path)
+    assert override not in extracted
+    assert "Công ty ABC lừa đảo" in extracted
