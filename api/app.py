@@ -5,10 +5,15 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from anchoring.metrics import RegistryCollector
 from anchoring.pyecc import contain_py_ecc
@@ -25,6 +30,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("certreg.api")
 
+DOCS_ASSETS = "/docs/assets"
 DESCRIPTION = """
 A registry of conformity, calibration, verification, test and inspection certificates whose
 history is an append-only Merkle log anchored on an EVM chain.
@@ -77,7 +83,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from the installed Swagger UI
         redoc_url=None,
     )
     app.state.settings = api_settings
@@ -93,6 +99,8 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
     app.include_router(transparency.router)
     install_web(app)  # the verification pages, QR codes and printable certificates
 
+    _install_docs(app)
+
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
@@ -102,6 +110,22 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         return {"status": "ok"}
 
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """`/docs`: Swagger UI from the `swagger-ui-bundle` package, not a CDN (FastAPI's default),
+    so that the page works offline and runs no third-party code fetched at view time."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
 
 def _run_worker(worker: object, stop: threading.Event) -> None:

@@ -493,3 +493,19 @@ def test_data_cannot_reorder_the_page_or_the_pdf(
     extracted = _pdf_text(pdf.content, tmp_path)
     assert override not in extracted
     assert "Công ty ABC lừa đảo" in extracted
+
+
+def test_api_docs_load_nothing_from_elsewhere(client: TestClient) -> None:
+    # Swagger UI from the installed package: the page works offline and runs no code fetched
+    # from a CDN (FastAPI's default).
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources, page.text
+    assert all(s.startswith("/") for s in sources), sources
+    assert "cdn" not in page.text.lower()
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 100
+    assert client.get("/openapi.json").status_code == 200
