@@ -30,8 +30,9 @@ Cases:
 - proof_memory n=<certificates> map=full|bounded: what an API process holds. Each mode runs in a
   fresh process: the assembler as the API builds it (bounded: `CERTREG_PROOF_CACHE_MB`, default
   256, split as `api/stack.py` does; full: the whole map in memory and every tile cached), a
-  warm-up pass of PROOF_SAMPLE random bundles, then a timed pass of PROOF_SAMPLE others;
-  per_s, the process's own resident memory after both passes (anon_mb: heap, caches, SQLite's
+  warm-up pass of PROOF_SAMPLE random bundles, then a timed pass of PROOF_SAMPLE others, by
+  one thread and by --threads at once (the API's thread pool: one waits on the database while
+  another assembles); per_s, the process's own resident memory after both passes (anon_mb: heap, caches, SQLite's
   page caches) and its growth over the process before the assembler (growth_mb), and apart
   from it the database file SQLite has mapped (file_mapped_mb: OS page cache, reclaimable).
   db_reads: the bounded map's database reads in the timed pass. --db sqlite|postgresql|both;
@@ -556,15 +557,17 @@ def _memory_process(  # noqa: PLR0917  (a child process: positional arguments)
     engine.dispose()
 
 
-def bench_proof_memory(n: int, budget_mb: int, db: str, admin_url: str) -> None:
+def bench_proof_memory(n: int, budget_mb: int, db: str, admin_url: str, threads: list[int]) -> None:
     if db == "postgresql":
         url, _ = postgres_proof_database(admin_url, n)
     else:
         url = sqlite_url(proof_database(n)[0])
     context = multiprocessing.get_context("spawn")
-    for mode in ("bounded", "full"):
+    for mode, count in [(mode, count) for mode in ("bounded", "full") for count in threads]:
         results = context.Queue()
-        child = context.Process(target=_memory_process, args=(url, n, mode, budget_mb, 1, results))
+        child = context.Process(
+            target=_memory_process, args=(url, n, mode, budget_mb, count, results)
+        )
         child.start()
         figures = results.get(timeout=3600)
         child.join()
@@ -574,6 +577,7 @@ def bench_proof_memory(n: int, budget_mb: int, db: str, admin_url: str) -> None:
             n,
             db=db,
             map=mode,
+            threads=count,
             budget_mb=budget_mb if mode == "bounded" else "none",
             sample=PROOF_SAMPLE,
             target_per_s=2000,
@@ -591,6 +595,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--budget-mb", type=int, default=256, help="proof_memory: CERTREG_PROOF_CACHE_MB"
+    )
+    parser.add_argument(
+        "--threads",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 4],
+        help="proof_memory: threads assembling at once in the one process (default 1,4: "
+        "sequential, and as the API's thread pool serves concurrent requests)",
     )
     parser.add_argument(
         "--db",
@@ -622,7 +633,9 @@ def main() -> None:
     if "proof_memory" in cases or args.case is None:
         for db in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
             with bench_server() as admin_url:
-                bench_proof_memory(args.n or PROOF_SIZE, args.budget_mb, db, admin_url)
+                bench_proof_memory(
+                    args.n or PROOF_SIZE, args.budget_mb, db, admin_url, args.threads
+                )
 
 
 if __name__ == "__main__":
