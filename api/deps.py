@@ -8,6 +8,7 @@ from api.limits import RateLimiter
 from api.problems import ProblemError
 from api.settings import ApiSettings
 from api.stack import Stack
+from registry.errors import AuthenticationError
 
 __all__ = ["IssuerId", "StackDep", "get_stack"]
 
@@ -48,16 +49,29 @@ def authenticated_issuer(
             headers={"WWW-Authenticate": "Bearer"},
         )
     limiter: RateLimiter = request.app.state.rate_limiter
-    # Rate-limit by the key's public id, before the database is touched.
-    wait = limiter.take(token.split("_", 2)[1] if token.count("_") >= 2 else token[:24])
+    # Failed attempts count against the client's address, successful ones against the issuer
+    # they authenticate: a caller cannot spend someone else's allowance by naming their key id
+    # with a wrong secret, nor get fresh buckets by inventing key ids. An address that has used
+    # up its failures is turned away before the database is touched.
+    address = f"address:{request.client.host if request.client else 'unknown'}"
+    _limited(limiter.wait(address), "failed authentications from this address")
+    try:
+        issuer_id = stack.service.authenticate(token.strip())
+    except AuthenticationError:
+        limiter.take(address)
+        raise
+    _limited(limiter.take(f"issuer:{issuer_id}"), "requests for this issuer")
+    return issuer_id
+
+
+def _limited(wait: float, what: str) -> None:
     if wait > 0:
         raise ProblemError(
             "rate-limited",
             429,
-            "too many requests for this API key; slow down",
+            f"too many {what}; slow down",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
-    return stack.service.authenticate(token.strip())
 
 
 IssuerId = Annotated[str, Depends(authenticated_issuer)]

@@ -1,7 +1,8 @@
-"""Request body size limit (ASGI middleware) and per-API-key rate limiting (token buckets)."""
+"""Request body size limit (ASGI middleware) and rate limiting (token buckets, bounded)."""
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -74,22 +75,50 @@ class BodyLimitMiddleware:
 
 
 class RateLimiter:
-    """A token bucket per key: `rate` tokens a second, up to `burst`."""
+    """A token bucket per key: `rate` tokens a second, up to `burst`; at most `max_keys` buckets.
 
-    def __init__(self, *, rate: float, burst: int) -> None:
+    Memory is bounded whatever keys callers invent: past `max_keys` the least recently used
+    bucket is dropped. A dropped bucket had refilled or nearly (it is the longest idle), and an
+    absent bucket is a full one, so this forgets little; flooding it takes `max_keys` distinct
+    keys, which is why keys are principals and client addresses, never caller-chosen strings.
+    """
+
+    def __init__(self, *, rate: float, burst: int, max_keys: int = 100_000) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
-        """0 if a request may go now, else the seconds until it may."""
+        """0 if a request may go now (and it is counted), else the seconds until it may."""
         now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens = self._tokens(key, now)
             if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
+                self._put(key, (tokens - 1, now))
                 return 0.0
-            self._buckets[key] = (tokens, now)
+            self._put(key, (tokens, now))
             return (1 - tokens) / self.rate
+
+    def wait(self, key: str) -> float:
+        """The seconds until `key` may go again (0: now), counting nothing."""
+        now = time.monotonic()
+        with self._lock:
+            if key not in self._buckets:
+                return 0.0
+            tokens = self._tokens(key, now)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
+    def _put(self, key: str, bucket: tuple[float, float]) -> None:
+        self._buckets[key] = bucket
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)

@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.limits import RateLimiter
+from api.settings import ApiSettings
 from api.stack import Stack
 from registry.db.mapstore import StaleCacheError
 from tests.integration.api.conftest import admit, bodies
@@ -164,3 +167,39 @@ def test_a_retried_withdrawal_gets_the_same_answer(client: TestClient, stack: St
     )
     problem = assert_problem(other, 409, "illegal-transition")
     assert f"event {size}" in problem["detail"]
+
+
+def test_a_forged_key_cannot_lock_its_owner_out(stack: Stack) -> None:
+    # Buckets were keyed by the key id inside the token, before authentication: anyone could
+    # spend an issuer's allowance by sending its key id with a wrong secret. Now failures count
+    # against the sender's address and successes against the issuer.
+    settings = ApiSettings(rate_limit_per_s=0.5, rate_limit_burst=3)
+    app = create_app(stack, settings)
+    auth = admit(stack)
+    key_id = auth["Authorization"].split("_")[1]
+    forged = {"Authorization": f"Bearer crk_{key_id}_{'A' * 43}"}
+    attacker = TestClient(app, client=("203.0.113.9", 4000))
+    owner = TestClient(app, client=("198.51.100.7", 5000))
+    with attacker, owner:
+        statuses = [
+            attacker.post("/v1/certificates", json=body("LOCK-0"), headers=forged).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [401, 401, 401, 429, 429, 429]
+        for n in range(3):
+            created = owner.post("/v1/certificates", json=body(f"LOCK-{n + 1}"), headers=auth)
+            assert created.status_code == 201, created.text
+        limited = owner.post("/v1/certificates", json=body("LOCK-9"), headers=auth)
+        problem = assert_problem(limited, 429, "rate-limited")
+        assert "issuer" in problem["detail"]
+
+
+def test_the_limiter_keeps_a_bounded_number_of_buckets() -> None:
+    limiter = RateLimiter(rate=1.0, burst=2, max_keys=100)
+    for n in range(10_000):
+        limiter.take(f"address:10.0.{n // 256}.{n % 256}")
+    assert len(limiter) == 100
+    assert limiter.take("address:10.0.39.15") == 0.0  # the most recent keys are kept
+    assert limiter.take("address:10.0.39.15") > 0
+    assert limiter.wait("address:never-seen") == 0.0
+    assert len(limiter) == 100
