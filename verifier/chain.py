@@ -8,6 +8,7 @@ latest checkpoint and the head block after a few seconds.
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -73,6 +74,7 @@ class FactsCache:
         key_ttl_s: float = 5.0,
         latest_ttl_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        max_timed: int = 10_000,
     ) -> None:
         self.key_ttl_s = key_ttl_s
         self.monotonic = monotonic  # the clock the TTLs are measured on
@@ -80,7 +82,10 @@ class FactsCache:
         self.checkpoints: dict[int, ChainCheckpoint] = {}
         self.anchoring_tx: set[tuple[str, int]] = set()
         self.first_anchoring: dict[int, int] = {}
-        self._timed: dict[object, tuple[float, Any]] = {}  # what -> (fetched at, value)
+        # what -> (fetched at, value), least recently used first: at most `max_timed` entries,
+        # since `what` includes key ids taken from bundles anyone may send.
+        self._timed: OrderedDict[object, tuple[float, Any]] = OrderedDict()
+        self.max_timed = max_timed
         self._lock = threading.Lock()
         self._refreshing: set[object] = set()
 
@@ -90,6 +95,7 @@ class FactsCache:
         with self._lock:
             entry = self._timed.get(what)
             if entry is not None and now - entry[0] < ttl_s:
+                self._timed.move_to_end(what)
                 return cast(T, entry[1])
             if entry is not None and what in self._refreshing:
                 return cast(T, entry[1])
@@ -98,6 +104,9 @@ class FactsCache:
             value = fetch()
             with self._lock:
                 self._timed[what] = (now, value)
+                self._timed.move_to_end(what)
+                while len(self._timed) > self.max_timed:
+                    self._timed.popitem(last=False)
             return value
         finally:
             with self._lock:

@@ -127,3 +127,22 @@ class TestSingleRefresh:
             fetch(client, cache)
         client.latest_checkpoint = lambda: _Latest(9)  # type: ignore[method-assign]
         assert fetch(client, cache).latest_index == 9
+
+
+def test_entries_for_keys_anyone_names_are_bounded() -> None:
+    # Key ids come from bundles anyone may POST: the cache keeps the most recently used ones.
+    cache = FactsCache(key_ttl_s=60, latest_ttl_s=60, max_timed=50)
+    fetched: list[int] = []
+
+    def ask(n: int) -> int:
+        def fetch() -> int:
+            fetched.append(n)
+            return n
+
+        return cache.timed(("key", n), ttl_s=60, now=0.0, fetch=fetch)
+
+    for n in range(1_000):
+        assert ask(n) == n
+    assert len(cache._timed) == 50
+    assert ask(999) == 999 and fetched.count(999) == 1  # kept: no second fetch
+    assert ask(0) == 0 and fetched.count(0) == 2  # dropped long ago: fetched again
