@@ -56,7 +56,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         app.state.stack = current = stack if stack is not None else Stack()
         metrics_registry.register(
             RegistryCollector(
-                current.sessions,
+                current.storage.reading,
                 worker=lambda: current.worker if api_settings.run_worker else None,
                 clock=current.clock.now,
             )

@@ -240,7 +240,7 @@ def anchor(
         from anchoring.metrics import RegistryCollector  # noqa: PLC0415
 
         REGISTRY.register(
-            RegistryCollector(stack.sessions, worker=lambda: worker, clock=stack.clock.now)
+            RegistryCollector(stack.storage.reading, worker=lambda: worker, clock=stack.clock.now)
         )
         start_http_server(metrics_port, addr="127.0.0.1")
     try:

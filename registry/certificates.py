@@ -24,6 +24,7 @@ from registry.core.events import Event, EventType, sign_event
 from registry.core.hashing import sha256
 from registry.core.lifecycle import ALLOWED_FROM, NEXT_STATUS, SUPERSEDABLE
 from registry.db import models
+from registry.db.engine import reading
 from registry.db.repositories import CertificateRepository, LogRepository
 from registry.errors import (
     ConflictError,
@@ -195,12 +196,13 @@ class Certificates:
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
+        self._reading = reading(sessions)  # no write lock on SQLite
         self._issuers = issuers
         self._max_batch = max_batch_size
         self._clock = clock
 
     def get(self, certificate_id: str) -> CertificateView:
-        with self._sessions() as session:
+        with self._reading() as session:
             row = CertificateRepository(session).get(certificate_id)
             if row is None:
                 raise NotFoundError(f"certificate {certificate_id}: got an unknown id")
@@ -215,7 +217,7 @@ class Certificates:
             if isinstance(filters.get(name), str):
                 filters[name] = unicodedata.normalize("NFC", filters[name])
         today = self._clock().date()
-        with self._sessions() as session:
+        with self._reading() as session:
             rows, total = CertificateRepository(session).search(**filters)
             return [CertificateView.from_row(r, today=today) for r in rows], total
 

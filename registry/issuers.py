@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.clock import naive_utc, utc_now
 from registry.core.events import issuer_key_id
 from registry.db import models
+from registry.db.engine import reading
 from registry.db.repositories import ApiKeyRepository, IssuerRepository, LogRepository
 from registry.errors import (
     AuthenticationError,
@@ -64,6 +65,7 @@ class Issuers:
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
+        self._reading = reading(sessions)  # no write lock on SQLite
         self._encryptor = KeyEncryptor(kek)
         self._clock = clock
         self._signing_keys: dict[bytes, Ed25519PrivateKey] = {}
@@ -131,7 +133,7 @@ class Issuers:
         if parsed is None:
             raise AuthenticationError("API key: got a malformed token, want crk_<id>_<secret>")
         key_id, secret = parsed
-        with self._sessions() as session:
+        with self._reading() as session:
             row = ApiKeyRepository(session).get(key_id)
             if row is None or not secret_matches(secret, row.secret_hash):
                 raise AuthenticationError("API key: got an unknown key, want a registered one")

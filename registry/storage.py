@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.assembly import BYTES_PER_TILE, SharedLogTree
-from registry.db.engine import make_engine, make_session_factory
+from registry.db.engine import make_engine, make_session_factory, reading
 from registry.db.mapreader import BYTES_PER_HOT_NODE, BoundedMapReader
 from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
@@ -37,6 +37,8 @@ class Storage:
         if migrate:
             upgrade(self.engine)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        #: for reads only: no SQLite write lock (metrics, pages)
+        self.reading: sessionmaker[Session] = reading(self.sessions)
         self.budget = ProofBudget(proof_cache_mb)
         #: the whole anchored map, for the checkpoint builder of a worker
         self.map_cache = AnchoredMapCache()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.assembly import SharedLogTree
 from registry.db import models
+from registry.db.engine import reading
 from registry.db.repositories import CheckpointRepository, IssuerRepository, LogRepository
 from registry.errors import InvalidRequestError
 
@@ -73,30 +74,31 @@ class TransparencyService:
 
     def __init__(self, *, sessions: sessionmaker[Session], log_tree: SharedLogTree) -> None:
         self._sessions = sessions
+        self._reading = reading(sessions)  # no write lock on SQLite
         self._tree = log_tree
 
     # -- the log and its checkpoints --------------------------------------------------------------
 
     def log_size(self) -> int:
         """Events appended so far (anchored or not)."""
-        with self._sessions() as session:
+        with self._reading() as session:
             return LogRepository(session).tree_size()
 
     def anchored_size(self) -> int:
         """The tree size of the latest anchored checkpoint (0 before the first)."""
-        with self._sessions() as session:
+        with self._reading() as session:
             latest = CheckpointRepository(session).latest_anchored()
         return 0 if latest is None else latest.tree_size
 
     def checkpoints(self, *, start: int = 0, limit: int = 100) -> list[AnchoredCheckpoint]:
         """Anchored checkpoints from index `start`, oldest first, at most `limit`."""
-        with self._sessions() as session:
+        with self._reading() as session:
             rows = CheckpointRepository(session).anchored(start=start, limit=limit)
             return [AnchoredCheckpoint.from_row(row) for row in rows]
 
     def checkpoint(self, index: int) -> AnchoredCheckpoint | None:
         """Anchored checkpoint `index`, or None (none, or not anchored yet)."""
-        with self._sessions() as session:
+        with self._reading() as session:
             row = CheckpointRepository(session).get(index)
             if row is None or row.state != "anchored":
                 return None
@@ -121,17 +123,17 @@ class TransparencyService:
                 f"range: got [{start}, {end}), want start < end <= {anchored} (anchored) "
                 f"and at most {MAX_ENTRIES} entries"
             )
-        with self._sessions() as session:
+        with self._reading() as session:
             return [json.loads(entry) for entry in LogRepository(session).entries(start, end)]
 
     # -- issuers ----------------------------------------------------------------------------------
 
     def issuer(self, issuer_id: str) -> IssuerProfile | None:
-        with self._sessions() as session:
+        with self._reading() as session:
             row = IssuerRepository(session).get(issuer_id)
             return None if row is None else IssuerProfile.from_row(row)
 
     def issuers(self) -> Sequence[IssuerProfile]:
         """Every admitted issuer, by id."""
-        with self._sessions() as session:
+        with self._reading() as session:
             return [IssuerProfile.from_row(row) for row in IssuerRepository(session).all()]

@@ -21,6 +21,7 @@ __all__ = [
     "make_engine",
     "make_session_factory",
     "read_only",
+    "reading",
     "sqlite_url",
 ]
 
@@ -156,3 +157,10 @@ def is_disconnect(exc: BaseException) -> bool:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for reads only, over `read_only` of the same engine: on SQLite they never take
+    the write lock, so a public read does not queue behind issuance."""
+    bind = sessions.kw["bind"]
+    return sessionmaker(read_only(bind), expire_on_commit=False)

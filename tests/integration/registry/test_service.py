@@ -1,5 +1,6 @@
 """The registry service against real SQLite and PostgreSQL databases."""
 
+import threading
 import unicodedata
 from typing import Any
 
@@ -7,9 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.assembly import SharedLogTree
 from registry.core.events import Event, EventType, verify_event_signature
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.db import models
+from registry.db.repositories import LogRepository
 from registry.errors import (
     AuthenticationError,
     ConflictError,
@@ -20,6 +23,7 @@ from registry.errors import (
 )
 from registry.records import CertificateSubmission, certificate_id_for
 from registry.service import RegistryService
+from registry.transparency import TransparencyService
 from tests.integration.registry.conftest import Clock, admit, sample_submissions
 
 
@@ -382,3 +386,38 @@ def test_replaying_the_log_gives_the_stored_statuses(
             session.execute(select(models.Certificate.id, models.Certificate.status)).all()
         )
     assert {cid: leaf.status for cid, leaf in leaves.items()} == stored
+
+
+def test_reads_do_not_queue_behind_a_writer(
+    database_url: str, service: RegistryService, sessions: sessionmaker[Session]
+) -> None:
+    # On SQLite every session used to begin with BEGIN IMMEDIATE, so a certificate page, a
+    # search, an authentication or a transparency read waited for any issuance in progress
+    # (up to the 30 s busy timeout). Reads now use sessions that never take the write lock.
+    api_key = admit(service)
+    created = service.issue("vn-cb-quatest3", sample_submissions()[0]).certificate
+    transparency = TransparencyService(
+        sessions=sessions, log_tree=SharedLogTree(sessions.kw["bind"])
+    )
+    reads = {
+        "get": lambda: service.get(created.id).id,
+        "search": lambda: service.search(number=created.number)[1],
+        "authenticate": lambda: service.authenticate(api_key),
+        "log size": transparency.log_size,
+        "anchored size": transparency.anchored_size,
+    }
+    with sessions.begin() as writer:
+        LogRepository(writer).lock_head()  # a writer holds the lock (SQLite: the database's)
+        results: dict[str, object] = {}
+
+        def run() -> None:
+            for name, read in reads.items():
+                results[name] = read()
+
+        reader = threading.Thread(target=run)
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), f"reads waited for the writer: done {sorted(results)}"
+    assert results["get"] == created.id
+    assert results["search"] == 1
+    assert results["authenticate"] == "vn-cb-quatest3"
