@@ -146,6 +146,27 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
+_UNAVAILABLE: list[tuple[type[Exception], int, str]] = [
+    (
+        RetryLaterError,
+        logging.WARNING,
+        "the registry changed while this was read (a checkpoint was anchored); retry shortly",
+    ),
+    (PoolTimeoutError, logging.ERROR, "every database connection is busy; retry shortly"),
+    (OperationalError, logging.ERROR, "the database did not answer; retry shortly"),
+]
+
+
+def _unavailable(level: int, detail: str) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        log.log(level, "unavailable (%s): %s", type(exc).__name__, exc)
+        return problem_response(
+            "unavailable", 503, detail, instance=request.url.path, headers={"Retry-After": "1"}
+        )
+
+    return handler
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
@@ -223,38 +244,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
-    @app.exception_handler(RetryLaterError)
-    async def _retry_later(request: Request, exc: RetryLaterError) -> JSONResponse:
-        log.warning("busy: %s", exc)
-        return problem_response(
-            "unavailable",
-            503,
-            "the registry changed while this was read (a checkpoint was anchored); retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(PoolTimeoutError)
-    async def _pool(request: Request, exc: PoolTimeoutError) -> JSONResponse:
-        log.error("database pool exhausted: %s", exc)
-        return problem_response(
-            "unavailable",
-            503,
-            "every database connection is busy; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(OperationalError)
-    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc)
-        return problem_response(
-            "unavailable",
-            503,
-            "the database did not answer; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "1"},
-        )
+    # Conditions that pass: 503 with Retry-After, what happened logged, never a 500.
+    for cls, level, detail in _UNAVAILABLE:
+        app.add_exception_handler(cls, _unavailable(level, detail))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

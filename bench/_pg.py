@@ -22,6 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 from tests.pgcluster import (
     as_cluster_user,
     find_bindir,
@@ -98,3 +101,24 @@ def bench_server() -> Iterator[str]:
         yield _server_url(port)
     finally:
         run_tool([*pg_ctl, "-m", "fast", "-w", "-t", "600", "stop"], "pg_ctl stop", log)
+
+
+def kept_database(admin_url: str, name: str, *, fresh: bool = False) -> tuple[str, bool]:
+    """The URL of database `name` on the server of `admin_url`, created if missing (dropped
+    first if `fresh`), and whether it existed (and is kept)."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            existed = bool(
+                connection.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                ).scalar()
+            )
+            if existed and fresh:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            if not existed or fresh:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, existed and not fresh

@@ -39,7 +39,7 @@ import time
 from typing import Any
 
 from _common import report
-from _pg import bench_server
+from _pg import bench_server, kept_database
 from bench_service import (
     ISSUER,
     PROOF_SAMPLE,
@@ -52,8 +52,7 @@ from bench_service import (
     new_builder,
     new_service,
 )
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from registry.assembly import AnchorInfo, ProofAssembler, SharedLogTree
 from registry.checkpointing import CheckpointBuilder
@@ -78,21 +77,6 @@ SIZE_SAMPLE = 200
 # Concurrent requests in one API process (its thread pool): while one waits on the database
 # another assembles.
 PROOF_THREADS = 4
-
-
-def database_url(admin_url: str) -> str:
-    """The kept database's URL, created (and migrated) if missing."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE}
-            ).scalar()
-            if not exists:
-                connection.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    finally:
-        admin.dispose()
-    return make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
 def recorded(engine: Engine) -> dict[str, dict[str, Any]]:
@@ -412,7 +396,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with bench_server() as admin_url:
-        url = database_url(admin_url)
+        url, _ = kept_database(admin_url, DATABASE)
         if args.proofs:  # reads only: no migration, no table of figures (a build may run)
             engine = make_engine(url)
             measure_proofs_now(engine, url)

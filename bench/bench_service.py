@@ -32,9 +32,10 @@ Cases:
   256, split as `api/stack.py` does; full: the whole map in memory and every tile cached), a
   warm-up pass of PROOF_SAMPLE random bundles, then a timed pass of PROOF_SAMPLE others, by
   one thread and by --threads at once (the API's thread pool: one waits on the database while
-  another assembles); per_s, the process's own resident memory after both passes (anon_mb: heap, caches, SQLite's
-  page caches) and its growth over the process before the assembler (growth_mb), and apart
-  from it the database file SQLite has mapped (file_mapped_mb: OS page cache, reclaimable).
+  another assembles); per_s, the process's own resident memory after both passes (anon_mb:
+  heap, caches, SQLite's page caches) and its growth over the process before the assembler
+  (growth_mb), and apart from it the database file SQLite has mapped (file_mapped_mb: OS page
+  cache, reclaimable).
   db_reads: the bounded map's database reads in the timed pass. --db sqlite|postgresql|both;
   the PostgreSQL database is built once on the benches' server and kept
   (certreg_bench_proofs_<n>_rev<schema>).
@@ -63,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import report
-from _pg import bench_server
+from _pg import bench_server, kept_database
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -456,27 +457,17 @@ def postgres_proof_database(admin_url: str, n: int) -> tuple[str, dict[str, floa
     """A PostgreSQL database of n anchored certificates on the benches' server (`admin_url`),
     built once and kept (named by n and the schema revision; drop it to rebuild)."""
     name = f"certreg_bench_proofs_{n}_rev{SCHEMA_REVISION}"
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            ).scalar()
-            if exists:
-                probe = create_engine(url)
-                try:
-                    with probe.connect() as db:
-                        stamp = db.execute(text("SELECT setup FROM bench_setup")).scalar()
-                    return url, json.loads(str(stamp))
-                except Exception:  # a half-built database (no stamp): build it again
-                    pass
-                finally:
-                    probe.dispose()
-                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    url, existed = kept_database(admin_url, name)
+    if existed:
+        probe = create_engine(url)
+        try:
+            with probe.connect() as db:
+                stamp = db.execute(text("SELECT setup FROM bench_setup")).scalar()
+            return url, json.loads(str(stamp))
+        except Exception:  # a half-built database (no stamp): build it again
+            url, _ = kept_database(admin_url, name, fresh=True)
+        finally:
+            probe.dispose()
     engine, setup = build_proofs(url, n)
     with engine.begin() as db:
         db.execute(text("CREATE TABLE bench_setup (setup text)"))

@@ -136,6 +136,20 @@ def test_bundles_through_the_lifecycle(
     assert len(withdrawn.model_dump_json()) < 3000
 
 
+def issued_and_anchored(
+    service: RegistryService, sessions: sessionmaker[Session], signer: NoteSigner
+) -> list[str]:
+    """The sample issuer's certificates, issued and anchored in one checkpoint; their ids."""
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
+    )
+    admit(service)
+    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
+    assert builder.prepare() is not None
+    anchor(builder, sessions, block=5)
+    return ids
+
+
 def test_a_cold_assembler_under_concurrent_load_does_not_exhaust_the_pool(
     database_url: str,
     service: RegistryService,
@@ -146,13 +160,7 @@ def test_a_cold_assembler_under_concurrent_load_does_not_exhaust_the_pool(
     # connection, then wait for the log tree's lock while its holder reads tiles on another.
     # Holding the first connection while waiting deadlocked the pool (seen under wrk as 500s
     # after the pool's 30 s timeout); here a pool of two and more threads than that.
-    builder = CheckpointBuilder(
-        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
-    )
-    admit(service)
-    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
-    assert builder.prepare() is not None
-    anchor(builder, sessions, block=5)
+    ids = issued_and_anchored(service, sessions, signer)
 
     small = make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
     try:
@@ -183,13 +191,7 @@ def test_bounded_bundles_are_the_whole_maps_and_read_their_nodes_with_the_row(
 ) -> None:
     # An API process proves from its top levels, an LRU and the nodes read in the bundle's own
     # statement (`ProofMap.wanted`); what it serves must be what the whole map in memory gives.
-    builder = CheckpointBuilder(
-        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
-    )
-    admit(service)
-    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
-    assert builder.prepare() is not None
-    anchor(builder, sessions, block=5)
+    ids = issued_and_anchored(service, sessions, signer)
     never_issued = ["0x" + "ab" * 32]
     for hot_nodes in (0, 100_000):
         reader = BoundedMapReader(engine, top_depth=1, hot_nodes=hot_nodes)
@@ -226,13 +228,7 @@ def test_a_connection_the_server_dropped_is_read_again(
     # statement run on a fresh one, and the caller sees nothing.
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server to drop a connection")
-    builder = CheckpointBuilder(
-        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=service._clock
-    )
-    admit(service)
-    ids = [r.certificate.id for r in service.issue_batch(ISSUER, sample_submissions())]
-    assert builder.prepare() is not None
-    anchor(builder, sessions, block=5)
+    ids = issued_and_anchored(service, sessions, signer)
     small = make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
     try:
         reader = BoundedMapReader(small, top_depth=1, hot_nodes=0)
