@@ -216,6 +216,7 @@ def test_bounded_bundles_are_the_whole_maps_and_read_their_nodes_with_the_row(
         assert reader.reads == 0, hot_nodes
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server
 def test_a_connection_the_server_dropped_is_read_again(
     database_url: str,
     engine: Engine,
@@ -226,8 +227,6 @@ def test_a_connection_the_server_dropped_is_read_again(
     # Proof reads run without a pre-ping (registry.db.engine.read_only): a pooled connection
     # PostgreSQL has terminated is found by the statement using it, then thrown away and the
     # statement run on a fresh one, and the caller sees nothing.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to drop a connection")
     ids = issued_and_anchored(service, sessions, signer)
     small = make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=5)
     try:
