@@ -72,6 +72,12 @@ class RegistryCollector(Collector):
                 "Errors the anchoring worker of this process retried after.",
                 value=worker.failures,
             )
+            yield GaugeMetricFamily(
+                "certreg_foreign_checkpoints",
+                "Checkpoints on chain this registry never made, as the anchoring worker of this "
+                "process last saw them (above 0: another holder of the anchoring key; alert).",
+                value=worker.foreign_checkpoints,
+            )
             yield CounterMetricFamily(
                 "certreg_worker_checkpoints_anchored",
                 "Checkpoints the anchoring worker of this process anchored.",

@@ -58,6 +58,8 @@ class WorkerConfig:
     poll_interval_s: float = 0.5
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    #: how often an idle worker asks the contract how many checkpoints it holds (one call)
+    watch_interval_s: float = 10.0
     #: how often a standby worker tries the lock: bounds how soon it takes over from a dead one
     lock_retry_s: float = 2.0
 
@@ -103,6 +105,9 @@ class AnchoringWorker:
         self._clock = clock
         self.failures = 0
         self.anchored = 0
+        #: checkpoints on chain this registry never made (another holder of the anchoring key)
+        self.foreign_checkpoints = 0
+        self._watched_at = float("-inf")
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -187,6 +192,7 @@ class AnchoringWorker:
         if not self._reconciled:
             self.reconcile()
             self._reconciled = True
+        self._watch()
         progressed = self._sync_issuer_keys()
         with self._sessions() as session:
             checkpoint = CheckpointRepository(session).latest()
@@ -222,6 +228,37 @@ class AnchoringWorker:
             self._send(checkpoint)
         self._confirm(checkpoint.index)
         return True
+
+    def _watch(self) -> None:
+        """Every `watch_interval_s`, compare the contract's checkpoint count with the
+        checkpoints this registry made (sent or about to be): more on chain means someone else
+        anchors with the anchoring role — a stolen key. Say so at error level, count it for
+        the metrics (`certreg_foreign_checkpoints`), and stop: never anchor over it."""
+        now = self._clock.monotonic()
+        if now - self._watched_at < self._config.watch_interval_s:
+            return
+        client = self.client()
+        on_chain = client.checkpoint_count()
+        self._watched_at = now
+        with self._sessions() as session:
+            latest = CheckpointRepository(session).latest()
+        made = 0 if latest is None else latest.index + 1
+        if on_chain <= made:
+            return
+        self.foreign_checkpoints = on_chain - made
+        log_event(
+            log,
+            "chain.foreign_checkpoint",
+            logging.ERROR,
+            contract=client.address,
+            on_chain=on_chain,
+            made=made,
+        )
+        raise ForkDetectedError(
+            f"contract {client.address}: got {on_chain} checkpoints, want at most {made}: "
+            "checkpoints this registry never made are on chain (is the anchoring key in other "
+            "hands? see docs/deploy.md)"
+        )
 
     # -- the three steps --------------------------------------------------------------------------
 
@@ -326,6 +363,7 @@ class AnchoringWorker:
         if self._key_client_factory is not None:
             self._await_pending(self.key_client())
         on_chain = client.checkpoint_count()
+        self._watched_at = self._clock.monotonic()  # the check below is the watch's too
         with self._sessions() as session:
             checkpoints = CheckpointRepository(session)
             anchored = checkpoints.latest_anchored()

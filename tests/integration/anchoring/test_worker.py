@@ -8,10 +8,13 @@ from sqlalchemy import select
 from anchoring.client import AnchorClient
 from anchoring.errors import ChainConnectionError
 from anchoring.lock import WorkerLock, WorkerLockHeldError
+from anchoring.metrics import RegistryCollector
 from anchoring.models import issuer_id_hash
 from anchoring.worker import ForkDetectedError, WorkerConfig
+from registry.core.log import LogTree
 from registry.db import models
 from registry.db.repositories import CheckpointRepository
+from registry.db.stores import SqlTileStore
 from tests.integration.anchoring.conftest import Stack
 from tests.integration.registry.conftest import admit, sample_submissions
 
@@ -132,6 +135,40 @@ class TestReconcile:
         )
         with pytest.raises(ForkDetectedError, match="another writer"):
             stack.worker().run_until_idle()
+
+    def test_a_checkpoint_someone_else_anchors_while_running_stops_the_worker(
+        self, stack: Stack
+    ) -> None:
+        # A stolen anchoring key in use: the running worker notices on its next watch (not
+        # only at start), logs it at error level, exposes it as a metric, and stops.
+        admit(stack.service)
+        stack.service.issue_batch(ISSUER, sample_submissions()[:3])
+        worker = stack.worker(
+            config=WorkerConfig(
+                checkpoint_interval_s=0.0, poll_interval_s=0.05, watch_interval_s=0.0
+            )
+        )
+        worker.run_until_idle()
+        assert worker.step() is False  # idle, and nothing foreign yet
+        [row] = db_checkpoints(stack)
+        # The thief extends the public log with a junk entry: consistent, so the contract
+        # takes it from the anchoring key.
+        with stack.sessions() as session:  # rolled back: the tiles written are not kept
+            tree = LogTree(SqlTileStore(session), tree_size=row.tree_size)
+            tree.append_many([b"junk"])
+            root = tree.root_hash()
+            proof = tree.consistency_proof(size1=row.tree_size, size2=row.tree_size + 1)
+        stack.chain.anchorer.anchor(
+            tree_size=row.tree_size + 1, log_root=root, map_root=b"\x67" * 32, proof=proof
+        )
+        with pytest.raises(ForkDetectedError, match="never made"):
+            worker.step()
+        assert worker.foreign_checkpoints == 1
+        metrics = {
+            m.name: m.samples[0].value
+            for m in RegistryCollector(stack.sessions, worker=lambda: worker).collect()
+        }
+        assert metrics["certreg_foreign_checkpoints"] == 1
 
 
 class TestChainOutage:

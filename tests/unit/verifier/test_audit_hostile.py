@@ -137,3 +137,22 @@ def test_an_unreachable_registry_is_no_audit(world: World) -> None:
 
     with pytest.raises(AuditUnavailableError, match="could not reach"):
         run(world, down)
+
+
+def test_a_checkpoint_on_chain_the_registry_never_made_is_a_finding(world: World) -> None:
+    # A stolen anchoring key in use: the chain holds a checkpoint the registry does not list.
+    chain = Chain(world)
+    honest = chain.checkpoints()
+    last = honest[-1]
+    foreign = Checkpoint(
+        len(honest), last.tree_size + 1, b"\x66" * 32, b"\x67" * 32, last.block_number + 1, 0
+    )
+    chain.checkpoints = lambda: [*honest, foreign]  # type: ignore[method-assign]
+    report = audit(
+        client=cast(AnchorClient, chain), http=registry(world), vkey=world.signer.verifier()
+    )
+    assert not report.ok
+    assert any(
+        f"checkpoint {foreign.index}: on chain, but the registry does not list it" in p
+        for p in report.problems
+    ), report.problems
