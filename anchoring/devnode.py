@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from anchoring.errors import ChainConnectionError
+from anchoring.settings import HARDHAT_MNEMONIC
 
 __all__ = [
     "HARDHAT_DIR",
@@ -30,9 +31,6 @@ __all__ = [
 ]
 
 HARDHAT_DIR: Final = Path(__file__).resolve().parent.parent / "hardhat-node"
-#: Hardhat's well-known development mnemonic (hardhat.config.js): public test keys that must
-#: never hold anything on a real network.
-HARDHAT_MNEMONIC: Final = "test test test test test test test test test test test junk"
 _READY: Final = "certreg-hardhat-node ready "
 
 

@@ -6,13 +6,42 @@ GoQuorum); only these settings differ — see docs/deploy.md for what each must 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Final
 
+from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_utils.address import is_address, to_checksum_address
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["AnchoringSettings"]
+__all__ = ["DEV_CHAIN_IDS", "HARDHAT_MNEMONIC", "AnchoringSettings", "hardhat_key_index"]
+
+#: chain ids of local development chains (Hardhat, Ganache/Geth dev), where Hardhat's public
+#: keys are expected
+DEV_CHAIN_IDS: Final = frozenset({31337, 1337})
+#: Hardhat's well-known development mnemonic (hardhat.config.js): public test keys that must
+#: never hold anything on a real network.
+HARDHAT_MNEMONIC: Final = "test test test test test test test test test test test junk"
+_HARDHAT_ACCOUNTS: Final = 20  # as many as a Hardhat node funds
+
+
+@functools.cache
+def _hardhat_keys() -> dict[bytes, int]:
+    seed = seed_from_mnemonic(HARDHAT_MNEMONIC, "")
+    return {
+        key_from_seed(seed, f"m/44'/60'/0'/0/{index}"): index for index in range(_HARDHAT_ACCOUNTS)
+    }
+
+
+def hardhat_key_index(key: str) -> int | None:
+    """The Hardhat account whose well-known key `key` (0x-hex) is, or None."""
+    body = key[2:] if key.startswith("0x") else key
+    try:
+        raw = bytes.fromhex(body)
+    except ValueError:
+        return None
+    return _hardhat_keys().get(raw)
 
 
 class AnchoringSettings(BaseSettings):
@@ -55,6 +84,25 @@ class AnchoringSettings(BaseSettings):
     max_priority_fee_wei: int | None = Field(default=None, ge=0)
     #: extra gas on top of the node's estimate, in percent
     gas_margin_percent: int = Field(default=20, ge=0, le=500)
+
+    @model_validator(mode="after")
+    def _no_public_keys_off_dev_chains(self) -> AnchoringSettings:
+        # Hardhat's accounts come from a published mnemonic: anyone holds their keys.
+        if self.chain_id in DEV_CHAIN_IDS:
+            return self
+        for name in ("anchorer_key", "deployer_key", "issuer_admin_key"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                continue
+            index = hardhat_key_index(secret.get_secret_value())
+            if index is not None:
+                raise ValueError(
+                    f"CERTREG_{name.upper()}: got Hardhat's well-known development key "
+                    f"(account {index}), which anyone can use, on chain {self.chain_id}; want "
+                    f"a key of your own (well-known keys only on dev chains "
+                    f"{', '.join(map(str, sorted(DEV_CHAIN_IDS)))})"
+                )
+        return self
 
     @field_validator("contract_address")
     @classmethod

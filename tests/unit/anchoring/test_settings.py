@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from anchoring.settings import AnchoringSettings
+from anchoring.devnode import dev_account
+from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings, hardhat_key_index
 
 KEY = "0x" + "4c" * 32
 
@@ -77,3 +78,23 @@ def test_a_bad_key_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
         AnchoringSettings()
     assert secret not in str(caught.value)
     assert "want 64 hex digits" in str(caught.value)
+
+
+@pytest.mark.parametrize("setting", ["anchorer_key", "deployer_key", "issuer_admin_key"])
+def test_hardhat_keys_are_refused_off_dev_chains(setting: str) -> None:
+    # Derived from Hardhat's published mnemonic: anyone can sign with them.
+    well_known = "0x" + bytes(dev_account(3).key).hex()
+    for chain_id in DEV_CHAIN_IDS:
+        AnchoringSettings.model_validate(
+            {"chain_id": chain_id, setting: well_known}
+        )  # fine on a dev chain
+    with pytest.raises(ValidationError, match=r"well-known development key \(account 3\)") as info:
+        AnchoringSettings.model_validate({"chain_id": 1_337_000, setting: well_known})
+    assert well_known[2:] not in str(info.value)  # the key itself is never echoed
+    own = "0x" + "5a" * 32
+    assert (
+        AnchoringSettings.model_validate({"chain_id": 1_337_000, setting: own}).chain_id
+        == 1_337_000
+    )
+    assert hardhat_key_index(own) is None
+    assert hardhat_key_index(well_known) == 3
