@@ -18,12 +18,14 @@ strings for addresses, frozen dataclasses for what it returns.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 
 import requests
 from eth_account import Account
@@ -70,6 +72,8 @@ __all__ = [
     "ChainClient",
     "PendingTransaction",
     "RoleName",
+    "redact_endpoint",
+    "scrub",
     "settings_artifact",
 ]
 
@@ -117,11 +121,35 @@ def _revert_data(exc: ContractLogicError) -> bytes:
 
 @contextmanager
 def _rpc(what: str) -> Iterator[None]:
-    """Turn transport failures into `ChainConnectionError` (RPC-level errors pass through)."""
+    """Turn transport failures into `ChainConnectionError` (RPC-level errors pass through).
+    The message is scrubbed of the endpoint's credentials: it reaches the logs."""
     try:
         yield
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise ChainConnectionError(f"{what}: got no answer from the node ({exc})") from exc
+        raise ChainConnectionError(
+            f"{what}: got no answer from the node ({scrub(str(exc))})"
+        ) from exc
+
+
+# An RPC URL may carry credentials: user:password@ before the host, or an API key in its path
+# or query (as hosted nodes issue them). Neither may reach a log or an error message.
+_USERINFO: Final = re.compile(r"//[^/@\s]+@")
+_REQUESTS_URL: Final = re.compile(r"(with url: )\S+")
+
+
+def redact_endpoint(url: str) -> str:
+    """`url` as logs may show it: scheme, host and port; the rest, if any, as `/…`."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "the node"
+    port = f":{parts.port}" if parts.port else ""
+    rest = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{rest}"
+
+
+def scrub(text: str) -> str:
+    """`text` (a transport error's message) without credentials or request paths."""
+    return _REQUESTS_URL.sub(r"\1…", _USERINFO.sub("//", text))
 
 
 def settings_artifact(settings: AnchoringSettings) -> ContractArtifact:
@@ -199,7 +227,7 @@ class ChainClient:
             raise ChainIdMismatchError(got=got, want=self.chain_id)
 
     def _endpoint(self) -> str:
-        return str(getattr(self.w3.provider, "endpoint_uri", "the node"))
+        return redact_endpoint(str(getattr(self.w3.provider, "endpoint_uri", "")))
 
     # -- fees, nonces, gas ---------------------------------------------------------------
 

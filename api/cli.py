@@ -614,8 +614,11 @@ def audit(
         typer.echo(f"certreg audit: {exc}", err=True)
         raise typer.Exit(EXIT_CANNOT_CONFIRM) from exc
     except CHAIN_ERRORS as exc:
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        typer.echo(f"certreg audit: the chain at {endpoints[0]} did not answer: {reason}", err=True)
+        from anchoring.client import redact_endpoint, scrub  # noqa: PLC0415 (fast --help)
+
+        reason = scrub(str(exc).splitlines()[0][:200]) if str(exc) else type(exc).__name__
+        where = redact_endpoint(endpoints[0])
+        typer.echo(f"certreg audit: the chain at {where} did not answer: {reason}", err=True)
         raise typer.Exit(EXIT_CANNOT_CONFIRM) from exc
     result = report.to_json()
     lines = [
