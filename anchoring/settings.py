@@ -48,8 +48,13 @@ class AnchoringSettings(BaseSettings):
     """How to reach the chain, which contract to use, and how to send transactions."""
 
     # extra="ignore": the .env file also holds the other components' CERTREG_ settings.
+    # hide_input_in_errors: a refused setting may be a private key; errors must not quote it.
     model_config = SettingsConfigDict(
-        env_prefix="CERTREG_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="CERTREG_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     #: JSON-RPC endpoint of the chain node (CERTREG_RPC_URL)

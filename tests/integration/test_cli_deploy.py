@@ -51,6 +51,9 @@ def test_deploy_text_with_options(chain: Chain, env: Path) -> None:
 
 def test_deploy_error_is_one_line_and_exit_1(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CERTREG_CHAIN_ID", "1")
+    # not one of Hardhat's public keys: those are refused off dev chains before any call
+    monkeypatch.setenv("CERTREG_ANCHORER_KEY", "0x" + "5a" * 32)
+    monkeypatch.setenv("CERTREG_DEPLOYER_KEY", "0x" + "5b" * 32)
     result = CliRunner().invoke(app, ["deploy"])
     assert result.exit_code == 1
     assert "chain id: got 31337 from the node, want 1" in result.stderr

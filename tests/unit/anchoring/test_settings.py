@@ -90,7 +90,8 @@ def test_hardhat_keys_are_refused_off_dev_chains(setting: str) -> None:
         )  # fine on a dev chain
     with pytest.raises(ValidationError, match=r"well-known development key \(account 3\)") as info:
         AnchoringSettings.model_validate({"chain_id": 1_337_000, setting: well_known})
-    assert well_known[2:] not in str(info.value)  # the key itself is never echoed
+    shown = str(info.value)  # the key itself is never echoed, not even in part
+    assert not any(well_known[i : i + 12] in shown for i in range(2, len(well_known) - 12)), shown
     own = "0x" + "5a" * 32
     assert (
         AnchoringSettings.model_validate({"chain_id": 1_337_000, setting: own}).chain_id
