@@ -95,17 +95,10 @@ class BoundedMapReader(VersionedMap):
         A caller that reads them with its own statement (the bundle's, in one round trip)
         hands the rows to `prove`."""
         path = int.from_bytes(key, "big") | _TOP_BIT
-        last = min(round(self.leaf_depth) + _FETCH_SLACK, 256)
-        hot = self._hot
-        wanted: list[int] = []
+        last = round(self.leaf_depth) + _FETCH_SLACK
+        positions = _path_and_siblings(path, first=self.top_depth + 1, last=last)
         with self._lock:
-            for depth in range(self.top_depth + 1, last + 1):
-                on_path = path >> (256 - depth)
-                if on_path not in hot:
-                    wanted.append(on_path)
-                if on_path ^ 1 not in hot:
-                    wanted.append(on_path ^ 1)
-        return wanted
+            return [p for p in positions if p not in self._hot]
 
     def prove(
         self,
@@ -191,6 +184,16 @@ class BoundedMapReader(VersionedMap):
         return len(self._top) + len(self._hot)
 
 
+def _path_and_siblings(path: int, *, first: int, last: int) -> list[int]:
+    """The positions on `path` (a key with its top bit set) and their siblings, at depths
+    `first` to `last` (at most 256)."""
+    positions: list[int] = []
+    for depth in range(first, min(last, 256) + 1):
+        on_path = path >> (256 - depth)
+        positions += (on_path, on_path ^ 1)
+    return positions
+
+
 class _ProofStore:
     """`MapStore` for one proof of one key: the top, the LRU, then the database."""
 
@@ -217,11 +220,8 @@ class _ProofStore:
 
     def _fetch_from(self, depth: int) -> None:
         """The key's path and its siblings from `depth` to a little below where proofs end."""
-        wanted: list[int] = []
         last = max(round(self._reader.leaf_depth) + _FETCH_SLACK, depth + 1)
-        for d in range(depth, min(last, 256) + 1):
-            on_path = self._path >> (256 - d)
-            wanted += (on_path, on_path ^ 1)
+        wanted = _path_and_siblings(self._path, first=depth, last=last)
         self.prefill(wanted, self._reader._read(wanted, self._version))
 
     def prefill(self, wanted: Sequence[int], found: Mapping[int, MapNode]) -> None:
