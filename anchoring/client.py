@@ -45,6 +45,7 @@ from web3.exceptions import (
 from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt, Wei
 
 from anchoring.artifacts import ContractArtifact, load_artifact
+from anchoring.authorisation import AnchorDomain, CheckpointStep
 from anchoring.deployment import load_deployment
 from anchoring.errors import (
     AnchoringError,
@@ -62,6 +63,7 @@ from anchoring.models import (
     AnchorResult,
     Checkpoint,
     IssuerKey,
+    Predecessor,
     TransactionResult,
     bytes32,
 )
@@ -77,7 +79,7 @@ __all__ = [
     "settings_artifact",
 ]
 
-RoleName = Literal["DEFAULT_ADMIN_ROLE", "ANCHORER_ROLE", "ISSUER_ADMIN_ROLE"]
+RoleName = Literal["DEFAULT_ADMIN_ROLE", "ANCHORER_ROLE", "ISSUER_ADMIN_ROLE", "LOG_SIGNER_ROLE"]
 
 _UINT64_MAX: Final = 2**64 - 1
 # What nodes say when the nonce we used is not the one they expect (Hardhat/EDR, Geth, Besu,
@@ -517,18 +519,75 @@ class AnchorClient:
         """Give up a role held by this client's own account."""
         return self._transact("renounceRole", self.role(name), self.chain.address)[0]
 
+    # -- the authority (DEFAULT_ADMIN_ROLE, handed over in two steps) --------------------------
+
+    def default_admin(self) -> ChecksumAddress:
+        """The one account holding `DEFAULT_ADMIN_ROLE`."""
+        return to_checksum_address(self._read("defaultAdmin"))
+
+    def default_admin_delay(self) -> int:
+        """Seconds between beginning and accepting a transfer of the authority."""
+        return int(self._read("defaultAdminDelay"))
+
+    def pending_default_admin(self) -> tuple[ChecksumAddress, int]:
+        """The account a transfer was begun to and when it may accept (Unix seconds); the zero
+        address and 0 when none is pending."""
+        account, schedule = self._read("pendingDefaultAdmin")
+        return to_checksum_address(account), int(schedule)
+
+    def begin_default_admin_transfer(self, new_admin: str) -> TransactionResult:
+        """Step 1, by the authority: name the next one (who accepts after the delay)."""
+        return self._transact("beginDefaultAdminTransfer", to_checksum_address(new_admin))[0]
+
+    def cancel_default_admin_transfer(self) -> TransactionResult:
+        return self._transact("cancelDefaultAdminTransfer")[0]
+
+    def accept_default_admin_transfer(self) -> TransactionResult:
+        """Step 2, by the pending authority, once the delay has passed."""
+        return self._transact("acceptDefaultAdminTransfer")[0]
+
+    # -- the log signer's authorisation ----------------------------------------------------------
+
+    def domain(self) -> AnchorDomain:
+        """The EIP-712 domain of this contract (the chain id is the one the node reported)."""
+        return AnchorDomain(chain_id=self.chain.chain_id, contract=self.address)
+
+    def checkpoint_digest(self, step: CheckpointStep) -> bytes:
+        """The contract's own EIP-712 digest of `step` (`checkpointDigest`)."""
+        return bytes(
+            self._read(
+                "checkpointDigest",
+                step.previous_tree_size,
+                step.previous_log_root,
+                step.tree_size,
+                step.log_root,
+                step.map_root,
+            )
+        )
+
     # -- checkpoints -------------------------------------------------------------------------
 
     def send_anchor(
-        self, *, tree_size: int, log_root: bytes, map_root: bytes, proof: Sequence[bytes]
+        self,
+        *,
+        tree_size: int,
+        log_root: bytes,
+        map_root: bytes,
+        proof: Sequence[bytes],
+        authorisation: bytes,
     ) -> PendingTransaction:
         """Send an `anchor` transaction without waiting (see `anchor`)."""
+        if not isinstance(authorisation, bytes | bytearray):
+            raise InvalidArgumentError(
+                f"authorisation: got {type(authorisation).__name__}, want 65 signature bytes"
+            )
         data = self._encode(
             "anchor",
             _uint64(tree_size, what="tree size"),
             bytes32(log_root, what="log root"),
             bytes32(map_root, what="map root"),
             [bytes32(h, what=f"consistency proof[{i}]") for i, h in enumerate(proof)],
+            bytes(authorisation),
         )
         return self.chain.send(to=self.address, data=data)
 
@@ -549,16 +608,30 @@ class AnchorClient:
         return AnchorResult(checkpoint=checkpoint, transaction=result)
 
     def anchor(
-        self, *, tree_size: int, log_root: bytes, map_root: bytes, proof: Sequence[bytes]
+        self,
+        *,
+        tree_size: int,
+        log_root: bytes,
+        map_root: bytes,
+        proof: Sequence[bytes],
+        authorisation: bytes,
     ) -> AnchorResult:
         """Anchor a checkpoint extending the latest one and wait until it is confirmed.
 
         `proof` is the RFC 9162 consistency proof from the latest anchored checkpoint (empty
-        for the first). Raises `TreeSizeNotGrowing`, `InvalidConsistencyProof` or
-        `AccessControlUnauthorizedAccount` when the contract refuses it.
+        for the first); `authorisation` the log signer's signature of the step
+        (`anchoring.authorisation`). Raises `UnauthorisedLogSigner` (or an `ECDSA…` error),
+        `TreeSizeNotGrowing`, `InvalidConsistencyProof` or `AccessControlUnauthorizedAccount`
+        when the contract refuses it.
         """
         return self.wait_anchor(
-            self.send_anchor(tree_size=tree_size, log_root=log_root, map_root=map_root, proof=proof)
+            self.send_anchor(
+                tree_size=tree_size,
+                log_root=log_root,
+                map_root=map_root,
+                proof=proof,
+                authorisation=authorisation,
+            )
         )
 
     def checkpoint_count(self, *, block: BlockIdentifier = "latest") -> int:
@@ -597,6 +670,25 @@ class AnchorClient:
             block_number=int(block_number),
             timestamp=int(timestamp),
         )
+
+    def predecessor(self) -> Predecessor | None:
+        """The contract this one succeeds and the checkpoint it starts from; None for a first
+        contract (docs/spec.md §7.7)."""
+        contract, index, tree_size, log_root, map_root = self._read("predecessor")
+        if tree_size == 0:
+            return None
+        return Predecessor(
+            contract=to_checksum_address(contract),
+            index=int(index),
+            tree_size=int(tree_size),
+            log_root=bytes(log_root),
+            map_root=bytes(map_root),
+        )
+
+    def anchor_base(self) -> Checkpoint | Predecessor | None:
+        """What the next anchor must extend: the latest checkpoint, else the checkpoint a
+        successor starts from, else None (a first contract's first anchor)."""
+        return self.latest_checkpoint() or self.predecessor()
 
     def checkpoints(self, *, start: int = 0, end: int | None = None) -> list[Checkpoint]:
         """Checkpoints `start` to `end` (exclusive; default: all), read at one block."""

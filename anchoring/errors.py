@@ -18,28 +18,37 @@ from eth_utils.crypto import keccak
 
 __all__ = [
     "AccessControlBadConfirmation",
+    "AccessControlEnforcedDefaultAdminDelay",
+    "AccessControlEnforcedDefaultAdminRules",
+    "AccessControlInvalidDefaultAdmin",
     "AccessControlUnauthorizedAccount",
     "AnchoringError",
     "ArtifactError",
+    "AuthorisationRefusedError",
     "ChainConnectionError",
     "ChainIdMismatchError",
     "CompileError",
     "ConfirmationTimeoutError",
     "ContractRevert",
     "DeploymentError",
+    "ECDSAInvalidSignature",
+    "ECDSAInvalidSignatureLength",
+    "ECDSAInvalidSignatureS",
     "ErrorString",
-    "InvalidAdmin",
     "InvalidArgumentError",
     "InvalidConsistencyProof",
+    "InvalidPredecessor",
     "IssuerKeyAlreadyRegistered",
     "IssuerKeyAlreadyRevoked",
     "IssuerKeyNotRegistered",
     "Panic",
     "RevokedBeforeValidFrom",
+    "SafeCastOverflowedUintDowncast",
     "SettingsError",
     "TransactionFailedError",
     "TransactionRejectedError",
     "TreeSizeNotGrowing",
+    "UnauthorisedLogSigner",
     "UnknownRevert",
     "ValidFromInPast",
     "ZeroPublicKey",
@@ -112,6 +121,18 @@ class ConfirmationTimeoutError(AnchoringError):
         self.timeout_s = timeout_s
 
 
+class AuthorisationRefusedError(AnchoringError):
+    """The log signer refused to authorise a checkpoint, or could not be asked.
+
+    `reason` is a stable word (e.g. `not_growing`, `inconsistent`, `bad_note`, `unavailable`)
+    so that the worker can tell "already anchored" from "something is wrong".
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ContractRevert(AnchoringError):  # noqa: N818 - subclasses carry the Solidity names
     """The contract reverted. Subclasses mirror the contract's custom errors one to one.
 
@@ -150,12 +171,31 @@ def _show(value: object) -> str:
     return str(value)
 
 
-class InvalidAdmin(ContractRevert):
-    """The admin is the zero address: got it, want an account that can grant roles."""
+class InvalidPredecessor(ContractRevert):
+    """Predecessor: got no contract with a checkpoint at that index, want the contract this one
+    succeeds and one of its checkpoints (zero address and index 0 for a first contract)."""
 
-    signature = "InvalidAdmin(address)"
-    fields = ("admin",)
-    admin: str
+    signature = "InvalidPredecessor(address,uint256)"
+    fields = ("predecessor", "index")
+    predecessor: str
+    index: int
+
+
+class UnauthorisedLogSigner(ContractRevert):
+    """The anchor's authorisation was not signed by a log signer over this very step."""
+
+    signature = "UnauthorisedLogSigner(address,bytes32)"
+    fields = ("signer", "digest")
+    signer: str
+    digest: bytes
+
+    @property
+    def meaning(self) -> str:
+        return (
+            f"authorisation: got a signature by {self.signer} (over another checkpoint, "
+            "previous checkpoint, chain or contract, or by a key without LOG_SIGNER_ROLE), "
+            f"want one by a log signer over digest 0x{self.digest.hex()}"
+        )
 
 
 class TreeSizeNotGrowing(ContractRevert):
@@ -231,17 +271,21 @@ class IssuerKeyNotRegistered(ContractRevert):
 
 
 class IssuerKeyAlreadyRevoked(ContractRevert):
-    """The issuer key is already revoked."""
+    """The issuer key is already revoked no later than the block asked for."""
 
-    signature = "IssuerKeyAlreadyRevoked(bytes32,bytes32,uint64)"
-    fields = ("issuer_id", "key_id", "revoked_at")
+    signature = "IssuerKeyAlreadyRevoked(bytes32,bytes32,uint64,uint64)"
+    fields = ("issuer_id", "key_id", "revoked_at", "requested")
     issuer_id: bytes
     key_id: bytes
     revoked_at: int
+    requested: int
 
     @property
     def meaning(self) -> str:
-        return f"issuer key: got one revoked at block {self.revoked_at}, want one in force"
+        return (
+            f"revocation block: got {self.requested}, want one before {self.revoked_at}, where "
+            "the key is already revoked (a revocation only moves earlier)"
+        )
 
 
 class RevokedBeforeValidFrom(ContractRevert):
@@ -277,6 +321,77 @@ class AccessControlBadConfirmation(ContractRevert):
     fields = ()
 
 
+class AccessControlInvalidDefaultAdmin(ContractRevert):
+    """The authority: got the zero address, want an account that can grant roles."""
+
+    signature = "AccessControlInvalidDefaultAdmin(address)"
+    fields = ("admin",)
+    admin: str
+
+
+class AccessControlEnforcedDefaultAdminRules(ContractRevert):
+    """The authority role: got a direct grant, revoke or early renounce, want the two-step
+    transfer (beginDefaultAdminTransfer, then acceptDefaultAdminTransfer after the delay)."""
+
+    signature = "AccessControlEnforcedDefaultAdminRules()"
+    fields = ()
+
+
+class AccessControlEnforcedDefaultAdminDelay(ContractRevert):
+    """The authority's transfer or renouncement is not yet due."""
+
+    signature = "AccessControlEnforcedDefaultAdminDelay(uint48)"
+    fields = ("schedule",)
+    schedule: int
+
+    @property
+    def meaning(self) -> str:
+        return (
+            "authority transfer: got it before its time, want it after "
+            f"{self.schedule} (Unix seconds) by the pending admin"
+        )
+
+
+class ECDSAInvalidSignature(ContractRevert):
+    """Authorisation: got a signature that recovers no account, want a secp256k1 signature."""
+
+    signature = "ECDSAInvalidSignature()"
+    fields = ()
+
+
+class ECDSAInvalidSignatureLength(ContractRevert):
+    """Authorisation: the signature has the wrong length."""
+
+    signature = "ECDSAInvalidSignatureLength(uint256)"
+    fields = ("length",)
+    length: int
+
+    @property
+    def meaning(self) -> str:
+        return f"authorisation: got {self.length} bytes, want 65 (r, s, v)"
+
+
+class ECDSAInvalidSignatureS(ContractRevert):
+    """Authorisation: got a malleable signature (high s), want the low-s form."""
+
+    signature = "ECDSAInvalidSignatureS(bytes32)"
+    fields = ("s",)
+    s: bytes
+
+
+class SafeCastOverflowedUintDowncast(ContractRevert):
+    """A value does not fit the contract's integer type (e.g. an admin delay above 2^48-1)."""
+
+    signature = "SafeCastOverflowedUintDowncast(uint8,uint256)"
+    fields = ("bits", "value")
+    bits: int
+    value: int
+
+    @property
+    def meaning(self) -> str:
+        return f"value: got {self.value}, want one that fits {self.bits} bits"
+
+
 class ErrorString(ContractRevert):
     """A `require(..., "reason")` or `revert("reason")` (the contract itself uses none)."""
 
@@ -302,7 +417,8 @@ class UnknownRevert(ContractRevert):
 
 
 _CUSTOM: Final[tuple[type[ContractRevert], ...]] = (
-    InvalidAdmin,
+    InvalidPredecessor,
+    UnauthorisedLogSigner,
     TreeSizeNotGrowing,
     InvalidConsistencyProof,
     ZeroPublicKey,
@@ -313,6 +429,13 @@ _CUSTOM: Final[tuple[type[ContractRevert], ...]] = (
     RevokedBeforeValidFrom,
     AccessControlUnauthorizedAccount,
     AccessControlBadConfirmation,
+    AccessControlInvalidDefaultAdmin,
+    AccessControlEnforcedDefaultAdminRules,
+    AccessControlEnforcedDefaultAdminDelay,
+    ECDSAInvalidSignature,
+    ECDSAInvalidSignatureLength,
+    ECDSAInvalidSignatureS,
+    SafeCastOverflowedUintDowncast,
 )
 _BUILTIN: Final[tuple[type[ContractRevert], ...]] = (ErrorString, Panic)
 

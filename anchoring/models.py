@@ -19,6 +19,7 @@ __all__ = [
     "AnchorResult",
     "Checkpoint",
     "IssuerKey",
+    "Predecessor",
     "TransactionResult",
     "bytes32",
     "issuer_id_hash",
@@ -60,6 +61,18 @@ class Checkpoint:
     map_root: bytes
     block_number: int
     timestamp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Predecessor:
+    """The contract a successor succeeds, and the checkpoint of it the successor starts from
+    (docs/spec.md §7.7): the successor's first anchor extends (`tree_size`, `log_root`)."""
+
+    contract: str
+    index: int
+    tree_size: int
+    log_root: bytes
+    map_root: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,9 @@ Each checkpoint goes prepared → sent → anchored, each step committed before 
 
 - **prepare**: when events wait (every N seconds or M events), form and sign the next
   checkpoint and store it `prepared` (with the log tiles it needs);
-- **send**: send `anchor(treeSize, logRoot, mapRoot, proof)` and store `sent` with the tx hash
-  and nonce;
+- **send**: ask the log signer (`anchoring.logsigner`, another process holding another key)
+  to authorise the checkpoint, send `anchor(treeSize, logRoot, mapRoot, proof, authorisation)`
+  and store `sent` with the tx hash and nonce;
 - **confirm**: wait for the receipt and the confirmations, then store `anchored` with the block,
   making the checkpoint's status map the anchored one in the same transaction.
 
@@ -33,8 +34,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchoring.client import AnchorClient, PendingTransaction
-from anchoring.errors import AnchoringError, ContractRevert, TreeSizeNotGrowing
+from anchoring.errors import (
+    AnchoringError,
+    AuthorisationRefusedError,
+    ContractRevert,
+    TreeSizeNotGrowing,
+)
 from anchoring.lock import WorkerLock, WorkerLockHeldError
+from anchoring.logsigner import Authoriser
 from anchoring.models import issuer_id_hash
 from registry.checkpointing import CheckpointBuilder
 from registry.clock import SYSTEM_CLOCK, Clock, naive_utc
@@ -85,6 +92,7 @@ class AnchoringWorker:
         sessions: sessionmaker[Session],
         builder: CheckpointBuilder,
         client_factory: Callable[[], AnchorClient],
+        authoriser_factory: Callable[[], Authoriser],
         config: WorkerConfig,
         key_client_factory: Callable[[], AnchorClient] | None = None,
         on_anchored: Callable[[models.Checkpoint], None] | None = None,
@@ -95,6 +103,9 @@ class AnchoringWorker:
         self._builder = builder
         self._client_factory = client_factory
         self._client: AnchorClient | None = None
+        # The log signer, asked for each checkpoint's authorisation before it is sent.
+        self._authoriser_factory = authoriser_factory
+        self._authoriser: Authoriser | None = None
         # Registering issuer keys needs ISSUER_ADMIN_ROLE, which may be another account.
         self._key_client_factory = key_client_factory
         self._key_client: AnchorClient | None = None
@@ -127,6 +138,7 @@ class AnchoringWorker:
                     self._reconciled = False
                     self._client = None
                     self._key_client = None
+                    self._authoriser = None
                     self._pending = None
                     log_event(
                         log,
@@ -179,6 +191,11 @@ class AnchoringWorker:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
+
+    def authoriser(self) -> Authoriser:
+        if self._authoriser is None:
+            self._authoriser = self._authoriser_factory()
+        return self._authoriser
 
     def key_client(self) -> AnchorClient:
         if self._key_client_factory is None:
@@ -267,11 +284,34 @@ class AnchoringWorker:
             proof = self._builder.consistency_proof(session, checkpoint)
         client = self.client()
         try:
+            authorisation = self.authoriser().authorise(note=checkpoint.note, proof=proof)
+        except AuthorisationRefusedError as exc:
+            if exc.reason != "not_growing":
+                raise
+            # The chain is at or past this size: ours landed unrecorded, or someone else's
+            # did. Reconciling tells which (and stops the worker on the latter).
+            self._reconciled = False
+            self.reconcile()
+            self._reconciled = True
+            return
+        step = authorisation.step
+        if (step.tree_size, step.log_root, step.map_root) != (
+            checkpoint.tree_size,
+            checkpoint.log_root,
+            checkpoint.map_root,
+        ):
+            raise AnchoringError(
+                f"log signer: got an authorisation of size {step.tree_size} root "
+                f"0x{step.log_root.hex()}, want checkpoint {checkpoint.index}'s size "
+                f"{checkpoint.tree_size} root 0x{checkpoint.log_root.hex()}"
+            )
+        try:
             pending = client.send_anchor(
                 tree_size=checkpoint.tree_size,
                 log_root=checkpoint.log_root,
                 map_root=checkpoint.map_root,
                 proof=proof,
+                authorisation=authorisation.signature,
             )
         except TreeSizeNotGrowing:
             # Already on chain (a send we did not record): reconciling marks it anchored.
@@ -295,6 +335,7 @@ class AnchoringWorker:
             index=checkpoint.index,
             tx_hash=pending.tx_hash,
             nonce=pending.nonce,
+            log_signer=authorisation.signer,
         )
         _crash_point("after_record_sent")
 

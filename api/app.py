@@ -3,11 +3,12 @@ built (or passed in) when the app starts."""
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -17,8 +18,9 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from anchoring.metrics import RegistryCollector
 from anchoring.pyecc import contain_py_ecc
+from api.deps import limit_clients
 from api.headers import SecurityHeadersMiddleware
-from api.limits import BodyLimitMiddleware, RateLimiter
+from api.limits import BodyLimitMiddleware, Limits
 from api.problems import install_problem_handlers
 from api.routes import certificates, transparency
 from api.settings import ApiSettings
@@ -53,7 +55,16 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = stack is None
-        app.state.stack = current = stack if stack is not None else Stack()
+        current = stack if stack is not None else Stack()
+        if own:
+            try:
+                current.check_settings(
+                    api_settings, worker=api_settings.run_worker
+                )  # a server process's own start-up check
+            except Exception:
+                current.close()
+                raise
+        app.state.stack = current
         metrics_registry.register(
             RegistryCollector(
                 current.storage.reading,
@@ -85,10 +96,12 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         lifespan=lifespan,
         docs_url=None,  # served below from the installed Swagger UI
         redoc_url=None,
+        # Every route, pages included: anonymous traffic is limited by client address.
+        dependencies=[Depends(limit_clients)],
     )
     app.state.settings = api_settings
-    app.state.rate_limiter = RateLimiter(
-        rate=api_settings.rate_limit_per_s, burst=api_settings.rate_limit_burst
+    app.state.limits = Limits(
+        api_settings, monotonic=stack.clock.monotonic if stack is not None else time.monotonic
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=api_settings.max_body_bytes)

@@ -85,20 +85,57 @@ def deploy(
         typer.Option(help="Account granted ANCHORER_ROLE; default: CERTREG_ANCHORER_KEY's."),
     ] = None,
     issuer_admin: Annotated[
-        str | None, typer.Option(help="Account granted ISSUER_ADMIN_ROLE; default: the admin.")
+        str | None,
+        typer.Option(
+            help="Account granted ISSUER_ADMIN_ROLE; default: CERTREG_ISSUER_ADMIN_KEY's "
+            "(on a dev chain: else the admin)."
+        ),
+    ] = None,
+    log_signer: Annotated[
+        str | None,
+        typer.Option(
+            help="Account granted LOG_SIGNER_ROLE (the `certreg log-signer` key); default: "
+            "CERTREG_LOG_SIGNER_KEY's."
+        ),
+    ] = None,
+    admin_delay: Annotated[
+        int,
+        typer.Option(
+            help="Seconds between beginning and accepting a transfer of the authority.", min=0
+        ),
+    ] = 3 * 24 * 3600,
+    predecessor: Annotated[
+        str | None,
+        typer.Option(
+            help="The contract this one succeeds (docs/spec.md §7.7); it starts from that "
+            "contract's checkpoint --predecessor-index (default: its latest)."
+        ),
+    ] = None,
+    predecessor_index: Annotated[
+        int | None, typer.Option(help="The predecessor's checkpoint to start from.", min=0)
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Deployment file; default: CERTREG_DEPLOYMENT_FILE.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy the anchoring contract, grant its roles, write the deployment file."""
+    """Deploy the anchoring contract, grant its roles, write the deployment file.
+
+    Off a development chain every role needs an account of its own: one account for two roles
+    is refused before anything is sent (docs/deploy.md §2)."""
     from anchoring.deploy import deploy_from_settings  # noqa: PLC0415 (keep --help fast)
     from anchoring.errors import AnchoringError  # noqa: PLC0415
 
     try:
         outcome = deploy_from_settings(
-            admin=admin, anchorer=anchorer, issuer_admin=issuer_admin, output=out
+            admin=admin,
+            anchorer=anchorer,
+            issuer_admin=issuer_admin,
+            log_signer=log_signer,
+            admin_delay_s=admin_delay,
+            predecessor=predecessor,
+            predecessor_index=predecessor_index,
+            output=out,
         )
     except AnchoringError as exc:
         typer.echo(f"certreg deploy: {exc}", err=True)
@@ -115,6 +152,53 @@ def deploy(
             f"wrote {outcome.path}",
         ],
     )
+
+
+@app.command("log-signer")
+def log_signer_command(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on; default: CERTREG_LOG_SIGNER_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port; default: CERTREG_LOG_SIGNER_PORT (8547).")
+    ] = None,
+) -> None:
+    """Run the log signer: authorise checkpoints the registry signed that extend the chain.
+
+    Holds CERTREG_LOG_SIGNER_KEY (LOG_SIGNER_ROLE) and pins CERTREG_REGISTRY_VKEY; reaches the
+    chain with CERTREG_RPC_URL, CERTREG_CHAIN_ID and the contract's address. Run it on another
+    host than the anchoring worker (docs/deploy.md §2); the worker finds it at
+    CERTREG_LOG_SIGNER_URL."""
+    from anchoring.errors import AnchoringError  # noqa: PLC0415 (keep --help fast)
+    from anchoring.logsigner import LogSigner, LogSignerService  # noqa: PLC0415
+    from anchoring.settings import LogSignerSettings  # noqa: PLC0415
+    from registry.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging()
+    settings = LogSignerSettings()
+    try:
+        signer = LogSigner.from_settings(settings)
+        service = LogSignerService(
+            signer,
+            host=host or settings.log_signer_host,
+            port=settings.log_signer_port if port is None else port,
+        )
+    except (AnchoringError, OSError) as exc:
+        raise _fail("log-signer", exc) from exc
+    if not signer.holds_role():
+        typer.echo(
+            f"certreg log-signer: account {signer.address} does not hold LOG_SIGNER_ROLE on "
+            f"{signer.contract.address}; the contract refuses its authorisations until the "
+            "authority grants it",
+            err=True,
+        )
+    typer.echo(f"log signer {signer.address} listening on {service.url}", err=True)
+    try:
+        service.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.stop()
 
 
 issuer_app = typer.Typer(
@@ -211,6 +295,68 @@ def issuer_rotate_key(issuer_id: str, as_json: JsonOption = False) -> None:
     emit(result, as_json=as_json, lines=[f"new signing key 0x{key_id.hex()} for {issuer_id}"])
 
 
+keys_app = typer.Typer(help="The registry's own secrets.", rich_markup_mode=None)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init(as_json: JsonOption = False) -> None:
+    """Create the checkpoint-signing key and the key-encryption key in CERTREG_DATA_DIR.
+
+    Each file is written readable by its owner only (0600) and never overwritten: an existing
+    one is kept. Move them to your secret store and set CERTREG_SIGNING_KEY and
+    CERTREG_KEY_ENCRYPTION_KEY, or keep the files where every replica reads the same ones."""
+    from registry.settings import (  # noqa: PLC0415
+        KEK_FILE,
+        SIGNING_KEY_FILE,
+        RegistrySettings,
+        create_secret_file,
+        new_kek,
+        new_signing_key,
+    )
+    from verifier.trust import fingerprint_of  # noqa: PLC0415
+
+    try:
+        settings = RegistrySettings()
+        files = {
+            "signing_key": (settings.data_dir / SIGNING_KEY_FILE, settings.signing_key),
+            "key_encryption_key": (settings.data_dir / KEK_FILE, settings.key_encryption_key),
+        }
+        made = {
+            "signing_key": lambda: new_signing_key(settings.origin),
+            "key_encryption_key": new_kek,
+        }
+        created: dict[str, str] = {}
+        kept: dict[str, str] = {}
+        for name, (path, configured) in files.items():
+            if configured is not None:
+                kept[name] = f"CERTREG_{name.upper()}"  # the environment wins; no file needed
+            elif create_secret_file(path, content=made[name]()):
+                created[name] = str(path)
+            else:
+                kept[name] = str(path)
+        vkey = settings.checkpoint_signer().verifier().vkey
+        settings.kek()  # a kept file must still be a usable key
+    except ValueError as exc:
+        raise _fail("keys init", exc) from exc
+    result = {
+        "created": created,
+        "kept": kept,
+        "registry_key": vkey,
+        "fingerprint": fingerprint_of(vkey),
+    }
+    emit(
+        result,
+        as_json=as_json,
+        lines=[
+            *(f"created {path} (mode 0600)" for path in created.values()),
+            *(f"kept {where}" for where in kept.values()),
+            f"registry key: {vkey}",
+            f"registry key fingerprint: {fingerprint_of(vkey)}",
+        ],
+    )
+
+
 @app.command()
 def anchor(
     once: Annotated[
@@ -233,6 +379,11 @@ def anchor(
 
     configure_logging()
     stack = _stack()
+    try:
+        stack.check_settings(worker=True)
+    except ValueError as exc:
+        stack.close()
+        raise _fail("anchor", exc) from exc
     worker = stack.worker
     if metrics_port is not None:
         from prometheus_client import REGISTRY, start_http_server  # noqa: PLC0415
@@ -287,7 +438,13 @@ def serve(
         os.environ["CERTREG_RUN_WORKER"] = "true"
     settings = ApiSettings()
     configure_logging()
-    _stack().close()  # migrate once, before the workers start
+    stack = _stack()  # migrates once, before the workers start
+    try:
+        stack.check_settings(settings, worker=settings.run_worker)
+    except ValueError as exc:
+        raise _fail("serve", exc) from exc
+    finally:
+        stack.close()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -296,6 +453,10 @@ def serve(
         workers=settings.workers,
         log_config=None,
         access_log=False,
+        # X-Forwarded-For/-Proto believed from CERTREG_TRUSTED_PROXIES only (uvicorn's default
+        # trusts 127.0.0.1: any local process could then pick its own client address).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
     )
 
 

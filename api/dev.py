@@ -4,10 +4,12 @@
    which port is taken (say, by another `make run`) and the command exits 1 at once.
 1. A Hardhat node on port 8545 — reused if one already answers there (e.g. `make chain` in
    another terminal), otherwise started now and stopped on exit.
-2. The contract: reused from `data/deployment.json` if its code is on that chain, otherwise
-   deployed (Hardhat account 0 is the authority and issuer admin, account 1 the anchorer).
-   A fresh chain cannot vouch for a database anchored on a chain that is gone, so an old
-   `data/` is then moved aside to `data.previous-<time>/` and the registry starts empty.
+2. The contract: reused from `data/deployment.json` if its code is on that chain and of the
+   current version, otherwise deployed (Hardhat account 0 is the authority and issuer admin,
+   account 1 the anchorer, account 2 the log signer, which signs in the worker's process here
+   only: a development chain; docs/deploy.md §2 for production). A fresh chain cannot vouch
+   for a database anchored on a chain that is gone, so an old `data/` is then moved aside to
+   `data.previous-<time>/` and the registry starts empty.
 3. A demo issuer (the sample certification body) if there is none; its API key is printed and
    kept in `data/demo-api-key.txt`.
 4. The API with the anchoring worker, one process, on http://127.0.0.1:8000.
@@ -41,6 +43,12 @@ def _answers(url: str) -> bool:
 def _has_code(url: str, address: str) -> bool:
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 5}))
     return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+
+
+def _current_abi_sha256() -> str:
+    from anchoring.artifacts import load_artifact  # noqa: PLC0415
+
+    return load_artifact().abi_sha256
 
 
 def _chain_id(url: str) -> int:
@@ -97,14 +105,16 @@ def run_dev(
 
 
 def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> None:
-    admin, anchorer = dev_account(0), dev_account(1)
+    admin, anchorer, log_signer = dev_account(0), dev_account(1), dev_account(2)
     env = {
+        "CERTREG_DEV": "true",  # generate local secrets; skip the production start-up checks
         "CERTREG_DATA_DIR": str(data),
         "CERTREG_RPC_URL": rpc,
         "CERTREG_CHAIN_ID": str(DEV_CHAIN_ID),
         "CERTREG_DEPLOYER_KEY": "0x" + bytes(admin.key).hex(),
         "CERTREG_ANCHORER_KEY": "0x" + bytes(anchorer.key).hex(),
         "CERTREG_ISSUER_ADMIN_KEY": "0x" + bytes(admin.key).hex(),
+        "CERTREG_LOG_SIGNER_KEY": "0x" + bytes(log_signer.key).hex(),
         "CERTREG_DEPLOYMENT_FILE": str(data / "deployment.json"),
         "CERTREG_CHECKPOINT_INTERVAL_S": str(checkpoint_interval_s),
         "CERTREG_PORT": str(port),
@@ -117,12 +127,17 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     deployment = data / "deployment.json"
     address = None
     if deployment.exists():
-        address = json.loads(deployment.read_text(encoding="utf-8")).get("address")
+        recorded = json.loads(deployment.read_text(encoding="utf-8"))
+        # A contract of an older version (another ABI) cannot take this worker's anchors.
+        if recorded.get("abi_sha256") == _current_abi_sha256():
+            address = recorded.get("address")
     if address is None or not _has_code(rpc, address):
         if data.exists() and any(data.iterdir()):
             aside = data.with_name(f"{data.name}.previous-{dt.datetime.now():%Y%m%d-%H%M%S}")
             shutil.move(str(data), str(aside))
-            typer.echo(f"data: the chain is new, so the old registry was moved to {aside}/")
+            typer.echo(
+                f"data: the chain or the contract is new, so the old registry was moved to {aside}/"
+            )
         from anchoring.deploy import deploy_from_settings  # noqa: PLC0415
 
         outcome = deploy_from_settings()

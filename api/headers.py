@@ -4,8 +4,9 @@
   (a bundle or a problem rendered as HTML);
 - `Cache-Control: no-store` on the answer to any request that carried credentials: an issuer's
   view of its certificates must not stay in a shared cache or a browser's history;
-- `Strict-Transport-Security` when the request came over TLS (directly, or through a proxy
-  trusted by uvicorn's `--forwarded-allow-ips`), so that browsers keep to https.
+- `Strict-Transport-Security` when the request came over TLS (directly, or through one of
+  `CERTREG_TRUSTED_PROXIES`, which `certreg serve` hands to uvicorn's `forwarded_allow_ips`), so
+  that browsers keep to https.
 """
 
 from starlette.datastructures import MutableHeaders

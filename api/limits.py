@@ -1,14 +1,29 @@
-"""Request body size limit (ASGI middleware) and rate limiting (token buckets, bounded)."""
+"""Request body size limit (ASGI middleware), rate limiting (token buckets, bounded) and the
+client address rate limits are keyed by (trusted-proxy aware)."""
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from api.problems import BodyTooLargeError, problem_response
+from api.settings import ApiSettings
 
-__all__ = ["BodyLimitMiddleware", "RateLimiter"]
+__all__ = [
+    "BodyLimitMiddleware",
+    "Limits",
+    "Network",
+    "RateLimiter",
+    "client_address",
+    "parse_networks",
+]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: IPv6 clients are keyed by their /64: one subscriber usually holds a whole /64 and could
+#: otherwise get a fresh bucket per address
+_IPV6_CLIENT_PREFIX = 64
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,16 +98,24 @@ class RateLimiter:
     keys, which is why keys are principals and client addresses, never caller-chosen strings.
     """
 
-    def __init__(self, *, rate: float, burst: int, max_keys: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        rate: float,
+        burst: int,
+        max_keys: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = rate
         self.burst = burst
         self.max_keys = max_keys
+        self._monotonic = monotonic
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
         """0 if a request may go now (and it is counted), else the seconds until it may."""
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             tokens = self._tokens(key, now)
             if tokens >= 1:
@@ -103,7 +126,7 @@ class RateLimiter:
 
     def wait(self, key: str) -> float:
         """The seconds until `key` may go again (0: now), counting nothing."""
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             if key not in self._buckets:
                 return 0.0
@@ -122,3 +145,91 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+    def charge(self, key: str, amount: float) -> None:
+        """Count `amount` tokens spent by `key` after the fact (work whose cost was known only
+        once done). The balance may go below zero, down to `-burst`: the key then waits until
+        it has paid back, and not longer."""
+        if amount <= 0:
+            return
+        now = self._monotonic()
+        with self._lock:
+            tokens = max(-float(self.burst), self._tokens(key, now) - amount)
+            self._put(key, (tokens, now))
+
+
+def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
+    """`CERTREG_TRUSTED_PROXIES` entries (addresses or CIDR blocks) as networks."""
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client a request counts against, as a rate-limit key.
+
+    `peer` is the TCP peer. Only when it is one of the `trusted` proxies is `X-Forwarded-For`
+    believed, and then read from the right: each trusted proxy appended the address it saw, so
+    the first address from the right that is not a trusted proxy is the client (entries further
+    left are whatever the client chose to send). IPv6 clients are keyed by their /64."""
+    address = _parse(peer)
+    if address is None:
+        return "address:unknown"
+    if forwarded_for and _within(address, trusted):
+        for entry in reversed(forwarded_for.split(",")):
+            hop = _parse(entry.strip())
+            if hop is None:
+                break  # a malformed hop: stop at the last proxy we can vouch for
+            address = hop
+            if not _within(hop, trusted):
+                break
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        network = ipaddress.IPv6Network((address, _IPV6_CLIENT_PREFIX), strict=False)
+        return f"address:{network}"
+    return f"address:{address}"
+
+
+def _parse(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _within(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Sequence[Network]
+) -> bool:
+    return any(address.version == n.version and address in n for n in networks)
+
+
+class Limits:
+    """The app's rate limiters (api/deps.py applies them), built from `ApiSettings`.
+
+    - `issuers`: requests of an authenticated issuer, keyed `issuer:<id>`;
+    - `addresses`: everything not authenticated — public pages and routes, and failed
+      authentications — keyed by client address;
+    - `chain_reads`: the chain reads `POST /v1/verify` makes for a client address.
+    """
+
+    def __init__(
+        self, settings: ApiSettings, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.issuers = RateLimiter(
+            rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst, monotonic=monotonic
+        )
+        self.addresses = RateLimiter(
+            rate=settings.public_rate_limit_per_s,
+            burst=settings.public_rate_limit_burst,
+            monotonic=monotonic,
+        )
+        self.chain_reads = RateLimiter(
+            rate=settings.verify_chain_reads_per_s,
+            burst=settings.verify_chain_reads_burst,
+            monotonic=monotonic,
+        )
+        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+
+    def client(self, peer: str | None, forwarded_for: str | None) -> str:
+        return client_address(peer, forwarded_for, self.trusted_proxies)

@@ -35,6 +35,7 @@ from registry.errors import (
     IllegalTransitionError,
     InvalidRequestError,
     NotFoundError,
+    QuotaExceededError,
     RetryLaterError,
     ServiceError,
 )
@@ -97,6 +98,7 @@ _TITLES = {
     "payload-too-large": "Request body too large",
     "unsupported-media-type": "Unsupported media type",
     "rate-limited": "Too many requests",
+    "quota-exceeded": "Daily issuance quota reached",
     "unavailable": "Service temporarily unavailable",
     "internal": "Internal error",
 }
@@ -108,6 +110,7 @@ _SERVICE_ERRORS: list[tuple[type[ServiceError], str, int]] = [
     (ForbiddenError, "forbidden", 403),
     (AuthenticationError, "unauthorized", 401),
     (InvalidRequestError, "invalid-request", 400),
+    (QuotaExceededError, "quota-exceeded", 429),
 ]
 
 
@@ -179,6 +182,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         for cls, kind, status in _SERVICE_ERRORS:
             if isinstance(exc, cls):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                if isinstance(exc, QuotaExceededError):
+                    headers = {"Retry-After": str(exc.retry_after_s)}
                 return problem_response(
                     kind, status, str(exc), instance=request.url.path, headers=headers
                 )

@@ -14,21 +14,66 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from anchoring.client import AnchorClient, settings_artifact
 from anchoring.deployment import load_deployment
-from anchoring.settings import AnchoringSettings
+from anchoring.logsigner import Authoriser, authoriser_from_settings
+from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
+from api.settings import ApiSettings
 from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
 from registry.checkpointing import CheckpointBuilder
 from registry.clock import SYSTEM_CLOCK, Clock
 from registry.core.verify import TrustAnchors
+from registry.errors import SettingsError
 from registry.service import RegistryService
-from registry.settings import RegistrySettings
+from registry.settings import KEK_FILE, SIGNING_KEY_FILE, RegistrySettings
 from registry.storage import Storage
 from registry.transparency import TransparencyService
 from verifier.chain import ChainReader, read_only_client
 from verifier.refresh import RefreshError
 from verifier.verify import Verifier
 
-__all__ = ["AssemblerStatusSource", "Stack"]
+__all__ = ["AssemblerStatusSource", "Stack", "missing_settings"]
+
+
+def missing_settings(
+    registry: RegistrySettings,
+    chain: AnchoringSettings,
+    api: ApiSettings | None = None,
+    *,
+    worker: bool = False,
+) -> list[str]:
+    """What a deployment has left unset that only a development run may leave to a default.
+
+    Each default would be wrong somewhere it matters: a secret generated per replica (replicas
+    then sign with different keys), Hardhat's chain id, a contract looked up in a file nobody
+    wrote, QR codes pointing at 127.0.0.1. `certreg dev` sets `CERTREG_DEV` and is exempt."""
+    if registry.dev:
+        return []
+    missing = []
+    if not registry.has_secret("signing_key"):
+        missing.append(
+            "CERTREG_SIGNING_KEY (the checkpoint-signing key; or run `certreg keys init` for "
+            f"{registry.data_dir / SIGNING_KEY_FILE})"
+        )
+    if not registry.has_secret("key_encryption_key"):
+        missing.append(
+            "CERTREG_KEY_ENCRYPTION_KEY (seals issuers' keys; or run `certreg keys init` for "
+            f"{registry.data_dir / KEK_FILE})"
+        )
+    if "chain_id" not in chain.model_fields_set:
+        missing.append("CERTREG_CHAIN_ID (the chain id your node reports)")
+    if chain.contract_address is None and not chain.deployment_file.is_file():
+        missing.append(
+            "CERTREG_CONTRACT_ADDRESS (the anchoring contract; or the file "
+            f"{chain.deployment_file} that `certreg deploy` writes)"
+        )
+    in_process_signer = chain.chain_id in DEV_CHAIN_IDS and chain.log_signer_key is not None
+    if worker and not chain.log_signer_url and not in_process_signer:
+        missing.append(
+            "CERTREG_LOG_SIGNER_URL (the `certreg log-signer` that authorises each checkpoint)"
+        )
+    if api is not None and "public_base_url" not in api.model_fields_set:
+        missing.append("CERTREG_PUBLIC_BASE_URL (the https:// address QR codes and links use)")
+    return missing
 
 
 class AssemblerStatusSource:
@@ -74,6 +119,7 @@ class Stack:
             sessions=self.sessions,
             kek=self.settings.kek(),
             max_batch_size=self.settings.max_batch_size,
+            issuance_quota_per_day=self.settings.issuance_quota_per_day,
             clock=self.clock.now,
         )
 
@@ -122,6 +168,12 @@ class Stack:
             self.chain_settings, key=self.chain_settings.issuer_admin_key
         )
 
+    def log_signer(self) -> Authoriser:
+        """The log signer the worker asks (CERTREG_LOG_SIGNER_URL; in-process on dev chains)."""
+        return authoriser_from_settings(
+            self.chain_settings, registry_key=self.settings.checkpoint_signer().verifier()
+        )
+
     @cached_property
     def worker(self) -> AnchoringWorker:
         return AnchoringWorker(
@@ -129,6 +181,7 @@ class Stack:
             sessions=self.sessions,
             builder=self.builder,
             client_factory=self.anchor_client,
+            authoriser_factory=self.log_signer,
             key_client_factory=self.issuer_admin_client,
             config=WorkerConfig(
                 checkpoint_interval_s=self.settings.checkpoint_interval_s,
@@ -171,6 +224,17 @@ class Stack:
             status_source=AssemblerStatusSource(self.assembler),
             clock=self.clock.now,
         )
+
+    def check_settings(self, api: ApiSettings | None = None, *, worker: bool = False) -> None:
+        """Refuse to start with a setting missing (`missing_settings`), naming every one;
+        `worker`: this process anchors (`certreg anchor`, `serve --with-worker`)."""
+        missing = missing_settings(self.settings, self.chain_settings, api, worker=worker)
+        if missing:
+            raise SettingsError(
+                "missing settings: got no "
+                + "; no ".join(missing)
+                + "; want each set (docs/deploy.md), or `certreg dev` for a local run"
+            )
 
     def close(self) -> None:
         self.storage.close()

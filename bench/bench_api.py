@@ -157,17 +157,25 @@ def bench(n: int) -> None:
         deployment = deploy_contract(chain, admin=admin.address)
         AnchorClient(chain, deployment.address).grant_role("ANCHORER_ROLE", anchorer.address)
         AnchorClient(chain, deployment.address).grant_role("ISSUER_ADMIN_ROLE", admin.address)
+        log_signer = dev_account(4)
+        AnchorClient(chain, deployment.address).grant_role("LOG_SIGNER_ROLE", log_signer.address)
         env = {
+            "CERTREG_DEV": "true",  # secrets generated in workdir, as `certreg dev` does
             "CERTREG_DATA_DIR": str(workdir),
             "CERTREG_RPC_URL": node.url,
             "CERTREG_CHAIN_ID": "31337",
             "CERTREG_CONTRACT_ADDRESS": deployment.address,
             "CERTREG_ANCHORER_KEY": "0x" + bytes(anchorer.key).hex(),
             "CERTREG_ISSUER_ADMIN_KEY": "0x" + bytes(admin.key).hex(),
+            "CERTREG_LOG_SIGNER_KEY": "0x" + bytes(log_signer.key).hex(),  # in process: dev chain
             "CERTREG_CHECKPOINT_INTERVAL_S": "0",
             "CERTREG_CHECKPOINT_MAX_EVENTS": "1000000",
             "CERTREG_RATE_LIMIT_PER_S": "1000000",
             "CERTREG_RATE_LIMIT_BURST": "1000000",
+            "CERTREG_PUBLIC_RATE_LIMIT_PER_S": "1000000",
+            "CERTREG_PUBLIC_RATE_LIMIT_BURST": "1000000",
+            "CERTREG_VERIFY_CHAIN_READS_PER_S": "1000000",
+            "CERTREG_VERIFY_CHAIN_READS_BURST": "1000000",
         }
         os.environ.update(env)
         key, ids = build(n)

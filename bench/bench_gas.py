@@ -11,6 +11,9 @@ Cases (gas is the transaction's gasUsed, so it includes the 21,000 base and the 
 - per_cert n=<events>: a checkpoint covering n new events on a log of 1,000,000 entries, with
   gas_per_cert = gas / n. The target is <= 15 gas per certificate at 10,000 events.
 
+Every anchor carries the log signer's EIP-712 authorisation (65 bytes, one `ecrecover`), as
+the worker's do (docs/spec.md §7.3).
+
 Consistency proofs of logs of millions of entries come from a log whose entries are all equal:
 then every subtree's hash depends only on its size, so roots and proofs of any size cost
 O(log^2 n) to compute. The contract's work (proof length, hash count, storage) depends only on
@@ -24,6 +27,7 @@ from functools import cache
 from _common import report, sizes_from_args
 from web3 import Web3
 
+from anchoring.authorisation import CheckpointStep, sign_step
 from anchoring.client import AnchorClient, ChainClient
 from anchoring.deploy import deploy_contract
 from anchoring.devnode import dev_account, start_hardhat_node
@@ -119,6 +123,8 @@ class Bench:
         result = self.admin.grant_role("ANCHORER_ROLE", dev_account(1).address)
         report("grant_role", 1, gas=result.gas_used)
         self.admin.grant_role("ISSUER_ADMIN_ROLE", dev_account(2).address)
+        self.log_signer = dev_account(4)
+        self.admin.grant_role("LOG_SIGNER_ROLE", self.log_signer.address)
         self.address = deployment.address
 
     def client(self, index: int) -> AnchorClient:
@@ -131,17 +137,35 @@ class Bench:
     def _revert(self, snapshot: str) -> None:
         self.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
 
+    def authorise(self, client: AnchorClient, size: int) -> bytes:
+        """The log signer's authorisation of the step from the chain's latest to `size`."""
+        step = CheckpointStep.on_top_of(
+            client.latest_checkpoint(),
+            tree_size=size,
+            log_root=uniform_root(size),
+            map_root=MAP_ROOT,
+        )
+        return sign_step(self.log_signer, client.domain(), step).signature
+
     def anchor_gas(self, size1: int, size2: int) -> tuple[int, int, int]:
         """(gas of a first anchor at size1, of the next one at size2, proof length)."""
         snapshot = self._snapshot()
         try:
             anchorer = self.client(1)
             first = anchorer.anchor(
-                tree_size=size1, log_root=uniform_root(size1), map_root=MAP_ROOT, proof=[]
+                tree_size=size1,
+                log_root=uniform_root(size1),
+                map_root=MAP_ROOT,
+                proof=[],
+                authorisation=self.authorise(anchorer, size1),
             )
             proof = uniform_proof(size1, size2)
             later = anchorer.anchor(
-                tree_size=size2, log_root=uniform_root(size2), map_root=MAP_ROOT, proof=proof
+                tree_size=size2,
+                log_root=uniform_root(size2),
+                map_root=MAP_ROOT,
+                proof=proof,
+                authorisation=self.authorise(anchorer, size2),
             )
             return first.transaction.gas_used, later.transaction.gas_used, len(proof)
         finally:

@@ -1,21 +1,44 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from
+    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ICertregAnchor} from "./ICertregAnchor.sol";
 import {RFC6962} from "./RFC6962.sol";
 
 /// @title certreg anchoring contract: log checkpoints and the issuer-key registry
 /// @notice Accepts a checkpoint (log size, log root, status-map root) only with an RFC 9162
 /// consistency proof from the latest one, so the anchored history can only be extended, never
-/// rewritten. Also the registry of issuers' Ed25519 keys, so that a verifier needs nothing but
-/// the chain. Roles: `DEFAULT_ADMIN_ROLE` (the authority) grants the others; `ANCHORER_ROLE`
-/// anchors; `ISSUER_ADMIN_ROLE` registers and revokes issuer keys.
-contract CertregAnchor is AccessControl, ICertregAnchor {
+/// rewritten, and only with the log signer's EIP-712 authorisation of exactly that step, so
+/// that the sending key alone anchors nothing (docs/spec.md §7.3). Also the registry of
+/// issuers' Ed25519 keys, so that a verifier needs nothing but the chain. Roles:
+/// `DEFAULT_ADMIN_ROLE` (the authority; one account, moved in two steps with a delay) grants
+/// the others; `ANCHORER_ROLE` sends anchors; `LOG_SIGNER_ROLE` authorises them;
+/// `ISSUER_ADMIN_ROLE` registers and revokes issuer keys.
+contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
     /// @inheritdoc ICertregAnchor
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
     /// @inheritdoc ICertregAnchor
     bytes32 public constant ISSUER_ADMIN_ROLE = keccak256("ISSUER_ADMIN_ROLE");
+    /// @inheritdoc ICertregAnchor
+    bytes32 public constant LOG_SIGNER_ROLE = keccak256("LOG_SIGNER_ROLE");
+
+    // EIP-712 (docs/spec.md §7.3). The domain separator is computed per call from constants,
+    // not cached in immutables as OpenZeppelin's `EIP712` does: immutables would make the
+    // runtime code differ per chain and address, and clients and verifiers compare it byte for
+    // byte with the artifact (§7.6); `EIP712` also pulls in code using `mcopy`, which the
+    // London build (GoQuorum) cannot have. It costs a few hundred gas per anchor.
+    bytes32 private constant _DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    string private constant _NAME = "CertregAnchor";
+    string private constant _VERSION = "2";
+    bytes32 private constant _CHECKPOINT_TYPEHASH = keccak256(
+        "Checkpoint(uint64 previousTreeSize,bytes32 previousLogRoot,uint64 treeSize,"
+        "bytes32 logRoot,bytes32 mapRoot)"
+    );
 
     // The three 64-bit fields share one slot: a checkpoint costs three fresh storage slots
     // instead of five, most of the gas of an anchor.
@@ -36,13 +59,46 @@ contract CertregAnchor is AccessControl, ICertregAnchor {
     Checkpoint[] private _checkpoints;
     mapping(bytes32 issuerId => mapping(bytes32 keyId => IssuerKey)) private _issuerKeys;
 
+    // The contract this one succeeds and the checkpoint of it this one starts from
+    // (docs/spec.md §7.7); all zero for a first contract. Address and size share a slot: the
+    // first anchor reads it once.
+    address private _predecessor;
+    uint64 private _startTreeSize;
+    uint256 private _predecessorIndex;
+    bytes32 private _startLogRoot;
+    bytes32 private _startMapRoot;
+
     /// @notice Deploy with `admin` as the authority (`DEFAULT_ADMIN_ROLE`), who grants the
-    /// other roles.
-    constructor(address admin) {
-        if (admin == address(0)) {
-            revert InvalidAdmin(admin);
+    /// other roles; handing the authority to another account takes two steps, `adminDelay`
+    /// seconds apart (OpenZeppelin `AccessControlDefaultAdminRules`). A successor names its
+    /// `predecessorContract` (zero for a first contract) and the index of the predecessor's
+    /// checkpoint it starts from, read here from the predecessor itself: the first anchor must
+    /// extend it (docs/spec.md §7.7).
+    constructor(
+        address admin,
+        uint48 adminDelay,
+        address predecessorContract,
+        uint256 predecessorIndex
+    ) AccessControlDefaultAdminRules(adminDelay, admin) {
+        if (predecessorContract == address(0)) {
+            if (predecessorIndex != 0) {
+                revert InvalidPredecessor(predecessorContract, predecessorIndex);
+            }
+            return;
         }
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        if (predecessorContract.code.length == 0) {
+            revert InvalidPredecessor(predecessorContract, predecessorIndex);
+        }
+        (uint64 treeSize, bytes32 logRoot, bytes32 mapRoot,,) =
+            ICertregAnchor(predecessorContract).checkpoint(predecessorIndex);
+        if (treeSize == 0) {
+            revert InvalidPredecessor(predecessorContract, predecessorIndex);
+        }
+        _predecessor = predecessorContract;
+        _startTreeSize = treeSize;
+        _predecessorIndex = predecessorIndex;
+        _startLogRoot = logRoot;
+        _startMapRoot = mapRoot;
     }
 
     /// @inheritdoc ICertregAnchor
@@ -50,30 +106,42 @@ contract CertregAnchor is AccessControl, ICertregAnchor {
         uint64 treeSize,
         bytes32 logRoot,
         bytes32 mapRoot,
-        bytes32[] calldata consistencyProof
+        bytes32[] calldata consistencyProof,
+        bytes calldata authorisation
     ) external onlyRole(ANCHORER_ROLE) {
         uint256 index = _checkpoints.length;
-        if (index == 0) {
-            if (treeSize == 0) {
-                revert TreeSizeNotGrowing(treeSize, 0);
+        uint64 latestSize;
+        bytes32 latestRoot;
+        if (index != 0) {
+            Checkpoint storage latest = _checkpoints[index - 1];
+            latestSize = latest.treeSize;
+            latestRoot = latest.logRoot;
+        } else {
+            // A successor's first anchor extends the checkpoint it starts from (0 otherwise).
+            latestSize = _startTreeSize;
+            if (latestSize != 0) {
+                latestRoot = _startLogRoot;
             }
+        }
+        // First the signature: without the log signer's word nothing else is looked at.
+        bytes32 digest =
+            _checkpointDigest(latestSize, latestRoot, treeSize, logRoot, mapRoot);
+        address signer = ECDSA.recoverCalldata(digest, authorisation);
+        if (!hasRole(LOG_SIGNER_ROLE, signer)) {
+            revert UnauthorisedLogSigner(signer, digest);
+        }
+        if (treeSize <= latestSize) {
+            revert TreeSizeNotGrowing(treeSize, latestSize);
+        }
+        if (latestSize == 0) {
             // Every tree extends the empty one; a proof here would be meaningless.
             if (consistencyProof.length != 0) {
                 revert InvalidConsistencyProof(0, treeSize, consistencyProof.length);
             }
-        } else {
-            Checkpoint storage latest = _checkpoints[index - 1];
-            uint64 latestSize = latest.treeSize;
-            if (treeSize <= latestSize) {
-                revert TreeSizeNotGrowing(treeSize, latestSize);
-            }
-            if (
-                !RFC6962.verifyConsistency(
-                    latestSize, treeSize, latest.logRoot, logRoot, consistencyProof
-                )
-            ) {
-                revert InvalidConsistencyProof(latestSize, treeSize, consistencyProof.length);
-            }
+        } else if (
+            !RFC6962.verifyConsistency(latestSize, treeSize, latestRoot, logRoot, consistencyProof)
+        ) {
+            revert InvalidConsistencyProof(latestSize, treeSize, consistencyProof.length);
         }
         _checkpoints.push(
             Checkpoint({
@@ -85,6 +153,76 @@ contract CertregAnchor is AccessControl, ICertregAnchor {
             })
         );
         emit CheckpointAnchored(index, treeSize, logRoot, mapRoot);
+    }
+
+    /// @inheritdoc ICertregAnchor
+    function checkpointDigest(
+        uint64 previousTreeSize,
+        bytes32 previousLogRoot,
+        uint64 treeSize,
+        bytes32 logRoot,
+        bytes32 mapRoot
+    ) external view returns (bytes32) {
+        return _checkpointDigest(previousTreeSize, previousLogRoot, treeSize, logRoot, mapRoot);
+    }
+
+    /// @inheritdoc ICertregAnchor
+    function predecessor()
+        external
+        view
+        returns (
+            address predecessorContract,
+            uint256 predecessorIndex,
+            uint64 treeSize,
+            bytes32 logRoot,
+            bytes32 mapRoot
+        )
+    {
+        return (_predecessor, _predecessorIndex, _startTreeSize, _startLogRoot, _startMapRoot);
+    }
+
+    /// @inheritdoc IERC5267
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        // name, version, chainId, verifyingContract (ERC-5267)
+        return (hex"0f", _NAME, _VERSION, block.chainid, address(this), bytes32(0), extensions);
+    }
+
+    function _checkpointDigest(
+        uint64 previousTreeSize,
+        bytes32 previousLogRoot,
+        uint64 treeSize,
+        bytes32 logRoot,
+        bytes32 mapRoot
+    ) private view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                _DOMAIN_TYPEHASH,
+                keccak256(bytes(_NAME)),
+                keccak256(bytes(_VERSION)),
+                block.chainid,
+                address(this)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _CHECKPOINT_TYPEHASH, previousTreeSize, previousLogRoot, treeSize, logRoot, mapRoot
+            )
+        );
+        // EIP-712's encoding, as OpenZeppelin's `MessageHashUtils.toTypedDataHash`; that library
+        // is not imported: it pulls in code using `mcopy`, which the London build cannot have.
+        return keccak256(abi.encodePacked(hex"1901", domain, structHash));
     }
 
     /// @inheritdoc ICertregAnchor
@@ -185,10 +323,13 @@ contract CertregAnchor is AccessControl, ICertregAnchor {
         if (key.publicKey == bytes32(0)) {
             revert IssuerKeyNotRegistered(issuerId, keyId);
         }
-        if (key.revokedAt != 0) {
-            revert IssuerKeyAlreadyRevoked(issuerId, keyId, key.revokedAt);
-        }
         uint64 effective = revokedAt == 0 ? uint64(block.number) : revokedAt;
+        // A revocation may move earlier (a compromise found out later than first thought),
+        // never later: a signature once refused stays refused. A revocation dated in the future
+        // therefore never blocks an earlier one.
+        if (key.revokedAt != 0 && effective >= key.revokedAt) {
+            revert IssuerKeyAlreadyRevoked(issuerId, keyId, key.revokedAt, effective);
+        }
         if (effective < key.validFrom) {
             revert RevokedBeforeValidFrom(effective, key.validFrom);
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ICertregAnchorErrors} from "./ICertregAnchorErrors.sol";
 
 /// @title The certreg anchoring contract's public interface
@@ -11,7 +12,7 @@ import {ICertregAnchorErrors} from "./ICertregAnchorErrors.sol";
 /// `validFrom <= b < revokedAt` (or from `validFrom` on while `revokedAt` is 0).
 /// The functions down to `issuerKey` are the stable interface of docs/spec.md §7.1 that
 /// independent verifiers rely on; they never change.
-interface ICertregAnchor is ICertregAnchorErrors {
+interface ICertregAnchor is ICertregAnchorErrors, IERC5267 {
     /// @notice A checkpoint was anchored at position `index`.
     event CheckpointAnchored(
         uint256 indexed index, uint64 indexed treeSize, bytes32 indexed logRoot, bytes32 mapRoot
@@ -23,31 +24,72 @@ interface ICertregAnchor is ICertregAnchorErrors {
         bytes32 indexed issuerId, bytes32 indexed keyId, bytes32 publicKey, uint64 validFrom
     );
 
-    /// @notice The key `keyId` of `issuerId` is revoked from block `revokedAt` on.
+    /// @notice The key `keyId` of `issuerId` is revoked from block `revokedAt` on. Emitted
+    /// again, with the earlier block, when a revocation is moved earlier.
     event IssuerKeyRevoked(bytes32 indexed issuerId, bytes32 indexed keyId, uint64 revokedAt);
 
     /// @notice The role allowed to call `anchor` (the registry's sending account).
     function ANCHORER_ROLE() external view returns (bytes32);
 
+    /// @notice The role whose EIP-712 signature `anchor` needs (the registry's log signer,
+    /// kept apart from the sending account).
+    function LOG_SIGNER_ROLE() external view returns (bytes32);
+
     /// @notice The role allowed to register and revoke issuer keys.
     function ISSUER_ADMIN_ROLE() external view returns (bytes32);
 
-    /// @notice Anchor a checkpoint that extends the latest one.
+    /// @notice Anchor a checkpoint that extends the latest one, as the log signer authorised.
     /// @dev Reverts with `AccessControlUnauthorizedAccount` unless the caller holds
-    /// `ANCHORER_ROLE`, `TreeSizeNotGrowing` unless `treeSize` exceeds the latest tree size,
-    /// and `InvalidConsistencyProof` unless `consistencyProof` is the RFC 9162 consistency
-    /// proof from the latest checkpoint to (`treeSize`, `logRoot`). The first checkpoint
+    /// `ANCHORER_ROLE`; with OpenZeppelin's `ECDSAInvalidSignature`,
+    /// `ECDSAInvalidSignatureLength` or `ECDSAInvalidSignatureS` for a malformed
+    /// `authorisation`, and `UnauthorisedLogSigner` unless it is the EIP-712 signature, by an
+    /// account holding `LOG_SIGNER_ROLE`, of `Checkpoint(previousTreeSize, previousLogRoot,
+    /// treeSize, logRoot, mapRoot)` with the latest checkpoint's size and root as the previous
+    /// ones (before the first: those of the checkpoint `predecessor` names, or 0 and zero bytes
+    /// for a first contract; see `checkpointDigest`); then
+    /// `TreeSizeNotGrowing` unless `treeSize` exceeds the latest tree size, and
+    /// `InvalidConsistencyProof` unless `consistencyProof` is the RFC 9162 consistency proof
+    /// from the latest checkpoint (before the first: the predecessor's checkpoint this contract
+    /// starts from) to (`treeSize`, `logRoot`). The first checkpoint of a first contract
     /// extends the empty log, for which no proof exists: it needs an empty proof.
     /// @param treeSize Number of entries in the log.
     /// @param logRoot RFC 6962 root hash of the log at `treeSize`.
     /// @param mapRoot Root of the status map derived from the log's first `treeSize` entries.
     /// @param consistencyProof RFC 9162 §2.1.4 consistency proof from the latest checkpoint.
+    /// @param authorisation 65-byte secp256k1 signature (r ‖ s ‖ v) of the checkpoint digest.
     function anchor(
         uint64 treeSize,
         bytes32 logRoot,
         bytes32 mapRoot,
-        bytes32[] calldata consistencyProof
+        bytes32[] calldata consistencyProof,
+        bytes calldata authorisation
     ) external;
+
+    /// @notice The contract this one succeeds and the checkpoint of it (at `predecessorIndex`,
+    /// read from the predecessor at deployment) that this one starts from: its first anchor
+    /// must extend that checkpoint. All zero for a first contract (docs/spec.md §7.7).
+    function predecessor()
+        external
+        view
+        returns (
+            address predecessorContract,
+            uint256 predecessorIndex,
+            uint64 treeSize,
+            bytes32 logRoot,
+            bytes32 mapRoot
+        );
+
+    /// @notice The EIP-712 digest a log signer signs to authorise anchoring (`treeSize`,
+    /// `logRoot`, `mapRoot`) on top of the checkpoint (`previousTreeSize`,
+    /// `previousLogRoot`), in this contract's domain (name "CertregAnchor", version "2", this
+    /// chain's id, this contract's address).
+    function checkpointDigest(
+        uint64 previousTreeSize,
+        bytes32 previousLogRoot,
+        uint64 treeSize,
+        bytes32 logRoot,
+        bytes32 mapRoot
+    ) external view returns (bytes32);
 
     /// @notice Number of anchored checkpoints.
     function checkpointCount() external view returns (uint256);
@@ -126,7 +168,10 @@ interface ICertregAnchor is ICertregAnchorErrors {
     /// @notice Revoke the key `keyId` of `issuerId` from block `revokedAt` on.
     /// @dev Only `ISSUER_ADMIN_ROLE`. `revokedAt` 0 means the block of this transaction. An
     /// earlier block is allowed — a key compromise is usually found out after the fact — and
-    /// the revocation's own block stays visible in its event. Not before `validFrom`.
+    /// the revocation's own block stays visible in its event. Not before `validFrom`. A key
+    /// already revoked may be revoked again from an earlier block (never a later or the same
+    /// one: `IssuerKeyAlreadyRevoked`), so a revocation dated in the future never blocks an
+    /// earlier one.
     function revokeIssuerKey(bytes32 issuerId, bytes32 keyId, uint64 revokedAt) external;
 
     /// @notice Whether the key `keyId` of `issuerId` is in force on block `blockNumber`.

@@ -313,12 +313,16 @@ class ProofAssembler:
     def _retrying(self, certificate_id: str, *, anchored_only: bool) -> Bundle:
         dropped: DBAPIError | None = None
         key = map_key(certificate_id)
+        # No certificate id holds a NUL, and PostgreSQL's text cannot: such an id (a verifier
+        # refreshing a bundle it was handed) is looked up as one that matches nothing, so that it
+        # is UNKNOWN, with its non-membership proof, on every database alike.
+        lookup = "" if "\x00" in certificate_id else certificate_id
         for _ in range(_RETRIES):
             connection = _Connection(self._engine)
             try:
                 asked = self._cache.wanted(key)
                 rows = self._query(len(asked)).rows(
-                    certificate_id=certificate_id,
+                    certificate_id=lookup,
                     **{f"p{i}": position_bytes(p) for i, p in enumerate(asked)},
                 )
                 heads = [row[:-1] for row in rows if row[-1] is None]

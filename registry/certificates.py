@@ -11,6 +11,7 @@ and the log's tree are derived from the events when a checkpoint is formed
 
 import datetime as dt
 import json
+import math
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from registry.errors import (
     IllegalTransitionError,
     InvalidRequestError,
     NotFoundError,
+    QuotaExceededError,
 )
 from registry.issuers import Issuers, IssuerSigner
 from registry.records import (
@@ -193,12 +195,14 @@ class Certificates:
         sessions: sessionmaker[Session],
         issuers: Issuers,
         max_batch_size: int = 1000,
+        quota_per_day: int | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._sessions = sessions
         self._reading = reading(sessions)  # no write lock on SQLite
         self._issuers = issuers
         self._max_batch = max_batch_size
+        self._quota = quota_per_day
         self._clock = clock
 
     def get(self, certificate_id: str) -> CertificateView:
@@ -270,6 +274,8 @@ class Certificates:
                 views[item.certificate_id] = CertificateView.from_columns(
                     row, json.loads(record_text), today=today
                 )
+            if self._quota is not None and certificates:
+                self._count_issued(session, issuer_id, now, len(certificates))
             CertificateRepository(session).insert_many(certificates)
             log.write()
         results = []
@@ -279,6 +285,25 @@ class Certificates:
             seen.add(item.certificate_id)
             results.append(IssueResult(certificate=views[item.certificate_id], created=created))
         return results
+
+    def _count_issued(self, session: Session, issuer_id: str, now: dt.datetime, n: int) -> None:
+        """Add `n` to the issuer's count for today (UTC), or refuse the whole batch if that
+        exceeds the quota. Runs under the log's lock: replicas count one after another."""
+        assert self._quota is not None
+        day = now.astimezone(dt.UTC).date()
+        row = session.get(models.IssuanceCount, (issuer_id, day))
+        before = row.issued if row is not None else 0
+        if before + n > self._quota:
+            midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            raise QuotaExceededError(
+                f"issuer {issuer_id}: got {n} more certificates after {before} today (UTC), "
+                f"want at most {self._quota} a day; none of this request was issued",
+                retry_after_s=max(1, math.ceil((midnight - now).total_seconds())),
+            )
+        if row is None:
+            session.add(models.IssuanceCount(issuer_id=issuer_id, day=day, issued=n))
+        else:
+            row.issued = before + n
 
     def _plan(
         self, session: Session, issuer_id: str, submissions: Sequence[CertificateSubmission]

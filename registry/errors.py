@@ -33,6 +33,18 @@ class InvalidRequestError(ServiceError):
     """A request that is well-formed JSON but not acceptable (e.g. a batch too large)."""
 
 
+class QuotaExceededError(ServiceError):
+    """An issuer's daily issuance quota would be exceeded: nothing of the batch was issued."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RetryLaterError(RegistryError):
     """A read that met the registry moving under it too often (e.g. anchorings in quick
     succession): nothing is wrong with the request; the API answers 503 with Retry-After."""
+
+
+class SettingsError(RegistryError, ValueError):
+    """A setting that is missing or unusable; the message names it and says what to do."""

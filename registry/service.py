@@ -36,12 +36,17 @@ class RegistryService:
         sessions: sessionmaker[Session],
         kek: bytes,
         max_batch_size: int = 1000,
+        issuance_quota_per_day: int | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._clock = clock
         self.issuers = Issuers(sessions=sessions, kek=kek, clock=clock)
         self.certificates = Certificates(
-            sessions=sessions, issuers=self.issuers, max_batch_size=max_batch_size, clock=clock
+            sessions=sessions,
+            issuers=self.issuers,
+            max_batch_size=max_batch_size,
+            quota_per_day=issuance_quota_per_day,
+            clock=clock,
         )
 
     # -- issuers and keys (registry.issuers) ------------------------------------------------------

@@ -9,7 +9,9 @@ latest checkpoint and the head block after a few seconds.
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 from eth_account import Account
@@ -29,9 +31,11 @@ from registry.core.verify import (
 from verifier.errors import VerifierError
 
 __all__ = [
+    "ChainCalls",
     "ChainReader",
     "ChainUnavailableError",
     "FactsCache",
+    "counting_chain_calls",
     "fetch_chain_facts",
     "read_only_client",
 ]
@@ -40,6 +44,42 @@ T = TypeVar("T")
 
 #: where version-1 bundles' events were first anchored, remembered per event up to this many
 _FIRST_ANCHORINGS_KEPT = 65_536
+
+
+#: how long a transaction found not to anchor a checkpoint is remembered as such: the answer
+#: cannot change once the checkpoint is on chain (its transaction is mined), but a node that
+#: lagged behind may have missed the receipt
+_NOT_ANCHORING_TTL_S = 600.0
+
+
+class ChainCalls:
+    """The RPC calls made within one `counting_chain_calls` block (cache hits are free): what
+    the API charges the client whose request caused them."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_COUNTING: ContextVar[ChainCalls | None] = ContextVar("certreg_chain_calls", default=None)
+
+
+@contextmanager
+def counting_chain_calls() -> Iterator[ChainCalls]:
+    """Count the chain reads this thread makes inside the block."""
+    calls = ChainCalls()
+    token = _COUNTING.set(calls)
+    try:
+        yield calls
+    finally:
+        _COUNTING.reset(token)
+
+
+def _calling() -> None:
+    calls = _COUNTING.get()
+    if calls is not None:
+        calls.count += 1
 
 
 class ChainUnavailableError(VerifierError):
@@ -101,6 +141,7 @@ class FactsCache:
                 return cast(T, entry[1])
             self._refreshing.add(what)
         try:
+            _calling()
             value = fetch()
             with self._lock:
                 self._timed[what] = (now, value)
@@ -120,6 +161,7 @@ class FactsCache:
 def _checkpoint(client: AnchorClient, cache: FactsCache, index: int) -> ChainCheckpoint | None:
     checkpoint = cache.checkpoints.get(index)
     if checkpoint is None:
+        _calling()
         found = client.checkpoint(index)
         if found is None:
             return None
@@ -194,8 +236,14 @@ def fetch_chain_facts(
     txs = {}
     if query.anchor_tx is not None and query.anchor_tx[1] in checkpoints:
         tx_hash, index = query.anchor_tx
-        matches = query.anchor_tx in cache.anchoring_tx or _anchored_by(
-            client, tx_hash, index, checkpoints[index]
+        checkpoint = checkpoints[index]
+        # A "no" is remembered too (bounded, in the timed cache): otherwise every made-up
+        # transaction hash sent to POST /v1/verify would cost a receipt lookup at the node.
+        matches = query.anchor_tx in cache.anchoring_tx or cache.timed(
+            ("tx", tx_hash, index),
+            ttl_s=_NOT_ANCHORING_TTL_S,
+            now=now,
+            fetch=lambda: _anchored_by(client, tx_hash, index, checkpoint),
         )
         if matches:
             with cache._lock:

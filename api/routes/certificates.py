@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from api.deps import IssuerId, StackDep
 from api.problems import ProblemError, responses
+from api.routes.links import certificate_links, link
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -34,6 +35,9 @@ CertificateId = Annotated[
 ]
 AUTH_ERRORS = (401, 403, 429)
 
+#: what an issued (or superseding) certificate's answer leads to (api/routes/links.py)
+ISSUED_LINKS = certificate_links("$response.body#/id", "$response.body#/record")
+
 
 def certificate_out(view: CertificateView) -> CertificateOut:
     return CertificateOut(
@@ -59,7 +63,12 @@ def issue_out(result: IssueResult) -> IssueOut:
     status_code=status.HTTP_201_CREATED,
     summary="Issue a certificate",
     responses={
-        200: {"model": IssueOut, "description": "Already issued (same record)"},
+        201: {"links": ISSUED_LINKS},
+        200: {
+            "model": IssueOut,
+            "description": "Already issued (same record)",
+            "links": ISSUED_LINKS,
+        },
         **responses(*AUTH_ERRORS, 409, 413, 415, 422),
     },
 )
@@ -74,12 +83,23 @@ def issue(
     return issue_out(result)
 
 
+# The first certificate of the batch stands for all of them.
+_BATCH_LINKS = certificate_links(
+    "$response.body#/certificates/0/id", "$response.body#/certificates/0/record"
+)
+
+
 @router.post(
     "/batch",
     status_code=status.HTTP_201_CREATED,
     summary="Issue many certificates, all or none",
     responses={
-        200: {"model": BatchResponse, "description": "Nothing new (all repeats)"},
+        201: {"links": _BATCH_LINKS},
+        200: {
+            "model": BatchResponse,
+            "description": "Nothing new (all repeats)",
+            "links": _BATCH_LINKS,
+        },
         **responses(400, *AUTH_ERRORS, 409, 413, 415, 422),
     },
 )
@@ -97,7 +117,10 @@ def _transition(name: str, summary: str) -> None:
     @router.post(
         f"/{{certificate_id}}/{name}",
         summary=summary,
-        responses=responses(*AUTH_ERRORS, 404, 409, 413, 415, 422),
+        responses={
+            200: {"links": certificate_links("$response.body#/id", None)},
+            **responses(*AUTH_ERRORS, 404, 409, 413, 415, 422),
+        },
         operation_id=f"{name}_certificate",
     )
     def change(
@@ -116,7 +139,7 @@ _transition("withdraw", "Withdraw (revoke) a certificate; final")
     "/{certificate_id}/supersede",
     status_code=status.HTTP_201_CREATED,
     summary="Issue a replacement that supersedes a certificate",
-    responses=responses(*AUTH_ERRORS, 404, 409, 413, 415, 422),
+    responses={201: {"links": ISSUED_LINKS}, **responses(*AUTH_ERRORS, 404, 409, 413, 415, 422)},
 )
 def supersede(
     certificate_id: CertificateId, body: SupersedeRequest, issuer: IssuerId, stack: StackDep
@@ -143,6 +166,14 @@ def get_certificate(certificate_id: CertificateId, stack: StackDep) -> Certifica
     responses={
         200: {
             "description": "The bundle: JSON, or its compact CBOR form (docs/spec.md §8.3)",
+            "links": {
+                "VerifyBundle": link(
+                    "/v1/verify",
+                    "post",
+                    "verify the bundle against the registry's key and the chain",
+                    request_body={"bundle": "$response.body"},
+                )
+            },
             "content": {
                 media: {"schema": {"type": "string", "format": "binary"}}
                 for media in CBOR_MEDIA_TYPES
@@ -223,7 +254,14 @@ def get_status_proof(certificate_id: CertificateId, stack: StackDep) -> Response
 _NO_NUL = r"^[^\x00]*$"
 
 
-@router.get("", summary="Search certificates", responses=responses(422))
+@router.get(
+    "",
+    summary="Search certificates",
+    responses={
+        200: {"links": certificate_links("$response.body#/certificates/0/id", None)},
+        **responses(422),
+    },
+)
 def search(
     *,
     stack: StackDep,

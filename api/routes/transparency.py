@@ -1,12 +1,14 @@
 """Public routes for verifiers and auditors: verification, the registry's identity, checkpoints,
 consistency proofs and the log's entries."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import StackDep
+from api.deps import ChainBudgetDep, StackDep
 from api.problems import ProblemError, responses
+from api.routes.links import link
 from api.schemas import (
     CheckpointOut,
     CheckpointPage,
@@ -23,6 +25,23 @@ from registry.transparency import AnchoredCheckpoint
 
 router = APIRouter(tags=["verification and audit"])
 
+# Hex digits of either case: the id is looked up lowercased.
+_CERTIFICATE_ID = re.compile(r"0x[0-9a-fA-F]{64}")
+
+
+def _log_links(size_expression: str) -> dict[str, Any]:
+    """From a response naming an anchored size to the log's entries and a consistency proof."""
+    size = {"start": 0, "end": size_expression}
+    return {
+        "GetEntries": link("/v1/log/entries", "get", "the log up to that size", parameters=size),
+        "GetConsistency": link(
+            "/v1/log/consistency",
+            "get",
+            "that size is consistent with the first",
+            parameters={"from": 1, "to": size_expression},
+        ),
+    }
+
 
 def verdict_out(verdict: Verdict) -> VerdictOut:
     return VerdictOut.model_validate(verdict.to_json())
@@ -31,9 +50,9 @@ def verdict_out(verdict: Verdict) -> VerdictOut:
 @router.post(
     "/v1/verify",
     summary="Verify a proof bundle, or a certificate record",
-    responses=responses(413, 415, 422),
+    responses=responses(413, 415, 422, 429),
 )
-def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
+def verify(body: VerifyRequest, stack: StackDep, budget: ChainBudgetDep) -> VerdictOut:
     """Always 200 for a well-formed request: the verdict (docs/spec.md §9) with each named
     check. VALID only when every check passed against the chain and the status is the one at
     the chain's latest checkpoint: an older bundle is refreshed from this registry's own fresh
@@ -45,11 +64,14 @@ def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
     if (body.bundle is None) == (body.record is None):
         raise ProblemError("validation", 422, "body: want exactly one of bundle and record")
     if body.bundle is not None:
-        return verdict_out(stack.verifier.verify(body.bundle))
+        with budget.spending():
+            return verdict_out(stack.verifier.verify(body.bundle))
     record = body.record
     assert record is not None
     certificate_id = record.get("id")
-    if not isinstance(certificate_id, str) or len(certificate_id) != 66:
+    if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
+        # Checked before the id reaches the database: any 66 characters used to, NUL and lone
+        # surrogates included (a 500).
         return verdict_out(_record_failed("record.id: got no certificate id, want 0x + 64 hex"))
     bundle = stack.assembler.bundle(certificate_id.lower())
     try:
@@ -67,7 +89,8 @@ def verify(body: VerifyRequest, stack: StackDep) -> VerdictOut:
             )
         )
     # Only a record that is the registered one is worth the chain's reads.
-    return verdict_out(stack.verifier.verify(bundle.model_dump(mode="json")))
+    with budget.spending():
+        return verdict_out(stack.verifier.verify(bundle.model_dump(mode="json")))
 
 
 def _record_failed(
@@ -85,7 +108,18 @@ def _record_failed(
     )
 
 
-@router.get("/v1/registry", summary="Who this registry is: pin these once")
+@router.get(
+    "/v1/registry",
+    summary="Who this registry is: pin these once",
+    responses={
+        200: {
+            "links": {
+                "ListCheckpoints": link("/v1/checkpoints", "get", "its anchored checkpoints"),
+                **_log_links("$response.body#/log_size"),
+            }
+        }
+    },
+)
 def registry(stack: StackDep) -> RegistryOut:
     size = stack.transparency.log_size()
     return RegistryOut(
@@ -113,7 +147,22 @@ def checkpoint_out(row: AnchoredCheckpoint) -> CheckpointOut:
 
 
 @router.get(
-    "/v1/checkpoints", summary="Anchored checkpoints, oldest first", responses=responses(422)
+    "/v1/checkpoints",
+    summary="Anchored checkpoints, oldest first",
+    responses={
+        200: {
+            "links": {
+                "GetCheckpoint": link(
+                    "/v1/checkpoints/{index}",
+                    "get",
+                    "the first checkpoint of the page",
+                    parameters={"index": "$response.body#/checkpoints/0/index"},
+                ),
+                **_log_links("$response.body#/checkpoints/0/tree_size"),
+            }
+        },
+        **responses(422),
+    },
 )
 def checkpoints(
     stack: StackDep,
@@ -125,7 +174,9 @@ def checkpoints(
 
 
 @router.get(
-    "/v1/checkpoints/{index}", summary="One anchored checkpoint", responses=responses(404, 422)
+    "/v1/checkpoints/{index}",
+    summary="One anchored checkpoint",
+    responses={200: {"links": _log_links("$response.body#/tree_size")}, **responses(404, 422)},
 )
 def checkpoint(stack: StackDep, index: Annotated[int, Path(ge=0, le=2**53)]) -> CheckpointOut:
     row = stack.transparency.checkpoint(index)

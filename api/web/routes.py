@@ -407,9 +407,18 @@ def parse_upload(data: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise ValueError(f"got bytes that are not UTF-8 text ({exc.reason})") from None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        parsed = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"got text that is not JSON: {exc}") from None
+    try:
+        # JSON can spell a lone surrogate (\ud800): no hash covers one, and the page that shows
+        # the file's text could not be encoded (a 500). At most 32 levels deep: no recursion risk.
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "got a lone surrogate (\\ud800-\\udfff), want well-formed Unicode text"
+        ) from None
+    return parsed
 
 
 def _no_constant(name: str) -> None:

@@ -311,7 +311,22 @@ def _int(value: object, what: str) -> int:
 def _str(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise _MalformedError(f"{what}: got {value!r:.40}, want a non-empty string")
+    if not _is_unicode(value):
+        # JSON can spell a lone surrogate (\ud800); no hash, key or signature covers one.
+        raise _MalformedError(f"{what}: got {value!r:.40}, want valid Unicode text")
     return value
+
+
+def _is_unicode(value: str) -> bool:
+    """Whether `value` has no lone surrogate (is encodable as UTF-8); ASCII, the common case,
+    without encoding."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _hashes(value: object, what: str) -> tuple[bytes, ...]:
@@ -573,7 +588,7 @@ def _envelope(bundle: object) -> str | None:
     if not isinstance(bundle, Mapping):
         return f"bundle: got {type(bundle).__name__}, want an object"
     fmt = bundle.get("format")
-    if fmt not in _REQUIRED:
+    if not isinstance(fmt, str) or fmt not in _REQUIRED:  # a list or object is unhashable
         return f"format: got {fmt!r:.40}, want one of {BUNDLE_FORMATS}"
     required = _REQUIRED[fmt]
     missing = required - bundle.keys()
@@ -1155,7 +1170,8 @@ def _verified_checkpoint(note: str, registry_key: NoteVerifier) -> Checkpoint:
 
 
 def _maybe_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    # Echoed in the verdict, which must encode as UTF-8 JSON: a lone surrogate is no id.
+    return value if isinstance(value, str) and _is_unicode(value) else None
 
 
 def _status_after(event: Event, certificate_id: str) -> str | None:

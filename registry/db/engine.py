@@ -5,6 +5,7 @@ writers queue on the database lock instead of failing at commit. PostgreSQL: app
 on the `log_head` row (SELECT … FOR UPDATE), see `registry.db.repositories`.
 """
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -99,6 +100,20 @@ def _begin_immediate(connection: Connection) -> None:
         connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
+def _private_file(path: Path) -> None:
+    """Create a SQLite file (and its folder) readable by its owner only, before SQLite does.
+
+    The file holds issuers' sealed keys and API-key hashes, beside the key-encryption key in a
+    local layout: the process umask (often 022) must not decide who can read it. SQLite's WAL and
+    shared-memory files take the main file's permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
     """An engine for `url`, with the per-backend settings above. Creates a SQLite file's folder.
 
@@ -107,7 +122,7 @@ def make_engine(url: str, *, echo: bool = False, **pool: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, echo=echo, **pool)
         _sqlite_setup(engine)
         return engine

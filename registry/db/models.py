@@ -56,6 +56,17 @@ class Issuer(Base):
     created_at: Mapped[dt.datetime]
 
 
+class IssuanceCount(Base):
+    """Certificates an issuer issued on one UTC day, counted only while a daily quota is set
+    (CERTREG_ISSUANCE_QUOTA_PER_DAY): the count every replica checks, under the log's lock."""
+
+    __tablename__ = "issuance_counts"
+
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    issued: Mapped[int]
+
+
 class IssuerKey(Base):
     """An issuer's Ed25519 signing key; the private half encrypted at rest (AES-GCM)."""
 

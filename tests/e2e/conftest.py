@@ -4,7 +4,8 @@
 `registry` is shared by the modules that only add certificates of their own (lifecycle, bad
 input, tampering, schemathesis); a module that corrupts its registry on purpose (the audit)
 starts its own with `start_registry`. Every server is stopped by the fixture that started it,
-and a server that logged an error (an unhandled exception is a 500) fails the run at teardown.
+and a server that logged an error (an unhandled exception is a 500) fails the run at teardown,
+as does one whose log holds any of its secrets (`start_registry`).
 """
 
 from collections.abc import Iterator

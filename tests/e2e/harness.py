@@ -283,6 +283,35 @@ class RunningRegistry:
                 errors.append(line)
         return errors
 
+    def secrets_used(self) -> dict[str, str]:
+        """Every secret this registry was given or handed out, by name, in each form it may be
+        written in (a 0x-prefixed key also without its prefix; a signer key also as its raw
+        base64 part)."""
+        found: dict[str, str] = {"issuer API key": self.api_key}
+        found["issuer API key secret"] = self.api_key.split("_", 2)[2]  # crk_<id>_<secret>
+        for name in (
+            "CERTREG_SIGNING_KEY",
+            "CERTREG_KEY_ENCRYPTION_KEY",
+            "CERTREG_ANCHORER_KEY",
+            "CERTREG_ISSUER_ADMIN_KEY",
+            "CERTREG_LOG_SIGNER_KEY",
+        ):
+            value = self.env.get(name)
+            if value is None:
+                continue
+            found[name] = value
+            if value.startswith("0x"):
+                found[f"{name} without 0x"] = value[2:]
+            if name == "CERTREG_SIGNING_KEY":
+                # PRIVATE+KEY+<name>+<hash>+<base64>: the base64 may itself hold "+".
+                found[f"{name} key material"] = value.split("+", 4)[4]
+        return found
+
+    def leaked_secrets(self) -> list[str]:
+        """The names of the secrets (`secrets_used`) that appear in the server's log."""
+        text = self.log_text()
+        return sorted(name for name, value in self.secrets_used().items() if value in text)
+
     def stop(self, timeout_s: float = 20.0) -> None:
         self.http.close()
         if self.process.poll() is None:
@@ -342,6 +371,9 @@ def start_registry(
     roles = AnchorClient(admin, deployment.address)
     roles.grant_role("ANCHORER_ROLE", anchorer.address)
     roles.grant_role("ISSUER_ADMIN_ROLE", issuer_admin.address)
+    # The log signer never sends (no funds); a dev chain lets the worker sign in process.
+    log_signer: LocalAccount = Account.create()
+    roles.grant_role("LOG_SIGNER_ROLE", log_signer.address)
 
     data_dir = tmp_path / "registry"
     data_dir.mkdir(parents=True)
@@ -361,12 +393,17 @@ def start_registry(
         "CERTREG_CONTRACT_ADDRESS": deployment.address,
         "CERTREG_ANCHORER_KEY": _hex_key(anchorer),
         "CERTREG_ISSUER_ADMIN_KEY": _hex_key(issuer_admin),
+        "CERTREG_LOG_SIGNER_KEY": _hex_key(log_signer),
         "CERTREG_CHECKPOINT_INTERVAL_S": "0",
         "CERTREG_POLL_INTERVAL_S": "0.05",
         "CERTREG_PUBLIC_BASE_URL": url,
         # The tamper loop and schemathesis send thousands of requests: no rate limit here.
         "CERTREG_RATE_LIMIT_PER_S": "100000",
         "CERTREG_RATE_LIMIT_BURST": "100000",
+        "CERTREG_PUBLIC_RATE_LIMIT_PER_S": "100000",
+        "CERTREG_PUBLIC_RATE_LIMIT_BURST": "100000",
+        "CERTREG_VERIFY_CHAIN_READS_PER_S": "100000",
+        "CERTREG_VERIFY_CHAIN_READS_BURST": "100000",
         **(extra_env or {}),
     }
 
@@ -412,6 +449,10 @@ def start_registry(
         yield registry
     finally:
         registry.stop()
+    # Reached when the test passed: whatever traffic it sent, the server's log (complete now
+    # that it stopped) holds none of the secrets it was given or handed out.
+    leaked = registry.leaked_secrets()
+    assert not leaked, f"the server's log holds secrets: {leaked}"
 
 
 def _wait_ready(registry: RunningRegistry) -> None:

@@ -4,12 +4,17 @@ other's transactions.
 
 Nothing is installed here: `make test` runs `npm ci` in hardhat-node before pytest. Accounts are
 Hardhat's well-known development keys: 0 is the authority (admin), 1 the anchorer, 2 the issuer
-admin, 3 an account with no role.
+admin, 3 an account with no role, 4 the log signer (LOG_SIGNER_ROLE), 5 a spare account.
+
+The clients tests get sign each anchor's authorisation with the log signer's key when the test
+gives none — the step from the checkpoint on chain, as `certreg log-signer` would sign it after
+its checks (tests/integration/anchoring/test_log_signer.py tests those checks and the service).
+Tests of the authorisation itself pass theirs explicitly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,9 +24,11 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from anchoring.client import AnchorClient, ChainClient
+from anchoring.authorisation import CheckpointStep, sign_step
+from anchoring.client import AnchorClient, ChainClient, PendingTransaction
 from anchoring.deploy import Deployment, deploy_contract
 from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
+from anchoring.models import AnchorResult
 
 CHAIN_ID = 31337
 
@@ -42,6 +49,67 @@ class Accounts:
     anchorer: LocalAccount
     issuer_admin: LocalAccount
     outsider: LocalAccount
+    log_signer: LocalAccount
+    spare: LocalAccount
+
+
+def authorise(
+    client: AnchorClient, signer: LocalAccount, *, tree_size: int, log_root: bytes, map_root: bytes
+) -> bytes:
+    """`signer`'s authorisation of the step from the checkpoint on chain to this one."""
+    step = CheckpointStep.on_top_of(
+        client.anchor_base(), tree_size=tree_size, log_root=log_root, map_root=map_root
+    )
+    return sign_step(signer, client.domain(), step).signature
+
+
+class SigningAnchorClient(AnchorClient):
+    """An `AnchorClient` whose `anchor`/`send_anchor` sign the authorisation with the session's
+    log signer key when the caller gives none."""
+
+    def __init__(self, chain: ChainClient, address: str, *, log_signer: LocalAccount) -> None:
+        super().__init__(chain, address)
+        self.log_signer = log_signer
+
+    def send_anchor(
+        self,
+        *,
+        tree_size: int,
+        log_root: bytes,
+        map_root: bytes,
+        proof: Sequence[bytes],
+        authorisation: bytes | None = None,
+    ) -> PendingTransaction:
+        if authorisation is None:
+            authorisation = authorise(
+                self, self.log_signer, tree_size=tree_size, log_root=log_root, map_root=map_root
+            )
+        return super().send_anchor(
+            tree_size=tree_size,
+            log_root=log_root,
+            map_root=map_root,
+            proof=proof,
+            authorisation=authorisation,
+        )
+
+    def anchor(
+        self,
+        *,
+        tree_size: int,
+        log_root: bytes,
+        map_root: bytes,
+        proof: Sequence[bytes],
+        authorisation: bytes | None = None,
+    ) -> AnchorResult:
+        return self.wait_anchor(
+            self.send_anchor(
+                tree_size=tree_size,
+                log_root=log_root,
+                map_root=map_root,
+                proof=proof,
+                authorisation=authorisation,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -60,13 +128,15 @@ class DeployedChain:
             raise AssertionError(f"{method}: {response['error']}")
         return response["result"]
 
-    def client(self, account: LocalAccount, **options: Any) -> AnchorClient:
+    def client(self, account: LocalAccount, **options: Any) -> SigningAnchorClient:
         """A fresh client (fresh nonce counter) for `account`."""
         chain = ChainClient(self.w3, account, chain_id=CHAIN_ID, poll_interval_s=0.02, **options)
-        return AnchorClient(chain, self.deployment.address)
+        return SigningAnchorClient(
+            chain, self.deployment.address, log_signer=self.accounts.log_signer
+        )
 
     @cached_property
-    def reader(self) -> AnchorClient:
+    def reader(self) -> SigningAnchorClient:
         """One shared client for read-only calls (views send no transaction, keep no state)."""
         return self.client(self.accounts.outsider)
 
@@ -82,10 +152,10 @@ class DeployedChain:
 class Chain(DeployedChain):
     """A test's view: the session chain plus one fresh client per role."""
 
-    admin: AnchorClient
-    anchorer: AnchorClient
-    issuer_admin: AnchorClient
-    outsider: AnchorClient
+    admin: SigningAnchorClient
+    anchorer: SigningAnchorClient
+    issuer_admin: SigningAnchorClient
+    outsider: SigningAnchorClient
 
 
 @pytest.fixture(scope="session")
@@ -105,12 +175,15 @@ def deployed_chain(hardhat_node: HardhatNode) -> DeployedChain:
         anchorer=dev_account(1),
         issuer_admin=dev_account(2),
         outsider=dev_account(3),
+        log_signer=dev_account(4),
+        spare=dev_account(5),
     )
     admin_chain = ChainClient(w3, accounts.admin, chain_id=CHAIN_ID, poll_interval_s=0.02)
     deployment = deploy_contract(admin_chain, admin=accounts.admin.address)
     admin = AnchorClient(admin_chain, deployment.address)
     admin.grant_role("ANCHORER_ROLE", accounts.anchorer.address)
     admin.grant_role("ISSUER_ADMIN_ROLE", accounts.issuer_admin.address)
+    admin.grant_role("LOG_SIGNER_ROLE", accounts.log_signer.address)
     return DeployedChain(node=hardhat_node, w3=w3, accounts=accounts, deployment=deployment)
 
 

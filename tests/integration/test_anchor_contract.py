@@ -15,8 +15,8 @@ from anchoring.client import AnchorClient, ChainClient
 from anchoring.deploy import deploy_contract
 from anchoring.errors import (
     AccessControlBadConfirmation,
+    AccessControlInvalidDefaultAdmin,
     AccessControlUnauthorizedAccount,
-    InvalidAdmin,
     InvalidArgumentError,
     InvalidConsistencyProof,
     IssuerKeyAlreadyRegistered,
@@ -30,10 +30,11 @@ from anchoring.errors import (
 from anchoring.models import AnchorResult, issuer_id_hash, key_id
 from registry.core.log import LogTree
 from tests.integration.chain_helpers import MAP_ROOT, core_accepts_consistency, log_tree
-from tests.integration.conftest import CHAIN_ID, Chain
+from tests.integration.conftest import CHAIN_ID, Chain, SigningAnchorClient
 
 ANCHORER_ROLE = Web3.keccak(text="ANCHORER_ROLE")
 ISSUER_ADMIN_ROLE = Web3.keccak(text="ISSUER_ADMIN_ROLE")
+LOG_SIGNER_ROLE = Web3.keccak(text="LOG_SIGNER_ROLE")
 DEFAULT_ADMIN_ROLE = bytes(32)
 ISSUER = issuer_id_hash("vn-quatest-3")
 OTHER_ISSUER = issuer_id_hash("vn-vinacontrol")
@@ -41,7 +42,9 @@ PUBLIC_KEY = hashlib.sha256(b"an Ed25519 public key stand-in").digest()
 OTHER_KEY = hashlib.sha256(b"another Ed25519 public key stand-in").digest()
 
 
-def anchor_tree(client: AnchorClient, size: int, *, from_size: int | None = None) -> AnchorResult:
+def anchor_tree(
+    client: SigningAnchorClient, size: int, *, from_size: int | None = None
+) -> AnchorResult:
     """Anchor the log of `size` entries with the proof from `from_size` (None: no proof)."""
     log = log_tree(size)
     proof = [] if from_size is None else log.consistency_proof(size1=from_size, size2=size)
@@ -66,9 +69,16 @@ class TestConstructor:
         assert deployment.admin == chain.accounts.outsider.address
 
     def test_zero_admin_reverts(self, chain: Chain) -> None:
-        with pytest.raises(InvalidAdmin) as caught:
+        with pytest.raises(AccessControlInvalidDefaultAdmin) as caught:
             deploy_contract(chain.admin.chain, admin="0x" + "00" * 20)
         assert caught.value.admin == "0x" + "00" * 20
+
+    def test_admin_delay(self, chain: Chain) -> None:
+        deployer = chain.admin.chain
+        deployment = deploy_contract(deployer, admin=deployer.address, admin_delay_s=12345)
+        contract = AnchorClient(deployer, deployment.address)
+        assert contract.default_admin_delay() == 12345
+        assert chain.admin.default_admin_delay() == 3 * 24 * 3600  # the default
 
     def test_starts_with_no_checkpoint(self, chain: Chain) -> None:
         assert chain.outsider.checkpoint_count() == 0
@@ -91,12 +101,15 @@ class TestRoleConstants:
     def test_issuer_admin_role(self, chain: Chain) -> None:
         assert chain.outsider.role("ISSUER_ADMIN_ROLE") == ISSUER_ADMIN_ROLE
 
+    def test_log_signer_role(self, chain: Chain) -> None:
+        assert chain.outsider.role("LOG_SIGNER_ROLE") == LOG_SIGNER_ROLE
+
 
 class TestAccessControl:
     """OpenZeppelin's functions, as configured here: the authority administers both roles."""
 
-    def test_both_roles_are_administered_by_the_authority(self, chain: Chain) -> None:
-        for role in (ANCHORER_ROLE, ISSUER_ADMIN_ROLE):
+    def test_every_role_is_administered_by_the_authority(self, chain: Chain) -> None:
+        for role in (ANCHORER_ROLE, ISSUER_ADMIN_ROLE, LOG_SIGNER_ROLE):
             assert bytes(chain.outsider.contract.functions.getRoleAdmin(role).call()) == bytes(32)
 
     def test_grant_role(self, chain: Chain) -> None:
@@ -193,7 +206,7 @@ class TestAnchor:
 
     @pytest.mark.parametrize("who", ["outsider", "issuer_admin", "admin"])
     def test_needs_anchorer_role(self, chain: Chain, who: str) -> None:
-        client: AnchorClient = getattr(chain, who)
+        client: SigningAnchorClient = getattr(chain, who)
         with pytest.raises(AccessControlUnauthorizedAccount) as caught:
             anchor_tree(client, 3)
         assert caught.value.account == client.chain.address
@@ -323,9 +336,11 @@ class TestAnchor:
     def test_checkpoint_fields_share_one_storage_slot(self, chain: Chain) -> None:
         result = anchor_tree(chain.anchorer, 5)
         c = result.checkpoint
-        # Storage: slot 0 AccessControl's roles, slot 1 the checkpoint array, whose elements
-        # start at keccak(1) and take three slots each.
-        base = int.from_bytes(Web3.keccak(abi_encode(["uint256"], [1])), "big")
+        # Storage: slot 0 AccessControl's roles, slots 1-2 AccessControlDefaultAdminRules' (the
+        # pending admin, its schedule and the delay; the admin, the pending delay and its
+        # schedule), slot 3 the checkpoint array, whose elements start at keccak(3) and take
+        # three slots each.
+        base = int.from_bytes(Web3.keccak(abi_encode(["uint256"], [3])), "big")
         address = chain.deployment.address
         slots = [bytes(chain.w3.eth.get_storage_at(address, base + i)) for i in range(4)]
         packed = c.tree_size | c.block_number << 64 | c.timestamp << 128
@@ -568,11 +583,72 @@ class TestRevokeIssuerKey:
             chain.issuer_admin.revoke_issuer_key(issuer_id=OTHER_ISSUER, key_id=key.key_id)
 
     def test_twice_reverts(self, chain: Chain) -> None:
+        # Again "now" is later than the revocation in force: refused.
         key, _ = chain.issuer_admin.register_issuer_key(issuer_id=ISSUER, public_key=PUBLIC_KEY)
         revoked_at, _ = chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id)
         with pytest.raises(IssuerKeyAlreadyRevoked) as caught:
             chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id)
-        assert caught.value.args_ == (ISSUER, key.key_id, revoked_at)
+        assert caught.value.args_[:3] == (ISSUER, key.key_id, revoked_at)
+        assert caught.value.requested >= revoked_at
+
+    def test_moved_earlier(self, chain: Chain) -> None:
+        key, _ = chain.issuer_admin.register_issuer_key(issuer_id=ISSUER, public_key=PUBLIC_KEY)
+        chain.mine(20)
+        first, _ = chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id)
+        earlier, result = chain.issuer_admin.revoke_issuer_key(
+            issuer_id=ISSUER, key_id=key.key_id, revoked_at=first - 10
+        )
+        assert earlier == first - 10
+        assert chain.outsider.issuer_key(issuer_id=ISSUER, key_id=key.key_id).revoked_at == earlier
+        # The event again, with the new block: a reader of events sees the move.
+        receipt = chain.w3.eth.get_transaction_receipt(result.tx_hash)
+        (entry,) = receipt["logs"]
+        assert bytes(entry["data"]) == abi_encode(["uint64"], [earlier])
+        assert not chain.outsider.issuer_key_in_force(
+            issuer_id=ISSUER, key_id=key.key_id, block_number=first - 5
+        )
+
+    @pytest.mark.parametrize("later", [0, 1])
+    def test_moved_later_or_kept_reverts(self, chain: Chain, later: int) -> None:
+        key, _ = chain.issuer_admin.register_issuer_key(issuer_id=ISSUER, public_key=PUBLIC_KEY)
+        future = chain.block_number + 100
+        chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id, revoked_at=future)
+        with pytest.raises(IssuerKeyAlreadyRevoked) as caught:
+            chain.issuer_admin.revoke_issuer_key(
+                issuer_id=ISSUER, key_id=key.key_id, revoked_at=future + later
+            )
+        assert caught.value.args_ == (ISSUER, key.key_id, future, future + later)
+        assert "want one before" in str(caught.value)
+
+    def test_future_revocation_never_blocks_an_earlier_one(self, chain: Chain) -> None:
+        # A revocation dated in the future (a planned retirement) and then a compromise: the
+        # key must be revocable now, and from a block already mined.
+        key, _ = chain.issuer_admin.register_issuer_key(issuer_id=ISSUER, public_key=PUBLIC_KEY)
+        chain.mine(5)
+        planned = chain.block_number + 1000
+        chain.issuer_admin.revoke_issuer_key(
+            issuer_id=ISSUER, key_id=key.key_id, revoked_at=planned
+        )
+        now, _ = chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id)
+        assert now < planned
+        backdated, _ = chain.issuer_admin.revoke_issuer_key(
+            issuer_id=ISSUER, key_id=key.key_id, revoked_at=now - 3
+        )
+        assert chain.outsider.issuer_key(issuer_id=ISSUER, key_id=key.key_id).revoked_at == (
+            backdated
+        )
+
+    def test_moved_before_valid_from_reverts(self, chain: Chain) -> None:
+        valid_from = chain.block_number + 5
+        key, _ = chain.issuer_admin.register_issuer_key(
+            issuer_id=ISSUER, public_key=PUBLIC_KEY, valid_from=valid_from
+        )
+        chain.mine(10)
+        chain.issuer_admin.revoke_issuer_key(issuer_id=ISSUER, key_id=key.key_id)
+        with pytest.raises(RevokedBeforeValidFrom):
+            chain.issuer_admin.revoke_issuer_key(
+                issuer_id=ISSUER, key_id=key.key_id, revoked_at=valid_from - 1
+            )
 
     def test_before_valid_from_reverts(self, chain: Chain) -> None:
         future = chain.block_number + 50
@@ -665,6 +741,14 @@ def test_every_abi_function_has_a_test_group() -> None:
         "checkpoint", "latestCheckpoint", "verifyInclusion", "verifyConsistency",
         "registerIssuerKey", "revokeIssuerKey", "issuerKey", "issuerKeyInForce",
         "getRoleAdmin", "grantRole", "revokeRole", "renounceRole", "hasRole", "supportsInterface",
+        # the log signer's authorisation and succession (test_anchor_roles.py: TestAuthorisation,
+        # TestCheckpointDigest, TestEip712Domain, TestPredecessor)
+        "LOG_SIGNER_ROLE", "checkpointDigest", "eip712Domain", "predecessor",
+        # the authority in two steps (test_anchor_roles.py: TestDefaultAdminRules)
+        "defaultAdmin", "owner", "defaultAdminDelay", "pendingDefaultAdmin",
+        "beginDefaultAdminTransfer", "cancelDefaultAdminTransfer", "acceptDefaultAdminTransfer",
+        "changeDefaultAdminDelay", "rollbackDefaultAdminDelay", "pendingDefaultAdminDelay",
+        "defaultAdminDelayIncreaseWait",
     }  # fmt: skip
     functions = {item["name"] for item in load_artifact().abi if item["type"] == "function"}
     assert functions == tested

@@ -28,12 +28,16 @@ from anchoring.errors import (
 )
 from anchoring.settings import AnchoringSettings
 from tests.integration.chain_helpers import MAP_ROOT, log_tree
-from tests.integration.conftest import CHAIN_ID, Chain
+from tests.integration.conftest import CHAIN_ID, Chain, SigningAnchorClient, authorise
 
 
-def _anchor_data(client: AnchorClient, size: int, proof: list[bytes] | None = None) -> bytes:
+def _anchor_data(client: SigningAnchorClient, size: int, proof: list[bytes] | None = None) -> bytes:
+    """`anchor`'s calldata for the log of `size` entries, authorised by the log signer."""
     log = log_tree(size)
-    return client._encode("anchor", size, log.root_hash(size), MAP_ROOT, proof or [])
+    signature = authorise(
+        client, client.log_signer, tree_size=size, log_root=log.root_hash(size), map_root=MAP_ROOT
+    )
+    return client._encode("anchor", size, log.root_hash(size), MAP_ROOT, proof or [], signature)
 
 
 def _key(chain: Chain, name: str) -> SecretStr:
@@ -166,7 +170,8 @@ class TestMinedReverts:
             "proof": [],
         }
         chain.anchorer.anchor(**args)
-        data = chain.outsider._encode("anchor", 3, log.root_hash(), MAP_ROOT, [])
+        # Authorised on top of 3 (the signature binds the step): the size rule is what refuses.
+        data = _anchor_data(chain.outsider, 3)
         pending = chain.outsider.chain.send(to=chain.outsider.address, data=data, gas=200_000)
         with pytest.raises(TreeSizeNotGrowing):
             chain.outsider.chain.wait(pending)
@@ -278,6 +283,7 @@ class TestSettingsAndDeploymentFile:
             deployment_file=tmp_path / "deployment.json",
             deployer_key=_key(chain, "admin"),
             anchorer_key=_key(chain, "anchorer"),
+            log_signer_key=_key(chain, "log_signer"),
             poll_interval_s=0.02,
             **extra,
         )
@@ -291,14 +297,20 @@ class TestSettingsAndDeploymentFile:
         assert outcome.granted == {
             "ANCHORER_ROLE": chain.accounts.anchorer.address,
             "ISSUER_ADMIN_ROLE": chain.accounts.admin.address,
+            "LOG_SIGNER_ROLE": chain.accounts.log_signer.address,
         }
         assert deployment.admin == chain.accounts.admin.address
         client = AnchorClient.from_settings(settings)
         assert client.address == deployment.address
         assert client.has_role("ANCHORER_ROLE", chain.accounts.anchorer.address)
         assert client.has_role("ISSUER_ADMIN_ROLE", chain.accounts.admin.address)
+        assert client.has_role("LOG_SIGNER_ROLE", chain.accounts.log_signer.address)
+        root = log_tree(1).root_hash()
+        signature = authorise(
+            client, chain.accounts.log_signer, tree_size=1, log_root=root, map_root=MAP_ROOT
+        )
         assert client.anchor(
-            tree_size=1, log_root=log_tree(1).root_hash(), map_root=MAP_ROOT, proof=[]
+            tree_size=1, log_root=root, map_root=MAP_ROOT, proof=[], authorisation=signature
         )
 
     def test_deploy_for_another_admin_grants_nothing(self, chain: Chain, tmp_path: Path) -> None:
@@ -387,18 +399,31 @@ class TestOlderEvm:
             artifact_dir=out,
             deployer_key=_key(chain, "admin"),
             anchorer_key=_key(chain, "anchorer"),
+            log_signer_key=_key(chain, "log_signer"),
             gas_price_wei=2_000_000_000,
         )
         deployment = deploy_from_settings(settings).deployment
         client = AnchorClient.from_settings(settings)
         assert client.address == deployment.address
         log = log_tree(9)
-        client.anchor(tree_size=4, log_root=log.root_hash(4), map_root=MAP_ROOT, proof=[])
+        signer = chain.accounts.log_signer
+        client.anchor(
+            tree_size=4,
+            log_root=log.root_hash(4),
+            map_root=MAP_ROOT,
+            proof=[],
+            authorisation=authorise(
+                client, signer, tree_size=4, log_root=log.root_hash(4), map_root=MAP_ROOT
+            ),
+        )
         result = client.anchor(
             tree_size=9,
             log_root=log.root_hash(9),
             map_root=MAP_ROOT,
             proof=log.consistency_proof(size1=4, size2=9),
+            authorisation=authorise(
+                client, signer, tree_size=9, log_root=log.root_hash(9), map_root=MAP_ROOT
+            ),
         )
         assert result.checkpoint.index == 1
         # The committed (cancun) artifact is not this code: check_code tells them apart.

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from anchoring.client import AnchorClient
+from anchoring.logsigner import Authoriser, LogSigner
 from anchoring.worker import AnchoringWorker, WorkerConfig
 from registry.checkpointing import CheckpointBuilder
 from registry.core.note import NoteSigner
@@ -29,10 +30,20 @@ class Stack:
     chain: Chain
     clock: Clock
 
+    def log_signer(self) -> LogSigner:
+        """The log signer in process, with the session's LOG_SIGNER_ROLE key and this
+        registry's checkpoint key (test_log_signer.py runs it as its own service too)."""
+        return LogSigner(
+            account=self.chain.accounts.log_signer,
+            registry_key=self.signer.verifier(),
+            contract=self.chain.client(self.chain.accounts.outsider),
+        )
+
     def worker(
         self,
         *,
         client_factory: Callable[[], AnchorClient] | None = None,
+        authoriser_factory: Callable[[], Authoriser] | None = None,
         config: WorkerConfig | None = None,
     ) -> AnchoringWorker:
         return AnchoringWorker(
@@ -41,6 +52,7 @@ class Stack:
             builder=self.builder,
             client_factory=client_factory
             or (lambda: self.chain.client(self.chain.accounts.anchorer)),
+            authoriser_factory=authoriser_factory or self.log_signer,
             key_client_factory=lambda: self.chain.client(self.chain.accounts.issuer_admin),
             config=config or WorkerConfig(checkpoint_interval_s=0.0, poll_interval_s=0.05),
         )

@@ -96,6 +96,8 @@ def worker_env(
         CERTREG_CONTRACT_ADDRESS=chain.deployment.address,
         CERTREG_ANCHORER_KEY="0x" + bytes(chain.accounts.anchorer.key).hex(),
         CERTREG_ISSUER_ADMIN_KEY="0x" + bytes(chain.accounts.issuer_admin.key).hex(),
+        # a dev chain: the log signer in the worker's process (test_log_signer.py runs it apart)
+        CERTREG_LOG_SIGNER_KEY="0x" + bytes(chain.accounts.log_signer.key).hex(),
         CERTREG_KEY_ENCRYPTION_KEY=base64.b64encode(kek).decode("ascii"),
         CERTREG_SIGNING_KEY=signer.skey(),
         CERTREG_ORIGIN=signer.name,

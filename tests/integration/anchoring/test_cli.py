@@ -26,9 +26,15 @@ def env(chain: Chain, database_url: str, tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("CERTREG_CHAIN_ID", str(CHAIN_ID))
     monkeypatch.setenv("CERTREG_CONTRACT_ADDRESS", chain.deployment.address)
     monkeypatch.setenv("CERTREG_ANCHORER_KEY", "0x" + bytes(chain.accounts.anchorer.key).hex())
+    # a dev chain: the worker may sign in process (docs/deploy.md §2)
+    monkeypatch.setenv("CERTREG_LOG_SIGNER_KEY", "0x" + bytes(chain.accounts.log_signer.key).hex())
     monkeypatch.setenv(
         "CERTREG_ISSUER_ADMIN_KEY", "0x" + bytes(chain.accounts.issuer_admin.key).hex()
     )
+    # The registry's own secrets, as an operator makes them: files in CERTREG_DATA_DIR.
+    monkeypatch.setenv("CERTREG_DATA_DIR", str(tmp_path / "data"))
+    made = runner.invoke(app, ["keys", "init", "--json"])
+    assert made.exit_code == 0, made.output
     return tmp_path
 
 
@@ -70,3 +76,48 @@ def test_issuer_add_refuses_unknown_kinds(env: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "astrology" in result.output
+
+
+def test_keys_init_creates_private_files_once(env: Path) -> None:
+    data = env / "data"
+    for name in ("registry.skey", "kek.b64"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    assert data.stat().st_mode & 0o777 == 0o700
+    before = {name: (data / name).read_bytes() for name in ("registry.skey", "kek.b64")}
+    again = runner.invoke(app, ["keys", "init", "--json"])
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert report["created"] == {}
+    assert set(report["kept"]) == {"signing_key", "key_encryption_key"}
+    # Never overwritten: issuers' keys sealed under the old KEK would be lost.
+    assert {name: (data / name).read_bytes() for name in before} == before
+    assert report["registry_key"].startswith("certreg.localhost/log+")
+
+
+def test_anchor_refuses_to_start_without_its_settings(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (env / "data" / "kek.b64").unlink()
+    monkeypatch.delenv("CERTREG_CHAIN_ID")
+    monkeypatch.delenv("CERTREG_CONTRACT_ADDRESS")
+    result = runner.invoke(app, ["anchor", "--once"])
+    assert result.exit_code == 1
+    message = result.output
+    for setting in ("CERTREG_KEY_ENCRYPTION_KEY", "CERTREG_CHAIN_ID", "CERTREG_CONTRACT_ADDRESS"):
+        assert setting in message, message
+    assert "CERTREG_SIGNING_KEY" not in message  # its file is there
+    assert not (env / "data" / "kek.b64").exists()  # nothing generated behind our back
+
+
+def test_issuer_add_without_a_kek_names_the_setting(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (env / "data" / "kek.b64").unlink()
+    result = runner.invoke(
+        app,
+        ["issuer", "add", "vn-x", "--name-vi", "x", "--name-en", "x", "--accreditation", "x",
+         "--kind", "calibration"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "CERTREG_KEY_ENCRYPTION_KEY: got nothing" in result.output
+    assert "certreg keys init" in result.output

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -14,10 +15,21 @@ from anchoring.settings import AnchoringSettings
 from api.app import create_app
 from api.settings import ApiSettings
 from api.stack import Stack
+from registry.core.note import NoteSigner
 from registry.samples import admit_sample_issuer
 from registry.settings import RegistrySettings
 from tests.integration.conftest import CHAIN_ID, Chain
 from tests.integration.registry.conftest import SAMPLES
+
+#: rate limits high enough never to be met by a test's traffic
+UNLIMITED: dict[str, Any] = {
+    "rate_limit_per_s": 1e6,
+    "rate_limit_burst": 1_000_000,
+    "public_rate_limit_per_s": 1e6,
+    "public_rate_limit_burst": 1_000_000,
+    "verify_chain_reads_per_s": 1e6,
+    "verify_chain_reads_burst": 1_000_000,
+}
 
 
 def chain_settings(chain: Chain) -> AnchoringSettings:
@@ -27,6 +39,8 @@ def chain_settings(chain: Chain) -> AnchoringSettings:
         contract_address=chain.deployment.address,
         anchorer_key=SecretStr("0x" + bytes(chain.accounts.anchorer.key).hex()),
         issuer_admin_key=SecretStr("0x" + bytes(chain.accounts.issuer_admin.key).hex()),
+        # A dev chain: the worker's log signer may run in process (docs/deploy.md §2).
+        log_signer_key=SecretStr("0x" + bytes(chain.accounts.log_signer.key).hex()),
         poll_interval_s=0.02,
     )
 
@@ -37,6 +51,9 @@ def make_stack(database_url: str, chain: Chain, data_dir: Path, **settings: Any)
         data_dir=data_dir,
         database_url=database_url,
         origin="registry.test/log",
+        signing_key=SecretStr(
+            NoteSigner(name="registry.test/log", private_key=Ed25519PrivateKey.generate()).skey()
+        ),
         key_encryption_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
         checkpoint_interval_s=0.0,
         **settings,
@@ -53,7 +70,9 @@ def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
 
 @pytest.fixture
 def api_settings() -> ApiSettings:
-    return ApiSettings(max_body_bytes=64 * 1024, rate_limit_per_s=1000, rate_limit_burst=1000)
+    # Limits out of the way: these tests send many requests from one client in a burst (the
+    # limits have tests of their own, in test_hostile_input.py).
+    return ApiSettings(max_body_bytes=64 * 1024, **UNLIMITED)
 
 
 @pytest.fixture

@@ -173,7 +173,10 @@ def test_a_forged_key_cannot_lock_its_owner_out(stack: Stack) -> None:
     # Buckets were keyed by the key id inside the token, before authentication: anyone could
     # spend an issuer's allowance by sending its key id with a wrong secret. Now failures count
     # against the sender's address and successes against the issuer.
-    settings = ApiSettings(rate_limit_per_s=0.5, rate_limit_burst=3)
+    settings = ApiSettings(
+        rate_limit_per_s=0.5, rate_limit_burst=3, public_rate_limit_per_s=0.5,
+        public_rate_limit_burst=3,
+    )  # fmt: skip
     app = create_app(stack, settings)
     auth = admit(stack)
     key_id = auth["Authorization"].split("_")[1]
@@ -203,3 +206,76 @@ def test_the_limiter_keeps_a_bounded_number_of_buckets() -> None:
     assert limiter.take("address:10.0.39.15") > 0
     assert limiter.wait("address:never-seen") == 0.0
     assert len(limiter) == 100
+
+
+# --- found by the fuzzers (test_fuzz_verify.py, test_fuzz_openapi.py) ---------------------------
+
+
+def post_json_text(client: TestClient, path: str, body: Any) -> Any:
+    """POST `body` as JSON text with \\u escapes, so that NUL and lone surrogates arrive."""
+    raw = json.dumps(body, ensure_ascii=True).encode()
+    return client.post(path, content=raw, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\ud800"], ids=["nul", "surrogate"])
+def test_a_record_id_of_66_odd_characters(client: TestClient, stack: Stack, odd: str) -> None:
+    # Any 66 characters were taken for an id and looked up: a lone surrogate raised out of the
+    # map key (500 on both databases).
+    auth = admit(stack)
+    created = client.post("/v1/certificates", json=body("REC-ID-1"), headers=auth).json()
+    record = {**created["record"], "id": created["id"][:-1] + odd}
+    response = post_json_text(client, "/v1/verify", {"record": record})
+    assert response.status_code == 200, response.text
+    verdict = response.json()
+    assert verdict["status"] == "INVALID"
+    assert verdict["checks"][0]["code"] == "malformed_record"
+
+
+def test_malformed_bundles_get_verdicts(client: TestClient, stack: Stack) -> None:
+    auth = admit(stack)
+    cid = client.post("/v1/certificates", json=body("ODD-1"), headers=auth).json()["id"]
+    stack.worker.run_until_idle()
+    bundle = client.get(f"/v1/certificates/{cid}/proof").json()
+    for changed, echoed in (
+        ({"format": ["certreg-bundle/2"]}, cid),  # unhashable: a TypeError
+        ({"certificate_id": cid[:-1] + "\ud800"}, None),  # no map key: StatusMapError
+    ):
+        response = post_json_text(client, "/v1/verify", {"bundle": {**bundle, **changed}})
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "INVALID"
+        assert response.json()["certificate_id"] == echoed
+
+
+def test_refreshing_a_bundle_whose_id_holds_a_nul(client: TestClient, stack: Stack) -> None:
+    # A bundle older than the chain's latest checkpoint is refreshed from the registry by its
+    # id: one with a NUL reached PostgreSQL's text column (DataError, a 500 there only).
+    auth = admit(stack)
+    cid = client.post("/v1/certificates", json=body("NUL-ID-1"), headers=auth).json()["id"]
+    stack.worker.run_until_idle()
+    old = client.get(f"/v1/certificates/{cid}/proof").json()
+    client.post("/v1/certificates", json=body("NUL-ID-2"), headers=auth)
+    stack.worker.run_until_idle()
+    forged = {**old, "certificate_id": "\x00" + cid[1:]}
+    response = post_json_text(client, "/v1/verify", {"bundle": forged})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "INVALID"
+    # What the refresh now reads for such an id: nothing, as for any id never issued.
+    document = stack.assembler.status_document("\x00" + cid[1:])
+    assert document.status == "UNKNOWN"
+    assert document.status_proof.leaf is None
+
+
+def test_an_uploaded_bundle_with_a_lone_surrogate(client: TestClient, stack: Stack) -> None:
+    # json.loads reads "\ud800" into a str the result page could not encode: the upload page
+    # answered 500. Now the file is not a bundle, and the page says so.
+    auth = admit(stack)
+    cid = client.post("/v1/certificates", json=body("UPLOAD-1"), headers=auth).json()["id"]
+    stack.worker.run_until_idle()
+    bundle = client.get(f"/v1/certificates/{cid}/proof").json()
+    bundle["record"]["holder"]["name"] = "Công ty \ud800"
+    content = json.dumps(bundle, ensure_ascii=True).encode()
+    page = client.post(
+        "/verify/bundle?lang=en", files={"bundle": ("b.json", content, "application/json")}
+    )
+    assert page.status_code == 200, page.text
+    assert "lone surrogate" in page.text

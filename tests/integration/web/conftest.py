@@ -16,7 +16,7 @@ from api.stack import Stack
 from registry.db.engine import make_engine, sqlite_url
 from registry.db.migrate import upgrade
 from registry.samples import admit_sample_issuer, load_samples
-from tests.integration.api.conftest import make_stack
+from tests.integration.api.conftest import UNLIMITED, make_stack
 from tests.integration.conftest import Chain
 
 SAMPLES = load_samples()
@@ -46,9 +46,8 @@ def api_settings() -> ApiSettings:
     return ApiSettings(
         public_base_url=BASE_URL + "/",
         block_explorer_tx_url=EXPLORER,
-        rate_limit_per_s=1000,
-        rate_limit_burst=1000,
         max_body_bytes=64 * 1024,
+        **UNLIMITED,
     )
 
 

@@ -11,11 +11,13 @@ from anchoring.errors import (
     AccessControlUnauthorizedAccount,
     AnchoringError,
     ContractRevert,
+    ECDSAInvalidSignatureLength,
     ErrorString,
     InvalidConsistencyProof,
     IssuerKeyAlreadyRevoked,
     Panic,
     TreeSizeNotGrowing,
+    UnauthorisedLogSigner,
     UnknownRevert,
     decode_revert,
     revert_classes,
@@ -48,6 +50,8 @@ def test_class_names_match_solidity_names() -> None:
 SAMPLES: dict[str, object] = {
     "address": "0x" + "ab" * 20,
     "bytes32": b"\x07" * 32,
+    "uint8": 255,
+    "uint48": 2**48 - 1,
     "uint64": 2**64 - 1,
     "uint256": 2**255,
 }
@@ -76,9 +80,13 @@ def test_messages_say_got_and_want() -> None:
     assert "tree size: got 3, want more than 7" in str(error)
     first = InvalidConsistencyProof(0, 5, 2)
     assert "first checkpoint: got a proof of 2 hashes, want none" in str(first)
-    revoked = IssuerKeyAlreadyRevoked(b"\x01" * 32, b"\x02" * 32, 9)
-    assert "revoked at block 9" in str(revoked)
+    revoked = IssuerKeyAlreadyRevoked(b"\x01" * 32, b"\x02" * 32, 9, 12)
+    assert "revocation block: got 12, want one before 9" in str(revoked)
     assert "0x0101" in str(revoked)
+    signer = UnauthorisedLogSigner("0x" + "ab" * 20, b"\x05" * 32)
+    assert f"got a signature by 0x{'ab' * 20}" in str(signer)
+    assert "want one by a log signer over digest 0x0505" in str(signer)
+    assert "got 64 bytes, want 65" in str(ECDSAInvalidSignatureLength(64))
 
 
 def test_addresses_come_back_checksummed() -> None:

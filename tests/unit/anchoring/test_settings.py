@@ -8,7 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from anchoring.devnode import dev_account
-from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings, hardhat_key_index
+from anchoring.settings import (
+    DEV_CHAIN_IDS,
+    AnchoringSettings,
+    LogSignerSettings,
+    hardhat_key_index,
+)
 
 KEY = "0x" + "4c" * 32
 
@@ -80,7 +85,9 @@ def test_a_bad_key_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "want 64 hex digits" in str(caught.value)
 
 
-@pytest.mark.parametrize("setting", ["anchorer_key", "deployer_key", "issuer_admin_key"])
+@pytest.mark.parametrize(
+    "setting", ["anchorer_key", "deployer_key", "issuer_admin_key", "log_signer_key"]
+)
 def test_hardhat_keys_are_refused_off_dev_chains(setting: str) -> None:
     # Derived from Hardhat's published mnemonic: anyone can sign with them.
     well_known = "0x" + bytes(dev_account(3).key).hex()
@@ -99,3 +106,13 @@ def test_hardhat_keys_are_refused_off_dev_chains(setting: str) -> None:
     )
     assert hardhat_key_index(own) is None
     assert hardhat_key_index(well_known) == 3
+
+
+def test_the_log_signers_own_settings_refuse_hardhat_keys_off_dev_chains() -> None:
+    well_known = "0x" + bytes(dev_account(4).key).hex()
+    assert LogSignerSettings.model_validate({"log_signer_key": well_known}).chain_id == 31337
+    with pytest.raises(ValidationError, match=r"CERTREG_LOG_SIGNER_KEY: got Hardhat's") as info:
+        LogSignerSettings.model_validate({"chain_id": 7, "log_signer_key": well_known})
+    assert well_known[2:14] not in str(info.value)
+    with pytest.raises(ValidationError, match="want 64 hex digits"):
+        LogSignerSettings.model_validate({"log_signer_key": "0x1234"})

@@ -36,6 +36,7 @@ def worker(clock: ManualClock) -> AnchoringWorker:
         sessions=unused,
         builder=unused,
         client_factory=unused,
+        authoriser_factory=unused,
         config=WorkerConfig(),
         clock=clock,
     )

@@ -335,6 +335,29 @@ class TestMalformed:
         bundle = world.bundle(ids(world)[0]) | {"extra": 1}
         assert verify(world, bundle).status is VerdictStatus.INVALID
 
+    @pytest.mark.parametrize("fmt", [["certreg-bundle/2"], {"v": 2}], ids=["list", "object"])
+    def test_a_format_of_another_type(self, world: World, fmt: Any) -> None:
+        # An unhashable format was looked up in a dict: TypeError, a 500 at POST /v1/verify.
+        bundle = world.bundle(ids(world)[0]) | {"format": fmt}
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert {c.code for c in verdict.checks} == {"malformed_bundle"}
+
+    @pytest.mark.parametrize("where", ["certificate_id", "issuer_key"])
+    def test_a_lone_surrogate_is_malformed(self, world: World, where: str) -> None:
+        # JSON can spell one (\ud800); hashing the id for its map key raised StatusMapError out
+        # of verify_bundle (a 500), and the verdict could not have been encoded to echo it.
+        bundle = world.bundle(ids(world)[0])
+        if where == "certificate_id":
+            bundle[where] = bundle[where][:-1] + "\ud800"
+        else:
+            bundle[where] = {**bundle[where], "issuer_id": "vn-\udfff"}
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert verdict.certificate_id is None or verdict.certificate_id.isascii()
+        assert any("valid Unicode" in c.message for c in verdict.checks), verdict.checks
+        assert verify(world, bundle, chain=False).status is VerdictStatus.INVALID
+
     def test_pending_claim_on_an_anchored_bundle(self, world: World) -> None:
         bundle = world.bundle(ids(world)[0]) | {"status": "PENDING"}
         assert verify(world, bundle).status is VerdictStatus.INVALID
