@@ -6,6 +6,7 @@ their anchoring transactions, where an event was first anchored — and re-reads
 latest checkpoint and the head block after a few seconds.
 """
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +43,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+log = logging.getLogger("certreg.verifier")
+
 #: where version-1 bundles' events were first anchored, remembered per event up to this many
 _FIRST_ANCHORINGS_KEPT = 65_536
 
@@ -50,6 +53,10 @@ _FIRST_ANCHORINGS_KEPT = 65_536
 #: cannot change once the checkpoint is on chain (its transaction is mined), but a node that
 #: lagged behind may have missed the receipt
 _NOT_ANCHORING_TTL_S = 600.0
+
+
+def _in_a_thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="chain-facts-refresh", daemon=True).start()
 
 
 class ChainCalls:
@@ -102,10 +109,14 @@ class FactsCache:
     anchorings for good (the contract never changes them), issuer keys for `key_ttl_s` (a
     revocation shows within that), the latest checkpoint and head block for `latest_ttl_s`.
 
-    An expired entry is refreshed by one thread at a time; the others answer with the expired
-    value meanwhile (so it may be older than its TTL by one RPC round trip). Without that, every
-    verification in flight when an entry expired queued its own call at the node: under load the
-    p99 latency of `POST /v1/verify` went from 34 ms to 500 ms (docs/benchmarks.md, "HTTP API").
+    An expired entry is refreshed by one thread at a time, and in the background while it is
+    younger than twice its TTL: the caller, and every other meanwhile, answers with the expired
+    value (so a fact may be older than its TTL by one RPC round trip). Without that, the request
+    that met an expiry waited for the node: under load, with the node answering in hundreds of
+    milliseconds, those requests — about one in a hundred at 1,000 verifications/s, since two
+    entries expire every second — made the p99 latency of `POST /v1/verify` (docs/benchmarks.md,
+    "HTTP API"). An entry older than twice its TTL (nobody asked for a while) is fetched while
+    the caller waits: a long-stale key is never the answer. A TTL of 0 always fetches.
     """
 
     def __init__(
@@ -115,6 +126,7 @@ class FactsCache:
         latest_ttl_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         max_timed: int = 10_000,
+        background: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.key_ttl_s = key_ttl_s
         self.monotonic = monotonic  # the clock the TTLs are measured on
@@ -128,30 +140,50 @@ class FactsCache:
         self.max_timed = max_timed
         self._lock = threading.Lock()
         self._refreshing: set[object] = set()
+        #: runs a refresh off the caller's thread (tests pass one that runs it at once)
+        self._background = background or _in_a_thread
 
     def timed(self, what: object, *, ttl_s: float, now: float, fetch: Callable[[], T]) -> T:
-        """The value cached for `what` if younger than `ttl_s`, else `fetch()`'s — unless another
-        thread is fetching it already, in which case the expired value."""
+        """The value cached for `what` if younger than `ttl_s`; else, if younger than twice
+        that, the expired value while one refresh runs in the background (or is running);
+        else `fetch()`'s, unless another thread is fetching it already (the expired value)."""
         with self._lock:
             entry = self._timed.get(what)
-            if entry is not None and now - entry[0] < ttl_s:
-                self._timed.move_to_end(what)
-                return cast(T, entry[1])
-            if entry is not None and what in self._refreshing:
-                return cast(T, entry[1])
+            if entry is not None:
+                age = now - entry[0]
+                if age < ttl_s:
+                    self._timed.move_to_end(what)
+                    return cast(T, entry[1])
+                if what in self._refreshing:
+                    return cast(T, entry[1])
             self._refreshing.add(what)
+        if entry is not None and now - entry[0] < 2 * ttl_s:
+            self._background(lambda: self._refresh(what, now, fetch))  # outside the lock
+            return cast(T, entry[1])
         try:
             _calling()
             value = fetch()
-            with self._lock:
-                self._timed[what] = (now, value)
-                self._timed.move_to_end(what)
-                while len(self._timed) > self.max_timed:
-                    self._timed.popitem(last=False)
+            self._store(what, now, value)
             return value
         finally:
             with self._lock:
                 self._refreshing.discard(what)
+
+    def _refresh(self, what: object, now: float, fetch: Callable[[], Any]) -> None:
+        try:
+            self._store(what, now, fetch())
+        except Exception:
+            log.debug("background refresh of %r failed", what, exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(what)
+
+    def _store(self, what: object, now: float, value: Any) -> None:
+        with self._lock:
+            self._timed[what] = (now, value)
+            self._timed.move_to_end(what)
+            while len(self._timed) > self.max_timed:
+                self._timed.popitem(last=False)
 
     def keep(self, index: int, checkpoint: ChainCheckpoint) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ a manual clock: the TTL boundaries are checked exactly, and nothing sleeps.
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -78,14 +79,58 @@ class TestFreshness:
         client.latest_index, client.revoked_at = 4, 7
         clock.advance(0.999)
         assert fetch(client, cache).latest_index == 3  # younger than its TTL
-        clock.advance(0.001)
+        clock.advance(1.001)
         facts = fetch(client, cache)
-        assert facts.latest_index == 4  # exactly 1 s old: expired
+        assert facts.latest_index == 4  # twice its TTL old: fetched while the caller waits
         assert (key := facts.issuer_keys[ISSUER, KEY_ID]) is not None and key.revoked_at == 0
-        clock.advance(4)
-        facts = fetch(client, cache)  # the key, fetched at 0 s, is 5 s old
+        clock.advance(8)
+        facts = fetch(client, cache)  # the key, fetched at 0 s, is 10 s old
         assert (key := facts.issuer_keys[ISSUER, KEY_ID]) is not None and key.revoked_at == 7
         assert client.calls == {"latest": 3, "key": 2}
+
+    def test_just_expired_is_refreshed_behind_the_caller(self) -> None:
+        # Between one and two TTLs old: the caller answers at once with the expired value and a
+        # refresh runs in the background (here, at once), so the request that meets an expiry
+        # never waits for the node.
+        clock, client = ManualClock(), CountingClient()
+        refreshes: list[object] = []
+
+        def background(job: Callable[[], None]) -> None:
+            refreshes.append(job)
+            job()
+
+        cache = FactsCache(
+            key_ttl_s=5, latest_ttl_s=1, monotonic=clock.monotonic, background=background
+        )
+        fetch(client, cache)
+        client.latest_index, client.revoked_at = 4, 7
+        clock.advance(1.5)
+        assert fetch(client, cache).latest_index == 3  # expired value, refreshed behind
+        assert fetch(client, cache).latest_index == 4
+        clock.advance(4)  # the key is 5.5 s old
+        key = fetch(client, cache).issuer_keys[ISSUER, KEY_ID]
+        assert key is not None and key.revoked_at == 0  # …once more the expired value
+        key = fetch(client, cache).issuer_keys[ISSUER, KEY_ID]
+        assert key is not None and key.revoked_at == 7
+        assert len(refreshes) == 2  # latest at 1.5 s, the key at 5.5 s (latest, 4 s old, waited)
+        assert client.calls == {"latest": 3, "key": 2}
+
+    def test_a_failed_background_refresh_keeps_the_expired_value(self) -> None:
+        clock, client = ManualClock(), CountingClient()
+        cache = FactsCache(
+            key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic, background=lambda job: job()
+        )
+        fetch(client, cache)
+        clock.advance(1.5)
+
+        def fail() -> _Latest:
+            raise OSError("node down")
+
+        client.latest_checkpoint = fail  # type: ignore[method-assign]
+        assert fetch(client, cache).latest_index == 3  # the refresh failed quietly
+        client.latest_checkpoint = lambda: _Latest(9)  # type: ignore[method-assign]
+        assert fetch(client, cache).latest_index == 3  # this caller's refresh…
+        assert fetch(client, cache).latest_index == 9  # …took
 
     def test_a_cache_with_no_ttl_always_asks(self) -> None:
         client, cache = CountingClient(), FactsCache(key_ttl_s=0, latest_ttl_s=0)
@@ -99,7 +144,7 @@ class TestSingleRefresh:
         clock, client = ManualClock(), CountingClient()
         cache = FactsCache(key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic)
         fetch(client, cache)
-        clock.advance(1)
+        clock.advance(2)  # twice the TTL: refreshed while the caller waits
         client.latest_index = 4
         client.gate.clear()
         client.entered.clear()
@@ -117,7 +162,7 @@ class TestSingleRefresh:
         clock, client = ManualClock(), CountingClient()
         cache = FactsCache(key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic)
         fetch(client, cache)
-        clock.advance(1)
+        clock.advance(2)  # twice the TTL: refreshed while the caller waits
 
         def fail() -> _Latest:
             raise OSError("node down")
