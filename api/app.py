@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -54,6 +55,9 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run in threads that share one GIL: many at once only lengthen the tail
+        # (docs/benchmarks.md, "HTTP API"); the rest wait their turn in the event loop, in order.
+        to_thread.current_default_thread_limiter().total_tokens = api_settings.request_threads
         own = stack is None
         current = stack if stack is not None else Stack()
         if own:

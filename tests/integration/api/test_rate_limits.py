@@ -205,3 +205,12 @@ class TestIssuanceQuota:
                 assert issue(client, auth, 3)
         finally:
             stack.close()
+
+
+def test_request_threads_bound_the_requests_run_at_once(stack: Stack) -> None:
+    from anyio import to_thread  # noqa: PLC0415
+
+    with TestClient(create_app(stack, limited(request_threads=3))) as client:
+        assert client.portal is not None
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+        assert tokens == 3
