@@ -161,6 +161,20 @@ def settings_artifact(settings: AnchoringSettings) -> ContractArtifact:
     return load_artifact(directory=settings.artifact_dir)
 
 
+def settings_contract_address(
+    settings: AnchoringSettings, *, artifact: ContractArtifact | None = None
+) -> str:
+    """The contract the settings name: `CERTREG_CONTRACT_ADDRESS`, else the deployment file's
+    (checked against the chain id and the artifact's ABI)."""
+    if settings.contract_address is not None:
+        return settings.contract_address
+    return load_deployment(
+        settings.deployment_file,
+        chain_id=settings.chain_id,
+        artifact=artifact or settings_artifact(settings),
+    ).address
+
+
 @dataclass(frozen=True, slots=True)
 class PendingTransaction:
     """A transaction the node accepted, not yet known to be mined."""
@@ -450,11 +464,7 @@ class AnchorClient:
             raise SettingsError("CERTREG_ANCHORER_KEY: got nothing, want the anchoring key")
         chain = ChainClient.connect(settings, private_key=key.get_secret_value())
         artifact = settings_artifact(settings)
-        address = settings.contract_address
-        if address is None:
-            address = load_deployment(
-                settings.deployment_file, chain_id=settings.chain_id, artifact=artifact
-            ).address
+        address = settings_contract_address(settings, artifact=artifact)
         client = cls(chain, address, artifact=artifact)
         if check_code:
             client.check_code()

@@ -39,8 +39,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from web3 import Web3
 
 from anchoring.authorisation import AnchorDomain, Authorisation, CheckpointStep, sign_step
-from anchoring.client import AnchorClient, ChainClient, redact_endpoint, settings_artifact
-from anchoring.deployment import load_deployment
+from anchoring.client import (
+    AnchorClient,
+    ChainClient,
+    redact_endpoint,
+    settings_artifact,
+    settings_contract_address,
+)
 from anchoring.errors import AnchoringError, AuthorisationRefusedError, SettingsError
 from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings, LogSignerSettings
 from registry.core.checkpoint import verify_checkpoint
@@ -50,6 +55,7 @@ from registry.core.proofs import verify_consistency
 from registry.logs import log_event
 
 __all__ = [
+    "REFUSAL_REASONS",
     "Authoriser",
     "HttpAuthoriser",
     "LogSigner",
@@ -64,6 +70,16 @@ log = logging.getLogger("certreg.logsigner")
 _MAX_BODY: Final = 64 * 1024
 _MAX_NOTE: Final = 16 * 1024
 _MAX_PROOF: Final = 128
+#: why a checkpoint was not authorised; a signer's answer naming another reason counts as
+#: `unavailable` (the worker's metric has one series per reason, never one per string)
+REFUSAL_REASONS: Final = (
+    "bad_note",
+    "not_growing",
+    "too_large",
+    "inconsistent",
+    "bad_request",
+    "unavailable",
+)
 _Hash32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 
@@ -80,11 +96,7 @@ def read_only_anchor_client(settings: AnchoringSettings) -> AnchorClient:
     chain = ChainClient(w3, Account.create(), chain_id=settings.chain_id)
     chain.check_chain_id()
     artifact = settings_artifact(settings)
-    address = settings.contract_address
-    if address is None:
-        address = load_deployment(
-            settings.deployment_file, chain_id=settings.chain_id, artifact=artifact
-        ).address
+    address = settings_contract_address(settings, artifact=artifact)
     client = AnchorClient(chain, address, artifact=artifact)
     client.check_code()
     return client
@@ -427,7 +439,7 @@ class HttpAuthoriser:
             raise AuthorisationRefusedError(
                 f"log signer at {where}: got HTTP {response.status_code} "
                 f"({detail or 'no detail'}), want an authorisation",
-                reason=str(reason or "unavailable"),
+                reason=reason if reason in REFUSAL_REASONS else "unavailable",
             )
         try:
             return AuthoriseResponse.model_validate(answer).authorisation()

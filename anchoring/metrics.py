@@ -5,8 +5,9 @@
 - `certreg_oldest_unanchored_event_age_seconds`: how long the oldest of them has waited (the
   number to alert on against the maximum merge delay);
 - `certreg_checkpoints_anchored`: anchored checkpoints;
-- `certreg_anchoring_failures_total`, `certreg_worker_checkpoints_anchored_total`: this
-  process's worker, when it runs one.
+- `certreg_anchoring_failures_total`, `certreg_worker_checkpoints_anchored_total`,
+  `certreg_foreign_checkpoints`, `certreg_log_signer_refusals_total{reason}`: this process's
+  worker, when it runs one.
 """
 
 import datetime as dt
@@ -16,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from anchoring.logsigner import REFUSAL_REASONS
 from anchoring.worker import AnchoringWorker
 from registry.clock import naive_utc, utc_now
 from registry.db.repositories import CheckpointRepository, LogRepository
@@ -78,6 +80,15 @@ class RegistryCollector(Collector):
                 "process last saw them (above 0: another holder of the anchoring key; alert).",
                 value=worker.foreign_checkpoints,
             )
+            refusals = CounterMetricFamily(
+                "certreg_log_signer_refusals",
+                "Checkpoints the log signer refused to authorise, by reason (alert on any but "
+                "not_growing, which a retry after an unrecorded send meets, and unavailable).",
+                labels=["reason"],
+            )
+            for reason in sorted({*REFUSAL_REASONS, *worker.refusals}):
+                refusals.add_metric([reason], worker.refusals[reason])
+            yield refusals
             yield CounterMetricFamily(
                 "certreg_worker_checkpoints_anchored",
                 "Checkpoints the anchoring worker of this process anchored.",

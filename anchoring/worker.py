@@ -27,6 +27,7 @@ import os
 import random
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,6 +119,8 @@ class AnchoringWorker:
         self.anchored = 0
         #: checkpoints on chain this registry never made (another holder of the anchoring key)
         self.foreign_checkpoints = 0
+        #: the log signer's refusals, by reason (docs/spec.md §7.3)
+        self.refusals: Counter[str] = Counter()
         self._watched_at = float("-inf")
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -286,6 +289,20 @@ class AnchoringWorker:
         try:
             authorisation = self.authoriser().authorise(note=checkpoint.note, proof=proof)
         except AuthorisationRefusedError as exc:
+            self.refusals[exc.reason] += 1
+            if exc.reason not in {"not_growing", "unavailable"}:
+                # The signer read the chain and checked the note and the proof, and said no: a
+                # registry key it does not pin, a log that does not extend what is on chain, a
+                # jump past its limit. Retrying will not change that; someone must look.
+                log_event(
+                    log,
+                    "checkpoint.refused",
+                    logging.ERROR,
+                    index=checkpoint.index,
+                    tree_size=checkpoint.tree_size,
+                    reason=exc.reason,
+                    error=str(exc),
+                )
             if exc.reason != "not_growing":
                 raise
             # The chain is at or past this size: ours landed unrecorded, or someone else's

@@ -1,6 +1,7 @@
 """The FastAPI application factory. No module-level engine: everything hangs off the `Stack`
 built (or passed in) when the app starts."""
 
+import gc
 import logging
 import threading
 import time
@@ -84,6 +85,8 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
                 target=_run_worker, args=(worker, stop), name="anchoring-worker", daemon=True
             )
             worker_thread.start()
+        if own:
+            _freeze_startup_objects(current)
         try:
             yield
         finally:
@@ -123,7 +126,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
@@ -143,6 +146,23 @@ def _install_docs(app: FastAPI) -> None:
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
         )
+
+
+def _freeze_startup_objects(stack: Stack) -> None:
+    """Move what start-up built out of the collector's sight, in a server process.
+
+    A full collection walks every tracked object, and the caches a server fills as it serves
+    (log tiles, map nodes: up to `CERTREG_PROOF_CACHE_MB`) made each walk stop every request
+    of the process for over 100 ms, once every few seconds under load — the 99th percentile
+    (docs/benchmarks.md, "Tail latency"). The caches hold only objects the collector stops
+    tracking (bytes, tuples of bytes); frozen, their containers are never walked either. Built
+    here, before the freeze, so that the containers are among the frozen objects. Objects
+    frozen here that later die in a reference cycle are never reclaimed: start-up objects live
+    as long as the process, so little is lost, and only in a server process, never in a test's.
+    """
+    stack.assembler  # noqa: B018 (builds the proof caches' containers)
+    gc.collect()
+    gc.freeze()
 
 
 def _run_worker(worker: object, stop: threading.Event) -> None:

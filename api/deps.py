@@ -26,12 +26,18 @@ __all__ = [
 ]
 
 
-def get_stack(request: Request) -> Stack:
+# The dependencies that only read memory are `async def`: FastAPI runs a plain `def` dependency
+# in the thread pool, a hand-off between threads per dependency per request that cost more than
+# the work itself (docs/benchmarks.md, "Tail latency"). Those that touch the database stay
+# plain functions, off the event loop.
+
+
+async def get_stack(request: Request) -> Stack:
     stack: Stack = request.app.state.stack
     return stack
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
@@ -105,7 +111,7 @@ def _authenticates(dependant: Dependant) -> bool:
     return any(d.call is authenticated_issuer or _authenticates(d) for d in dependant.dependencies)
 
 
-def limit_clients(request: Request) -> None:
+async def limit_clients(request: Request) -> None:
     """Every route's first dependency: a request that will not be authenticated counts against
     its client's address. One that presents credentials to a route that checks them is counted
     there instead (against its issuer, or its address if they fail) — but credentials sent to a
@@ -140,7 +146,7 @@ class ChainBudget:
                 self._limits.chain_reads.charge(self._client, calls.count)
 
 
-def chain_budget(request: Request) -> ChainBudget:
+async def chain_budget(request: Request) -> ChainBudget:
     """Refuse a client that has used up its chain reads (429), else its budget."""
     limits = _limits(request)
     client = _client(request)

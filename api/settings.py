@@ -24,9 +24,10 @@ class ApiSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     #: uvicorn worker processes for `certreg serve`
     workers: int = Field(default=1, ge=1, le=64)
-    #: requests one process runs at once, in threads (more wait in the event loop); anyio's
-    #: default is 40 (CERTREG_REQUEST_THREADS)
-    request_threads: int = Field(default=40, ge=1, le=1000)
+    #: requests one process runs at once, in threads (more wait in the event loop, in order);
+    #: threads add no CPU under the GIL, only overlap waits (database, chain node), and past
+    #: that they lengthen the tail: 8 measured best (docs/benchmarks.md, "Tail latency")
+    request_threads: int = Field(default=8, ge=1, le=1000)
     #: largest request body accepted, in bytes (413 beyond)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: sustained requests per second allowed per authenticated issuer, and the burst above it

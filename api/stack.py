@@ -12,8 +12,7 @@ from functools import cached_property
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchoring.client import AnchorClient, settings_artifact
-from anchoring.deployment import load_deployment
+from anchoring.client import AnchorClient, settings_contract_address
 from anchoring.logsigner import Authoriser, authoriser_from_settings
 from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings
 from anchoring.worker import AnchoringWorker, WorkerConfig
@@ -135,14 +134,10 @@ class Stack:
     @cached_property
     def anchor_info(self) -> AnchorInfo:
         """Chain id and contract address, as configured or from the deployment file."""
-        address = self.chain_settings.contract_address
-        if address is None:
-            address = load_deployment(
-                self.chain_settings.deployment_file,
-                chain_id=self.chain_settings.chain_id,
-                artifact=settings_artifact(self.chain_settings),
-            ).address
-        return AnchorInfo(chain_id=self.chain_settings.chain_id, contract=address)
+        return AnchorInfo(
+            chain_id=self.chain_settings.chain_id,
+            contract=settings_contract_address(self.chain_settings),
+        )
 
     @cached_property
     def assembler(self) -> ProofAssembler:

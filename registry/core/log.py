@@ -25,8 +25,13 @@ _HASH_SIZE: Final = 32
 TileKey = tuple[int, int]
 """`(level, index)` of a tile."""
 
-_Rows = list[list[bytes]]
-"""An expanded tile: row r holds the tile's nodes at tree height 8·level + r."""
+_Rows = Sequence[Sequence[bytes]]
+"""An expanded tile: row r holds the tile's nodes at tree height 8·level + r. Cached tiles are
+tuples of tuples of bytes, which CPython's collector stops tracking after one pass: a full
+collection then never walks the cache (in an API process it held a million hashes, and each
+walk stopped every request for over 100 ms, docs/benchmarks.md). Tiles being appended to are
+lists until the append ends."""
+_Growing = list[list[bytes]]
 
 
 class TileStore(Protocol):
@@ -96,7 +101,7 @@ class LogTree:
         self._cache: dict[int, _Rows] = {}
         self._cache_limit = max(cache_tiles, 1)
         # Tiles changed by the append in progress; never served stale from the store.
-        self._dirty: dict[int, _Rows] = {}
+        self._dirty: dict[int, _Growing] = {}
         # Hashes of right-edge ranges: a tree size has only log2(n) of them, and they never
         # change, so proofs at one size share a handful of entries.
         self._ranges: dict[tuple[int, int], bytes] = {}
@@ -169,6 +174,9 @@ class LogTree:
             self._store.write_tiles(
                 {(key & 15, key >> 4): b"".join(rows[0]) for key, rows in self._dirty.items()}
             )
+            for key, rows in self._dirty.items():
+                if self._cache.get(key) is rows:
+                    self._cache[key] = tuple(map(tuple, rows))
         except BaseException:
             # The cache may hold half an append; drop it so reads go back to the store.
             self._cache.clear()
@@ -192,7 +200,7 @@ class LogTree:
                 if row_no == 0 and pos == 0:
                     rows = [[] for _ in range(TILE_HEIGHT)]
                 else:
-                    rows = self._tile(level, tile_index)
+                    rows = list(map(list, self._tile(level, tile_index)))
                 self._dirty[key] = rows
                 self._remember(key, rows)
             row = rows[row_no]
@@ -217,7 +225,7 @@ class LogTree:
 
     def _tile(self, level: int, index: int) -> _Rows:
         key = _cache_key(level, index)
-        rows = self._cache.get(key) or self._dirty.get(key)
+        rows: _Rows | None = self._cache.get(key) or self._dirty.get(key)
         if rows is not None:
             return rows
         # Nodes of tree height 8·level that exist at the current size, and this tile's share.
@@ -230,10 +238,11 @@ class LogTree:
                 f"at tree size {self._size}"
             )
         row = [data[i : i + _HASH_SIZE] for i in range(0, count * _HASH_SIZE, _HASH_SIZE)]
-        rows = [row]
+        expanded = [tuple(row)]
         for _ in range(1, TILE_HEIGHT):
             row = self._hasher.hash_pairs(row)
-            rows.append(row)
+            expanded.append(tuple(row))
+        rows = tuple(expanded)
         self._remember(key, rows)
         return rows
 

@@ -5,7 +5,11 @@ off the anchoring host."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -18,11 +22,13 @@ from anchoring.deploy import deploy_contract
 from anchoring.devnode import dev_account
 from anchoring.errors import AuthorisationRefusedError, SettingsError
 from anchoring.logsigner import (
+    REFUSAL_REASONS,
     HttpAuthoriser,
     LogSigner,
     LogSignerService,
     authoriser_from_settings,
 )
+from anchoring.metrics import RegistryCollector
 from anchoring.settings import AnchoringSettings, LogSignerSettings
 from registry.core.checkpoint import Checkpoint, sign_checkpoint
 from registry.core.note import NoteSigner
@@ -265,6 +271,51 @@ class TestService:
             url = stopped.url
         with pytest.raises(AuthorisationRefusedError) as caught:
             HttpAuthoriser(url, timeout_s=5).authorise(note="x\n", proof=[])
+        assert caught.value.reason == "unavailable"
+
+    def test_worker_counts_a_refusal_and_says_it_at_error_level(
+        self, stack: Stack, signer: LogSigner, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # `signer` pins another registry key than the one the stack's checkpoints carry.
+        admit(stack.service)
+        stack.service.issue_batch("vn-cb-quatest3", sample_submissions()[:3])
+        worker = stack.worker(authoriser_factory=lambda: signer)
+        with pytest.raises(AuthorisationRefusedError) as caught:
+            worker.run_until_idle()
+        assert caught.value.reason == "bad_note"
+        assert worker.refusals == {"bad_note": 1}
+        [refused] = [r for r in caplog.records if "checkpoint.refused" in r.getMessage()]
+        assert refused.levelno == logging.ERROR
+        [family] = [
+            m
+            for m in RegistryCollector(stack.sessions, worker=lambda: worker).collect()
+            if m.name == "certreg_log_signer_refusals"
+        ]
+        counts = {s.labels["reason"]: s.value for s in family.samples if s.name.endswith("_total")}
+        assert counts == {reason: float(reason == "bad_note") for reason in REFUSAL_REASONS}
+        assert db_checkpoints(stack)[0].state == "prepared"
+
+    def test_a_signer_answering_an_unknown_reason_counts_as_unavailable(self) -> None:
+        class Odd(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.dumps({"reason": "x" * 40, "detail": "?"}).encode()
+                self.send_response(409)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        with ThreadingHTTPServer(("127.0.0.1", 0), Odd) as server:
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            try:
+                url = f"http://127.0.0.1:{server.server_address[1]}"
+                with pytest.raises(AuthorisationRefusedError) as caught:
+                    HttpAuthoriser(url, timeout_s=5).authorise(note="x\n", proof=[])
+            finally:
+                server.shutdown()
         assert caught.value.reason == "unavailable"
 
     def test_worker_asks_the_service(self, stack: Stack) -> None:

@@ -3,6 +3,8 @@ names the setting, and secrets are never generated (api/stack.py `missing_settin
 registry/settings.py)."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,40 @@ def test_a_worker_needs_its_log_signer_off_dev_chains(tmp_path: Path) -> None:
         chain_id=2026, contract_address=ADDRESS, log_signer_url="http://signer.internal:8600"
     )
     assert missing_settings(registry, remote, worker=True) == []
+
+
+def test_only_a_server_process_freezes_what_start_up_built(tmp_path: Path) -> None:
+    # In a subprocess: freezing is for the life of a process (api/app.py).
+    script = """
+import gc
+from fastapi.testclient import TestClient
+from api.app import create_app
+from api.stack import Stack
+
+stack = Stack()
+with TestClient(create_app(stack)) as client:  # a stack from the caller (tests, tools)
+    assert client.get("/healthz").status_code == 200
+    print(gc.get_freeze_count())
+stack.close()
+with TestClient(create_app()) as client:  # its own stack: a server process
+    assert client.get("/healthz").status_code == 200
+    print(gc.get_freeze_count())
+"""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")},
+        "CERTREG_DEV": "true",
+        "CERTREG_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 0, done.stderr
+    given, own = (int(line) for line in done.stdout.split())
+    assert given == 0
+    assert own > 10_000  # the modules, the app, the stack and its caches' containers

@@ -1,3 +1,4 @@
+import gc
 import hashlib
 import itertools
 
@@ -198,6 +199,27 @@ class TestTiles:
         tree.append_many(entries(300))
         old = LogTree(store, tree_size=100)
         assert old.root_hash() == naive.mth(entries(100))
+
+    def test_cached_tiles_are_invisible_to_the_collector(self) -> None:
+        # A full collection walks every tracked object: cached tiles must hold none, or each
+        # collection in an API process walks a million hashes (docs/benchmarks.md).
+        store = MemoryTileStore()
+        writer = LogTree(store)
+        writer.append_many(entries(3 * TILE_WIDTH + 5))
+        reader = LogTree(store, tree_size=3 * TILE_WIDTH + 5)
+        for index in (0, 300, 3 * TILE_WIDTH + 4):
+            assert reader.inclusion_proof(leaf_index=index) == writer.inclusion_proof(
+                leaf_index=index
+            )
+        # A pass stops tracking a tuple whose items it has already stopped tracking: the rows
+        # in the first, the tiles holding them in the second.
+        gc.collect()
+        gc.collect()
+        for tree in (writer, reader):
+            cached = list(tree._cache.values())
+            assert cached
+            assert not any(gc.is_tracked(rows) for rows in cached)
+            assert not any(gc.is_tracked(row) for rows in cached for row in rows)
 
     def test_missing_tile_is_an_error(self) -> None:
         with pytest.raises(LogTreeError, match=r"tile \(0, 0\): got 0 stored hashes"):
