@@ -695,10 +695,11 @@ class AnchorClient:
             map_root=bytes(map_root),
         )
 
-    def anchor_base(self) -> Checkpoint | Predecessor | None:
-        """What the next anchor must extend: the latest checkpoint, else the checkpoint a
-        successor starts from, else None (a first contract's first anchor)."""
-        return self.latest_checkpoint() or self.predecessor()
+    def anchor_base(self) -> Checkpoint | None:
+        """What the next anchor must extend: the latest checkpoint — for a successor that has
+        not anchored yet, the one it starts from —, else None (a first contract's first
+        anchor)."""
+        return self.latest_checkpoint()
 
     def checkpoints(self, *, start: int = 0, end: int | None = None) -> list[Checkpoint]:
         """Checkpoints `start` to `end` (exclusive; default: all), read at one block."""

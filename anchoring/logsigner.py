@@ -144,7 +144,7 @@ class LogSigner:
                 reason="bad_note",
             ) from exc
         with self._lock:
-            # The latest checkpoint, else (a successor) the predecessor's it starts from.
+            # The latest checkpoint (a successor that has not anchored yet: its start).
             base = self.contract.anchor_base()
             anchored = 0 if base is None else base.tree_size
             if checkpoint.tree_size <= anchored:

@@ -56,17 +56,17 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         uint64 revokedAt;
     }
 
-    Checkpoint[] private _checkpoints;
+    // Indexes go on counting across a succession (docs/spec.md §7.7): a successor holds the
+    // checkpoint it starts from at that checkpoint's own index, and anchors after it.
+    mapping(uint256 index => Checkpoint) private _checkpoints;
+    uint256 private _checkpointCount;
     mapping(bytes32 issuerId => mapping(bytes32 keyId => IssuerKey)) private _issuerKeys;
 
-    // The contract this one succeeds and the checkpoint of it this one starts from
-    // (docs/spec.md §7.7); all zero for a first contract. Address and size share a slot: the
-    // first anchor reads it once.
+    // The contract this one succeeds, and the block of this one's deployment: keys the
+    // predecessor registered before it are this contract's too. Zero for a first contract.
     address private _predecessor;
-    uint64 private _startTreeSize;
+    uint64 private _succeededAt;
     uint256 private _predecessorIndex;
-    bytes32 private _startLogRoot;
-    bytes32 private _startMapRoot;
 
     /// @notice Deploy with `admin` as the authority (`DEFAULT_ADMIN_ROLE`), who grants the
     /// other roles; handing the authority to another account takes two steps, `adminDelay`
@@ -89,16 +89,29 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         if (predecessorContract.code.length == 0) {
             revert InvalidPredecessor(predecessorContract, predecessorIndex);
         }
-        (uint64 treeSize, bytes32 logRoot, bytes32 mapRoot,,) =
-            ICertregAnchor(predecessorContract).checkpoint(predecessorIndex);
+        (
+            uint64 treeSize,
+            bytes32 logRoot,
+            bytes32 mapRoot,
+            uint64 blockNumber,
+            uint64 timestamp
+        ) = ICertregAnchor(predecessorContract).checkpoint(predecessorIndex);
         if (treeSize == 0) {
             revert InvalidPredecessor(predecessorContract, predecessorIndex);
         }
         _predecessor = predecessorContract;
-        _startTreeSize = treeSize;
+        _succeededAt = uint64(block.number);
         _predecessorIndex = predecessorIndex;
-        _startLogRoot = logRoot;
-        _startMapRoot = mapRoot;
+        // Kept as the predecessor anchored it, block and time included: to a reader it is
+        // the latest checkpoint until this contract anchors one of its own.
+        _checkpoints[predecessorIndex] = Checkpoint({
+            treeSize: treeSize,
+            blockNumber: blockNumber,
+            timestamp: timestamp,
+            logRoot: logRoot,
+            mapRoot: mapRoot
+        });
+        _checkpointCount = predecessorIndex + 1;
     }
 
     /// @inheritdoc ICertregAnchor
@@ -109,19 +122,14 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         bytes32[] calldata consistencyProof,
         bytes calldata authorisation
     ) external onlyRole(ANCHORER_ROLE) {
-        uint256 index = _checkpoints.length;
+        uint256 index = _checkpointCount;
         uint64 latestSize;
         bytes32 latestRoot;
         if (index != 0) {
+            // For a successor's first anchor, the checkpoint it starts from.
             Checkpoint storage latest = _checkpoints[index - 1];
             latestSize = latest.treeSize;
             latestRoot = latest.logRoot;
-        } else {
-            // A successor's first anchor extends the checkpoint it starts from (0 otherwise).
-            latestSize = _startTreeSize;
-            if (latestSize != 0) {
-                latestRoot = _startLogRoot;
-            }
         }
         // First the signature: without the log signer's word nothing else is looked at.
         bytes32 digest =
@@ -143,15 +151,14 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         ) {
             revert InvalidConsistencyProof(latestSize, treeSize, consistencyProof.length);
         }
-        _checkpoints.push(
-            Checkpoint({
-                treeSize: treeSize,
-                blockNumber: uint64(block.number),
-                timestamp: uint64(block.timestamp),
-                logRoot: logRoot,
-                mapRoot: mapRoot
-            })
-        );
+        _checkpoints[index] = Checkpoint({
+            treeSize: treeSize,
+            blockNumber: uint64(block.number),
+            timestamp: uint64(block.timestamp),
+            logRoot: logRoot,
+            mapRoot: mapRoot
+        });
+        _checkpointCount = index + 1;
         emit CheckpointAnchored(index, treeSize, logRoot, mapRoot);
     }
 
@@ -178,7 +185,10 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
             bytes32 mapRoot
         )
     {
-        return (_predecessor, _predecessorIndex, _startTreeSize, _startLogRoot, _startMapRoot);
+        if (_predecessor != address(0)) {
+            Checkpoint storage start = _checkpoints[_predecessorIndex];
+            return (_predecessor, _predecessorIndex, start.treeSize, start.logRoot, start.mapRoot);
+        }
     }
 
     /// @inheritdoc IERC5267
@@ -227,7 +237,7 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
 
     /// @inheritdoc ICertregAnchor
     function checkpointCount() external view returns (uint256) {
-        return _checkpoints.length;
+        return _checkpointCount;
     }
 
     /// @inheritdoc ICertregAnchor
@@ -242,10 +252,9 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
             uint64 timestamp
         )
     {
-        if (index < _checkpoints.length) {
-            Checkpoint storage c = _checkpoints[index];
-            return (c.treeSize, c.logRoot, c.mapRoot, c.blockNumber, c.timestamp);
-        }
+        // Unused indexes, and a successor's indexes before the one it starts from, are zero.
+        Checkpoint storage c = _checkpoints[index];
+        return (c.treeSize, c.logRoot, c.mapRoot, c.blockNumber, c.timestamp);
     }
 
     /// @inheritdoc ICertregAnchor
@@ -261,7 +270,7 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
             uint64 timestamp
         )
     {
-        uint256 count = _checkpoints.length;
+        uint256 count = _checkpointCount;
         if (count > 0) {
             Checkpoint storage c = _checkpoints[count - 1];
             return (count - 1, c.treeSize, c.logRoot, c.mapRoot, c.blockNumber, c.timestamp);
@@ -305,10 +314,10 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
             revert ValidFromInPast(validFrom, current);
         }
         keyId = sha256(abi.encodePacked(publicKey));
-        IssuerKey storage key = _issuerKeys[issuerId][keyId];
-        if (key.publicKey != bytes32(0)) {
+        if (_resolvedKey(issuerId, keyId).publicKey != bytes32(0)) {
             revert IssuerKeyAlreadyRegistered(issuerId, keyId);
         }
+        IssuerKey storage key = _issuerKeys[issuerId][keyId];
         key.publicKey = publicKey;
         key.validFrom = from;
         emit IssuerKeyRegistered(issuerId, keyId, publicKey, from);
@@ -319,7 +328,7 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         external
         onlyRole(ISSUER_ADMIN_ROLE)
     {
-        IssuerKey storage key = _issuerKeys[issuerId][keyId];
+        IssuerKey memory key = _resolvedKey(issuerId, keyId);
         if (key.publicKey == bytes32(0)) {
             revert IssuerKeyNotRegistered(issuerId, keyId);
         }
@@ -334,6 +343,8 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
             revert RevokedBeforeValidFrom(effective, key.validFrom);
         }
         key.revokedAt = effective;
+        // A key the predecessor registered is revoked here, in this contract's own record.
+        _issuerKeys[issuerId][keyId] = key;
         emit IssuerKeyRevoked(issuerId, keyId, effective);
     }
 
@@ -343,7 +354,7 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         view
         returns (bytes32 publicKey, uint64 validFrom, uint64 revokedAt)
     {
-        IssuerKey storage key = _issuerKeys[issuerId][keyId];
+        IssuerKey memory key = _resolvedKey(issuerId, keyId);
         return (key.publicKey, key.validFrom, key.revokedAt);
     }
 
@@ -353,8 +364,27 @@ contract CertregAnchor is AccessControlDefaultAdminRules, ICertregAnchor {
         view
         returns (bool)
     {
-        IssuerKey storage key = _issuerKeys[issuerId][keyId];
+        IssuerKey memory key = _resolvedKey(issuerId, keyId);
         return key.publicKey != bytes32(0) && key.validFrom <= blockNumber
             && (key.revokedAt == 0 || blockNumber < key.revokedAt);
+    }
+
+    /// This contract's record of a key, else (a successor) its predecessor's, if the
+    /// predecessor registered it before this contract was deployed: a key registered there
+    /// later (by a holder of the old contract's role) is not this registry's.
+    function _resolvedKey(bytes32 issuerId, bytes32 keyId)
+        private
+        view
+        returns (IssuerKey memory key)
+    {
+        key = _issuerKeys[issuerId][keyId];
+        if (key.publicKey != bytes32(0) || _predecessor == address(0)) {
+            return key;
+        }
+        (bytes32 publicKey, uint64 validFrom, uint64 revokedAt) =
+            ICertregAnchor(_predecessor).issuerKey(issuerId, keyId);
+        if (publicKey != bytes32(0) && validFrom < _succeededAt) {
+            key = IssuerKey({publicKey: publicKey, validFrom: validFrom, revokedAt: revokedAt});
+        }
     }
 }

@@ -91,10 +91,15 @@ interface ICertregAnchor is ICertregAnchorErrors, IERC5267 {
         bytes32 mapRoot
     ) external view returns (bytes32);
 
-    /// @notice Number of anchored checkpoints.
+    /// @notice The index the next checkpoint will take: the number of checkpoints anchored
+    /// here, and for a successor those of the predecessors up to the one it starts from
+    /// (indexes go on counting across a succession, docs/spec.md §7.7).
     function checkpointCount() external view returns (uint256);
 
-    /// @notice The checkpoint at position `index` (0-based); all zero if there is none.
+    /// @notice The checkpoint at position `index` (0-based); all zero if there is none here: an
+    /// index not used yet, or (a successor) one before the checkpoint it starts from, which its
+    /// predecessor holds. The checkpoint a successor starts from is answered at its own index,
+    /// with the block and time at which the predecessor anchored it.
     /// @return treeSize Log size; 0 only for a checkpoint that does not exist.
     /// @return logRoot Log root hash.
     /// @return mapRoot Status-map root hash.
@@ -111,7 +116,9 @@ interface ICertregAnchor is ICertregAnchorErrors, IERC5267 {
             uint64 timestamp
         );
 
-    /// @notice The key `keyId` of issuer `issuerId`; all zero for an unknown key.
+    /// @notice The key `keyId` of issuer `issuerId`; all zero for an unknown key. A successor
+    /// answers its own record, else its predecessor's for a key registered there before the
+    /// successor was deployed (so a revocation recorded here overrides the predecessor's).
     /// @return publicKey Raw 32-byte Ed25519 public key.
     /// @return validFrom First block on which the key is in force.
     /// @return revokedAt First block on which it no longer is; 0 while it is in force.
@@ -120,7 +127,8 @@ interface ICertregAnchor is ICertregAnchorErrors, IERC5267 {
         view
         returns (bytes32 publicKey, uint64 validFrom, uint64 revokedAt);
 
-    /// @notice The latest checkpoint and its position; all zero before the first one.
+    /// @notice The latest checkpoint and its position; all zero before the first one. For a
+    /// successor that has not anchored yet: the checkpoint it starts from.
     function latestCheckpoint()
         external
         view

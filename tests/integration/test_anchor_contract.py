@@ -338,15 +338,16 @@ class TestAnchor:
         c = result.checkpoint
         # Storage: slot 0 AccessControl's roles, slots 1-2 AccessControlDefaultAdminRules' (the
         # pending admin, its schedule and the delay; the admin, the pending delay and its
-        # schedule), slot 3 the checkpoint array, whose elements start at keccak(3) and take
-        # three slots each.
-        base = int.from_bytes(Web3.keccak(abi_encode(["uint256"], [3])), "big")
+        # schedule), slot 3 the checkpoints by index, checkpoint i at keccak(i ‖ 3) taking three
+        # slots, slot 4 their count.
+        base = int.from_bytes(Web3.keccak(abi_encode(["uint256", "uint256"], [0, 3])), "big")
         address = chain.deployment.address
         slots = [bytes(chain.w3.eth.get_storage_at(address, base + i)) for i in range(4)]
         packed = c.tree_size | c.block_number << 64 | c.timestamp << 128
         assert slots[0] == packed.to_bytes(32, "big")
         assert slots[1:3] == [c.log_root, c.map_root]
         assert slots[3] == bytes(32)
+        assert bytes(chain.w3.eth.get_storage_at(address, 4)) == (1).to_bytes(32, "big")
 
     def test_client_refuses_values_that_are_not_bytes32_or_uint64(self, chain: Chain) -> None:
         with pytest.raises(InvalidArgumentError, match="log root: got 31 bytes, want 32"):

@@ -29,9 +29,12 @@ from anchoring.errors import (
     ECDSAInvalidSignatureS,
     InvalidConsistencyProof,
     InvalidPredecessor,
+    IssuerKeyAlreadyRegistered,
+    IssuerKeyAlreadyRevoked,
     TreeSizeNotGrowing,
     UnauthorisedLogSigner,
 )
+from anchoring.models import issuer_id_hash
 from tests.integration.chain_helpers import MAP_ROOT, log_tree
 from tests.integration.conftest import CHAIN_ID, Chain, SigningAnchorClient
 
@@ -413,9 +416,14 @@ class TestPredecessor:
             start.log_root,
             start.map_root,
         )
-        # The stable views say nothing is anchored here yet.
-        assert (new.checkpoint_count(), new.latest_checkpoint()) == (0, None)
-        assert new.anchor_base() == predecessor
+        # Indexes go on counting: the start is held at its own index, block and time as the
+        # predecessor anchored it, and is the latest until the successor anchors.
+        assert new.checkpoint_count() == index + 1
+        assert new.checkpoint(index) == start
+        assert new.latest_checkpoint() == start
+        assert new.anchor_base() == start
+        assert [new.checkpoint(i) for i in range(index)] == [None] * index  # the predecessor's
+        assert new.checkpoint(index + 1) is None
 
     def test_first_anchor_extends_the_start(self, chain: Chain) -> None:
         self._old(chain)
@@ -440,7 +448,81 @@ class TestPredecessor:
             map_root=MAP_ROOT,
             proof=log_tree(12).consistency_proof(size1=9),
         )
-        assert (result.checkpoint.index, result.checkpoint.tree_size) == (0, 12)
+        assert (result.checkpoint.index, result.checkpoint.tree_size) == (2, 12)
+        assert new.checkpoint_count() == 3
+        latest = new.latest_checkpoint()
+        assert latest is not None
+        assert (latest.index, latest.tree_size) == (2, 12)
+
+    def test_a_successor_of_a_successor_counts_on(self, chain: Chain) -> None:
+        self._old(chain)
+        second = self._successor(chain, 1)
+        second.anchor(
+            tree_size=12,
+            log_root=log_tree(12).root_hash(),
+            map_root=MAP_ROOT,
+            proof=log_tree(12).consistency_proof(size1=9),
+        )
+        third = deploy_contract(
+            chain.admin.chain,
+            admin=chain.accounts.admin.address,
+            predecessor=second.address,
+            predecessor_index=2,
+        )
+        reader = AnchorClient(chain.outsider.chain, third.address)
+        assert reader.checkpoint_count() == 3
+        start = reader.latest_checkpoint()
+        assert start is not None
+        assert (start.index, start.tree_size) == (2, 12)
+        predecessor = reader.predecessor()
+        assert predecessor is not None
+        assert (predecessor.contract, predecessor.index) == (second.address, 2)
+
+    def _key_admin(self, chain: Chain, address: str) -> AnchorClient:
+        AnchorClient(chain.admin.chain, address).grant_role(
+            "ISSUER_ADMIN_ROLE", chain.accounts.issuer_admin.address
+        )
+        return AnchorClient(chain.issuer_admin.chain, address)
+
+    def test_keys_registered_before_it_are_its_own(self, chain: Chain) -> None:
+        issuer = issuer_id_hash("vn-cb-successor")
+        before, _ = chain.issuer_admin.register_issuer_key(
+            issuer_id=issuer, public_key=b"\x0a" * 32
+        )
+        self._old(chain)
+        new = self._successor(chain, 1)
+        keys = self._key_admin(chain, new.address)
+        inherited = keys.issuer_key(issuer_id=issuer, key_id=before.key_id)
+        assert inherited == before
+        assert keys.issuer_key_in_force(
+            issuer_id=issuer, key_id=before.key_id, block_number=before.valid_from
+        )
+        with pytest.raises(IssuerKeyAlreadyRegistered):
+            keys.register_issuer_key(issuer_id=issuer, public_key=b"\x0a" * 32)
+        # Registered on the old contract after the move (a holder of its role): not ours.
+        after, _ = chain.issuer_admin.register_issuer_key(issuer_id=issuer, public_key=b"\x0b" * 32)
+        assert not keys.issuer_key(issuer_id=issuer, key_id=after.key_id).registered
+        own, _ = keys.register_issuer_key(issuer_id=issuer, public_key=b"\x0b" * 32)
+        assert keys.issuer_key(issuer_id=issuer, key_id=own.key_id) == own
+
+    def test_a_revocation_here_overrides_the_predecessors_record(self, chain: Chain) -> None:
+        issuer = issuer_id_hash("vn-cb-successor")
+        key, _ = chain.issuer_admin.register_issuer_key(issuer_id=issuer, public_key=b"\x0c" * 32)
+        self._old(chain)
+        new = self._successor(chain, 1)
+        keys = self._key_admin(chain, new.address)
+        revoked_at, _ = keys.revoke_issuer_key(issuer_id=issuer, key_id=key.key_id)
+        assert keys.issuer_key(issuer_id=issuer, key_id=key.key_id).revoked_at == revoked_at
+        assert chain.outsider.issuer_key(issuer_id=issuer, key_id=key.key_id) == key
+        assert not keys.issuer_key_in_force(
+            issuer_id=issuer, key_id=key.key_id, block_number=revoked_at
+        )
+        earlier, _ = keys.revoke_issuer_key(
+            issuer_id=issuer, key_id=key.key_id, revoked_at=key.valid_from + 1
+        )
+        assert earlier == key.valid_from + 1
+        with pytest.raises(IssuerKeyAlreadyRevoked):
+            keys.revoke_issuer_key(issuer_id=issuer, key_id=key.key_id, revoked_at=revoked_at)
 
     def test_the_authorisation_binds_the_start(self, chain: Chain) -> None:
         self._old(chain)

@@ -136,7 +136,7 @@ class TestChecks:
             proof=proof(5, 9),
             authorisation=authorisation.signature,
         )
-        assert result.checkpoint.index == 0
+        assert result.checkpoint.index == 1  # the numbering goes on from the start (index 0)
 
     def test_refuses_a_note_of_another_key(self, signer: LogSigner) -> None:
         stranger = NoteSigner(name=ORIGIN, private_key=Ed25519PrivateKey.generate())
