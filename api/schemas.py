@@ -177,11 +177,24 @@ class EntriesOut(_Out):
     )
 
 
+class SuccessionOut(_Out):
+    contract: str
+    predecessor: str | None = Field(description="the contract this one succeeds")
+    start_index: int | None = Field(
+        description="the index of the predecessor's checkpoint this one starts from"
+    )
+
+
 class RegistryOut(_Out):
     origin: str
     vkey: str = Field(description="C2SP verifier key of the checkpoint-signing key")
     chain_id: int
     contract: str
+    succession: list[SuccessionOut] | None = Field(
+        description="the contracts this registry has anchored in, newest (`contract`) first, "
+        "each succeeding the next (docs/spec.md §7.7): a verifier that pinned an older one "
+        "follows the line; null while the chain cannot be read"
+    )
     max_merge_delay_s: int
     checkpoint_interval_s: float
     log_size: int

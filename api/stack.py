@@ -7,6 +7,7 @@ that imports `registry.db` (to build the engine, sessions and caches): routes an
 through the services it builds (tests/unit/test_layers.py).
 """
 
+import logging
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from anchoring.client import AnchorClient, settings_contract_address
 from anchoring.logsigner import Authoriser, authoriser_from_settings
 from anchoring.settings import DEV_CHAIN_IDS, AnchoringSettings
+from anchoring.succession import line_from
 from anchoring.worker import AnchoringWorker, WorkerConfig
 from api.settings import ApiSettings
 from registry.assembly import AnchorInfo, NothingAnchoredError, ProofAssembler
@@ -26,9 +28,11 @@ from registry.service import RegistryService
 from registry.settings import KEK_FILE, SIGNING_KEY_FILE, RegistrySettings
 from registry.storage import Storage
 from registry.transparency import TransparencyService
-from verifier.chain import ChainReader, read_only_client
+from verifier.chain import CHAIN_ERRORS, ChainReader, read_only_client
 from verifier.refresh import RefreshError
 from verifier.verify import Verifier
+
+log = logging.getLogger("certreg.api")
 
 __all__ = ["AssemblerStatusSource", "Stack", "missing_settings"]
 
@@ -111,6 +115,7 @@ class Stack:
         )
         self.engine: Engine = self.storage.engine
         self.sessions: sessionmaker[Session] = self.storage.sessions
+        self._succession: list[dict[str, object]] | None = None
 
     @cached_property
     def service(self) -> RegistryService:
@@ -138,6 +143,23 @@ class Stack:
             chain_id=self.chain_settings.chain_id,
             contract=settings_contract_address(self.chain_settings),
         )
+
+    def succession(self) -> list[dict[str, object]] | None:
+        """The line of contracts this registry anchors in, newest first (docs/spec.md §7.7),
+        read from the chain once (it never changes for a contract); None while it cannot be
+        read."""
+        if self._succession is None:
+            try:
+                client = read_only_client(
+                    rpc_url=self.chain_settings.rpc_url,
+                    contract=self.anchor_info.contract,
+                    chain_id=self.anchor_info.chain_id,
+                )
+                self._succession = line_from(client).to_json()
+            except CHAIN_ERRORS as exc:
+                log.warning("succession: the chain could not be read: %s", type(exc).__name__)
+                return None
+        return self._succession
 
     @cached_property
     def assembler(self) -> ProofAssembler:

@@ -20,6 +20,7 @@ import httpx2
 
 from anchoring.client import AnchorClient
 from anchoring.models import Checkpoint as ChainCheckpoint
+from anchoring.succession import Line, line_from, line_through
 from registry.core.checkpoint import verify_checkpoint
 from registry.core.encoding import parse_hex
 from registry.core.errors import CoreError
@@ -117,24 +118,15 @@ def audit(
     at_time: dt.datetime | None = None,
     certificate_id: str | None = None,
 ) -> AuditReport:
-    """Audit the registry behind `http` against the contract behind `client`."""
+    """Audit the registry behind `http` against the contract behind `client` (the pinned
+    one) and its line of successions (docs/spec.md §7.7): the registry may anchor on a
+    successor of the pinned contract, whose start must be its predecessor's checkpoint; the
+    checkpoints of the whole line are audited as one history."""
     report = AuditReport()
     problems = report.problems
-    try:
-        identity = _get(http, "/v1/registry")
-        if not isinstance(identity, dict):
-            raise _Refused("GET /v1/registry: got no object")
-        if identity.get("vkey") != vkey.vkey:
-            problems.append(
-                f"registry key: got {identity.get('vkey')}, want the pinned {vkey.vkey}"
-            )
-        contract = identity.get("contract")
-        if not isinstance(contract, str) or contract.lower() != client.address.lower():
-            problems.append(f"registry anchors on {contract}, want the pinned {client.address}")
-    except _Refused as exc:
-        problems.append(str(exc))
-
-    chain = client.checkpoints()
+    line = _registry_line(http, vkey, line_from(client), problems)
+    _check_line(line, problems)
+    chain = _line_checkpoints(line)
     report.checkpoints = len(chain)
     try:
         notes = _registry_checkpoints(http)
@@ -147,7 +139,7 @@ def audit(
         _check_consistency(http, older, newer, problems)
 
     replay = _Replay(
-        client=client,
+        client=line.newest,  # issuer keys: the newest contract resolves its predecessors'
         chain=chain,
         report=report,
         certificate_id=certificate_id,
@@ -331,6 +323,70 @@ def _check_signature(
     except CoreError as exc:
         problems.append(f"event {event.seq}: {exc}")
     return 1
+
+
+def _registry_line(
+    http: httpx2.Client, vkey: NoteVerifier, line: Line, problems: list[str]
+) -> Line:
+    """The registry's key and contract as it publishes them; the pinned contract's `line`,
+    joined to the registry's contract when that one succeeds it."""
+    try:
+        identity = _get(http, "/v1/registry")
+        if not isinstance(identity, dict):
+            raise _Refused("GET /v1/registry: got no object")
+        if identity.get("vkey") != vkey.vkey:
+            problems.append(
+                f"registry key: got {identity.get('vkey')}, want the pinned {vkey.vkey}"
+            )
+        contract = identity.get("contract")
+        joined = (
+            line_through(line, contract)
+            if isinstance(contract, str) and _is_address(contract)
+            else None
+        )
+        if joined is None:
+            problems.append(
+                f"registry anchors on {contract}, want the pinned {line.members[0].address} "
+                "or a successor of it"
+            )
+            return line
+        return joined
+    except _Refused as exc:
+        problems.append(str(exc))
+        return line
+
+
+def _is_address(value: str) -> bool:
+    return (
+        len(value) == 42
+        and value.startswith("0x")
+        and all(c in "0123456789abcdefABCDEF" for c in value[2:])
+    )
+
+
+def _check_line(line: Line, problems: list[str]) -> None:
+    """Each successor's start is its predecessor's checkpoint at that index, as anchored there
+    (the successor's constructor read it; checked again, trusting nobody)."""
+    for member, predecessor in itertools.pairwise(line.members):
+        assert member.start is not None
+        start = member.client.checkpoint(member.start)
+        anchored = predecessor.client.checkpoint(member.start)
+        if start is None or start != anchored:
+            problems.append(
+                f"contract {member.address} starts from checkpoint {member.start} of "
+                f"{predecessor.address}, but that checkpoint differs there"
+            )
+
+
+def _line_checkpoints(line: Line) -> list[ChainCheckpoint]:
+    """Every checkpoint of the line, each from the newest contract holding it, at one block."""
+    newest = line.newest
+    if len(line.members) == 1:
+        return newest.checkpoints()
+    block = newest.chain.w3.eth.block_number
+    count = newest.checkpoint_count(block=block)
+    found = [line.holder(i).checkpoint(i, block=block) for i in range(count)]
+    return [c for c in found if c is not None]
 
 
 def _checkpoint_at(

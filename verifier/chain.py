@@ -22,6 +22,7 @@ from web3.exceptions import TransactionNotFound, Web3Exception
 
 from anchoring.client import AnchorClient, ChainClient
 from anchoring.errors import AnchoringError
+from anchoring.succession import Line, line_from, line_through
 from registry.core.verify import (
     ChainCheckpoint,
     ChainFacts,
@@ -47,6 +48,9 @@ log = logging.getLogger("certreg.verifier")
 
 #: where version-1 bundles' events were first anchored, remembered per event up to this many
 _FIRST_ANCHORINGS_KEPT = 65_536
+
+#: contracts named by bundles and found on no line through the pinned one, remembered (§7.7)
+_LINES_KEPT = 256
 
 
 #: how long a transaction found not to anchor a checkpoint is remembered as such: the answer
@@ -134,6 +138,10 @@ class FactsCache:
         self.checkpoints: dict[int, ChainCheckpoint] = {}
         self.anchoring_tx: set[tuple[str, int]] = set()
         self.first_anchoring: dict[int, int] = {}
+        #: the newest known line of successions through each pinned contract (lower case),
+        #: and contracts bundles named that are on none
+        self._lines: dict[str, Line] = {}
+        self._not_joined: set[str] = set()
         # what -> (fetched at, value), least recently used first: at most `max_timed` entries,
         # since `what` includes key ids taken from bundles anyone may send.
         self._timed: OrderedDict[object, tuple[float, Any]] = OrderedDict()
@@ -185,16 +193,42 @@ class FactsCache:
             while len(self._timed) > self.max_timed:
                 self._timed.popitem(last=False)
 
+    def line(self, pinned: AnchorClient, named: str | None) -> Line:
+        """The pinned contract's line of successions (spec §7.7), the newest this cache knows:
+        joined, once a bundle named a successor of the pinned contract, to that successor, which
+        from then on answers the latest checkpoint for every bundle. A bundle naming a contract
+        that is not on the line gets the pinned line (the core then refuses its anchor); such
+        names are remembered, at most `_LINES_KEPT`, since anyone may send them."""
+        pinned_key = pinned.address.lower()
+        with self._lock:
+            known = self._lines.get(pinned_key)
+            refused = named is not None and named.lower() in self._not_joined
+        if known is None:
+            known = line_from(pinned, on_read=_calling)
+            with self._lock:
+                self._lines.setdefault(pinned_key, known)
+        if named is None or refused or known.contains(named):
+            return known
+        joined = line_through(known, named, on_read=_calling)
+        with self._lock:
+            if joined is None:
+                if len(self._not_joined) >= _LINES_KEPT:
+                    self._not_joined.clear()
+                self._not_joined.add(named.lower())
+            else:
+                self._lines[pinned_key] = joined
+        return joined or known
+
     def keep(self, index: int, checkpoint: ChainCheckpoint) -> None:
         with self._lock:
             self.checkpoints[index] = checkpoint
 
 
-def _checkpoint(client: AnchorClient, cache: FactsCache, index: int) -> ChainCheckpoint | None:
+def _checkpoint(line: Line, cache: FactsCache, index: int) -> ChainCheckpoint | None:
     checkpoint = cache.checkpoints.get(index)
     if checkpoint is None:
         _calling()
-        found = client.checkpoint(index)
+        found = line.holder(index).checkpoint(index)
         if found is None:
             return None
         checkpoint = ChainCheckpoint(
@@ -208,9 +242,7 @@ def _checkpoint(client: AnchorClient, cache: FactsCache, index: int) -> ChainChe
     return checkpoint
 
 
-def _first_covering(
-    client: AnchorClient, cache: FactsCache, seq: int, latest: int | None
-) -> int | None:
+def _first_covering(line: Line, cache: FactsCache, seq: int, latest: int | None) -> int | None:
     """The first checkpoint whose size exceeds `seq` (binary search: O(log n) reads, each kept
     for good), for bundles that carry no first-anchoring hint."""
     if seq in cache.first_anchoring:
@@ -220,12 +252,12 @@ def _first_covering(
     lo, hi = 0, latest
     while lo < hi:
         mid = (lo + hi) // 2
-        found = _checkpoint(client, cache, mid)
+        found = _checkpoint(line, cache, mid)
         if found is not None and found.tree_size > seq:
             hi = mid
         else:
             lo = mid + 1
-    found = _checkpoint(client, cache, lo)
+    found = _checkpoint(line, cache, lo)
     if found is None or found.tree_size <= seq:
         return None
     with cache._lock:
@@ -239,29 +271,36 @@ def _first_covering(
 def fetch_chain_facts(
     client: AnchorClient, query: ChainQuery, *, cache: FactsCache | None = None
 ) -> ChainFacts:
-    """What the contract behind `client` says about `query` (through `cache` if given)."""
+    """What the contract behind `client` (the pinned one) says about `query`, through `cache`
+    if given: with its line of successions (spec §7.7), joined to the bundle's contract when
+    that one succeeds it — the newest answers the latest checkpoint and the keys, the contract
+    holding each index its checkpoint."""
     cache = cache or FactsCache(key_ttl_s=0, latest_ttl_s=0)
+    line = cache.line(client, query.contract)
+    newest = line.newest
     now = cache.monotonic()
-    latest = cache.timed("latest", ttl_s=cache.latest_ttl_s, now=now, fetch=lambda: _latest(client))
+    latest = cache.timed(
+        ("latest", newest.address), ttl_s=cache.latest_ttl_s, now=now, fetch=lambda: _latest(newest)
+    )
     wanted = set(query.checkpoints)
     first: dict[int, int] = {}
     if query.first_anchoring is not None and query.first_anchoring[1] is None:
         seq = query.first_anchoring[0]
-        found = _first_covering(client, cache, seq, latest)
+        found = _first_covering(line, cache, seq, latest)
         if found is not None:
             first[seq] = found
             wanted.update({found, found - 1} - {-1})
     checkpoints = {}
     for index in sorted(wanted):
-        checkpoint = _checkpoint(client, cache, index)
+        checkpoint = _checkpoint(line, cache, index)
         if checkpoint is not None:
             checkpoints[index] = checkpoint
     keys = {
         ref: cache.timed(
-            ("key", *ref),
+            ("key", newest.address, *ref),
             ttl_s=cache.key_ttl_s,
             now=now,
-            fetch=lambda ref=ref: _issuer_key(client, ref),  # type: ignore[misc]
+            fetch=lambda ref=ref: _issuer_key(newest, ref),  # type: ignore[misc]
         )
         for ref in query.issuer_keys
     }
@@ -271,11 +310,12 @@ def fetch_chain_facts(
         checkpoint = checkpoints[index]
         # A "no" is remembered too (bounded, in the timed cache): otherwise every made-up
         # transaction hash sent to POST /v1/verify would cost a receipt lookup at the node.
+        anchoring = line.anchored_in(index)
         matches = query.anchor_tx in cache.anchoring_tx or cache.timed(
             ("tx", tx_hash, index),
             ttl_s=_NOT_ANCHORING_TTL_S,
             now=now,
-            fetch=lambda: _anchored_by(client, tx_hash, index, checkpoint),
+            fetch=lambda: _anchored_by(anchoring, tx_hash, index, checkpoint),
         )
         if matches:
             with cache._lock:
@@ -287,7 +327,7 @@ def fetch_chain_facts(
             "head",
             ttl_s=cache.latest_ttl_s,
             now=now,
-            fetch=lambda: int(client.chain.w3.eth.block_number),
+            fetch=lambda: int(newest.chain.w3.eth.block_number),
         )
     return ChainFacts(
         latest_index=latest,
@@ -296,6 +336,7 @@ def fetch_chain_facts(
         anchor_txs=txs,
         first_anchoring=first,
         head_block=head,
+        line=line.addresses,
     )
 
 
@@ -423,12 +464,20 @@ class ChainReader:
                 anchor_txs=first.anchor_txs,
                 first_anchoring=first.first_anchoring,
                 head_block=min(heads),
+                line=first.line,
             )
         return first
 
 
 def _difference(a: ChainFacts, b: ChainFacts) -> str | None:
-    for what in ("latest_index", "checkpoints", "issuer_keys", "anchor_txs", "first_anchoring"):
+    for what in (
+        "latest_index",
+        "checkpoints",
+        "issuer_keys",
+        "anchor_txs",
+        "first_anchoring",
+        "line",
+    ):
         if getattr(a, what) != getattr(b, what):
             return what.replace("_", " ")
     return None

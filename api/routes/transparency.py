@@ -15,6 +15,7 @@ from api.schemas import (
     ConsistencyOut,
     EntriesOut,
     RegistryOut,
+    SuccessionOut,
     VerdictOut,
     VerifyRequest,
 )
@@ -127,6 +128,9 @@ def registry(stack: StackDep) -> RegistryOut:
         vkey=stack.trust.registry_key.vkey,
         chain_id=stack.anchor_info.chain_id,
         contract=stack.anchor_info.contract,
+        succession=None
+        if (line := stack.succession()) is None
+        else [SuccessionOut.model_validate(member) for member in line],
         max_merge_delay_s=stack.settings.max_merge_delay_s,
         checkpoint_interval_s=stack.settings.checkpoint_interval_s,
         log_size=size,

@@ -234,6 +234,9 @@ class ChainQuery:
     anchor_tx: tuple[str, int] | None = None
     first_anchoring: tuple[int, int | None] | None = None
     head_block: bool = False
+    #: the contract the bundle names: the pinned one, or one on its line of successions
+    #: (spec §7.7), which the facts then cover too
+    contract: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,9 @@ class ChainFacts:
     anchor_txs: Mapping[tuple[str, int], bool] = field(default_factory=dict)
     first_anchoring: Mapping[int, int] = field(default_factory=dict)
     head_block: int | None = None
+    #: the line of contracts the facts were read from, newest first (spec §7.7): the pinned
+    #: contract, its predecessors, and the successors joining it to the bundle's contract
+    line: tuple[str, ...] = ()
 
     def merged(self, other: "ChainFacts") -> "ChainFacts":
         """Both rounds of reads together; the newer latest checkpoint and head win."""
@@ -263,6 +269,7 @@ class ChainFacts:
             anchor_txs={**self.anchor_txs, **other.anchor_txs},
             first_anchoring={**self.first_anchoring, **other.first_anchoring},
             head_block=head,
+            line=max(self.line, other.line, key=len),
         )
 
 
@@ -639,12 +646,14 @@ def chain_query(bundle: object) -> ChainQuery:
     checkpoints: set[int] = set()
     keys: set[IssuerKeyRef] = set()
     anchor_tx = first = None
+    contract = None
     try:
         index = parts.checkpoint.get().index
         checkpoints.add(index)
-        tx_hash = parts.anchor.get().tx_hash
-        if tx_hash is not None:
-            anchor_tx = (tx_hash, index)
+        anchor = parts.anchor.get()
+        if anchor.tx_hash is not None:
+            anchor_tx = (anchor.tx_hash, index)
+        contract = anchor.contract
     except _MalformedError:
         pass
     try:
@@ -663,6 +672,7 @@ def chain_query(bundle: object) -> ChainQuery:
         anchor_tx=anchor_tx,
         first_anchoring=first,
         head_block=state == "PENDING",
+        contract=contract,
     )
 
 
@@ -996,22 +1006,30 @@ class _Checks:
         claimed = (checkpoint.tree_size, checkpoint.log_root, checkpoint.map_root)
         if (signed.tree_size, signed.root_hash, signed.map_root) != claimed:
             return _failed(name, "checkpoint_mismatch", "the signed note says other roots")
-        if (
-            anchor.chain_id != self.trust.chain_id
-            or anchor.contract.lower() != self.trust.contract.lower()
+        pinned = anchor.contract.lower() == self.trust.contract.lower()
+        if anchor.chain_id != self.trust.chain_id or (
+            not pinned
+            and self.chain is not None
+            and anchor.contract.lower() not in {a.lower() for a in self.chain.line}
         ):
             return _failed(
                 name,
                 "anchor_mismatch",
                 f"anchor: got chain {anchor.chain_id} contract {anchor.contract}, want chain "
-                f"{self.trust.chain_id} contract {self.trust.contract}",
+                f"{self.trust.chain_id} contract {self.trust.contract} or a successor of it",
             )
         index = checkpoint.index
         if self.chain is None:
+            also = (
+                ""
+                if pinned
+                else f"; only the chain can say whether {anchor.contract} succeeds the pinned "
+                f"{self.trust.contract}"
+            )
             return _skipped(
                 name,
                 _NO_CHAIN,
-                f"checkpoint {index} is signed by the registry; the chain was not consulted",
+                f"checkpoint {index} is signed by the registry; the chain was not consulted" + also,
             )
         on_chain = self.chain.checkpoints.get(index)
         if on_chain is None:

@@ -129,6 +129,18 @@ def test_deploy_a_successor(chain: Chain, env: Path) -> None:
     assert (predecessor.contract, predecessor.index, predecessor.tree_size) == (old, 0, 3)
 
 
+def test_a_successor_must_have_the_predecessors_authority_as_admin(chain: Chain, env: Path) -> None:
+    chain.anchorer.anchor(
+        tree_size=3, log_root=log_tree(3).root_hash(), map_root=MAP_ROOT, proof=[]
+    )
+    stranger = chain.accounts.spare.address
+    result = CliRunner().invoke(
+        app, ["deploy", "--predecessor", chain.deployment.address, "--admin", stranger]
+    )
+    assert result.exit_code == 1
+    assert "does not hold DEFAULT_ADMIN_ROLE on the predecessor" in result.stderr
+
+
 def test_deploy_a_successor_of_an_empty_contract_fails(chain: Chain, env: Path) -> None:
     result = CliRunner().invoke(app, ["deploy", "--predecessor", chain.deployment.address])
     assert result.exit_code == 1

@@ -44,6 +44,7 @@ class Stack:
         *,
         client_factory: Callable[[], AnchorClient] | None = None,
         authoriser_factory: Callable[[], Authoriser] | None = None,
+        key_client_factory: Callable[[], AnchorClient] | None = None,
         config: WorkerConfig | None = None,
     ) -> AnchoringWorker:
         return AnchoringWorker(
@@ -53,7 +54,8 @@ class Stack:
             client_factory=client_factory
             or (lambda: self.chain.client(self.chain.accounts.anchorer)),
             authoriser_factory=authoriser_factory or self.log_signer,
-            key_client_factory=lambda: self.chain.client(self.chain.accounts.issuer_admin),
+            key_client_factory=key_client_factory
+            or (lambda: self.chain.client(self.chain.accounts.issuer_admin)),
             config=config or WorkerConfig(checkpoint_interval_s=0.0, poll_interval_s=0.05),
         )
 

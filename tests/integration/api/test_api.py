@@ -289,6 +289,10 @@ class TestAudit:
         assert registry["origin"] == "registry.test/log"
         assert registry["vkey"].startswith("registry.test/log+")
         assert registry["log_size"] == len(every)
+        # A first contract: a line of one (docs/spec.md §7.7).
+        assert registry["succession"] == [
+            {"contract": registry["contract"], "predecessor": None, "start_index": None}
+        ]
         checkpoints = client.get("/v1/checkpoints").json()["checkpoints"]
         assert [c["tree_size"] for c in checkpoints] == [3, len(every)]
         assert client.get("/v1/checkpoints/1").json() == checkpoints[1]

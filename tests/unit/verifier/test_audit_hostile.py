@@ -22,6 +22,12 @@ class Chain:
         self.world = world
         self.address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
+    def check_code(self) -> None:
+        """Our contract's code."""
+
+    def predecessor(self) -> None:  # a first contract
+        return None
+
     def checkpoints(self) -> list[Checkpoint]:
         out = []
         for i in range(len(self.world.checkpoints)):

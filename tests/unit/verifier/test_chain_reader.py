@@ -11,7 +11,7 @@ import pytest
 
 from anchoring.client import AnchorClient
 from registry.core.verify import ChainQuery, VerdictStatus, chain_query
-from tests.bundles import TODAY, World, sample
+from tests.bundles import CONTRACT, TODAY, World, sample
 from verifier.chain import ChainReader, ChainUnavailableError
 from verifier.verify import Verifier
 
@@ -46,6 +46,14 @@ class WorldNode:
         self.chain = self
         self.w3 = self
         self.eth = self
+        self.address = CONTRACT
+
+    def check_code(self) -> None:
+        """The world's contract carries our code."""
+
+    def predecessor(self) -> None:
+        """A first contract."""
+        return
 
     @property
     def block_number(self) -> int:
