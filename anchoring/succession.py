@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 from eth_utils.address import to_checksum_address
@@ -76,8 +77,12 @@ class Line:
     def addresses(self) -> tuple[str, ...]:
         return tuple(m.address for m in self.members)
 
+    @cached_property
+    def _lowered(self) -> frozenset[str]:
+        return frozenset(m.address.lower() for m in self.members)
+
     def contains(self, address: str) -> bool:
-        return address.lower() in {a.lower() for a in self.addresses}
+        return address.lower() in self._lowered
 
     def holder(self, index: int) -> AnchorClient:
         """The newest contract that holds checkpoint `index`."""

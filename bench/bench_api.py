@@ -7,7 +7,8 @@ Builds a registry in a temporary folder (SQLite) anchored on a Hardhat node it s
 loads the server with wrk (Debian package `wrk`) and prints, per case, requests/s and the p50
 and p99 latency: `get_proof` (random certificates) and `post_verify` (one anchored bundle, the
 server's chain reads included), each at 8 and 32 connections; `post_batch` (issuance, 100
-certificates a request). Also the size of a bundle in bytes, raw and gzip-compressed (the API
+certificates a request); `issue_under_reads`, the latency of one issuing connection alone and
+under 200 proof reads a second. Also the size of a bundle in bytes, raw and gzip-compressed (the API
 compresses responses on request). The server's settings come from the environment too, e.g.
 `CERTREG_REQUEST_THREADS=4 python bench/bench_api.py`.
 """
@@ -21,7 +22,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from _common import report, sizes_from_args
@@ -114,6 +118,35 @@ def wrk(
         "non_2xx": float(errors.group(1)) if errors else 0.0,
         "socket_errors": sum(int(g) for g in socket.groups()) if socket else 0,
     }
+
+
+@contextmanager
+def paced_reads(base: str, ids: list[str], *, rate: float) -> Iterator[Callable[[], int]]:
+    """GET random proofs at `rate` per second (four threads, each paced) until the block ends;
+    yields a function that tells how many were answered."""
+    stop = threading.Event()
+    answered = [0] * 4
+
+    def run(slot: int) -> None:
+        rng = random.Random(slot)
+        interval = 4 / rate
+        with httpx2.Client(base_url=base, timeout=10) as client:
+            due = time.monotonic()
+            while not stop.is_set():
+                client.get(f"/v1/certificates/{rng.choice(ids)}/proof").raise_for_status()
+                answered[slot] += 1
+                due += interval
+                stop.wait(max(0.0, due - time.monotonic()))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)] if rate else []
+    for thread in threads:
+        thread.start()
+    try:
+        yield lambda: sum(answered)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
 
 
 def build(n: int) -> tuple[str, list[str]]:
@@ -242,6 +275,18 @@ def bench(n: int) -> None:
             certificates_per_s=result["requests_per_s"] * 100,
             **result,
         )
+        # Issuance latency alone, then under 200 public reads a second (issue 12, item 3:
+        # reads never take SQLite's write lock, so issuance should barely notice them).
+        for reads_per_s in (0, 200):
+            with paced_reads(base, sample, rate=reads_per_s) as done:
+                result = wrk(base, workdir / "batch.lua", connections=1)
+            report(
+                "issue_under_reads",
+                n,
+                reads_per_s=reads_per_s,
+                reads_done_per_s=round(done() / DURATION_S, 1),
+                **result,
+            )
     finally:
         if server is not None:
             server.terminate()

@@ -158,6 +158,22 @@ class Chain(DeployedChain):
     outsider: SigningAnchorClient
 
 
+def deploy_successor(chain: Chain, *, index: int) -> str:
+    """A successor of the session contract from its checkpoint `index` (docs/spec.md §7.7),
+    the authority its admin, every role granted to the session's accounts; its address."""
+    deployment = deploy_contract(
+        chain.admin.chain,
+        admin=chain.accounts.admin.address,
+        predecessor=chain.deployment.address,
+        predecessor_index=index,
+    )
+    admin = AnchorClient(chain.admin.chain, deployment.address)
+    admin.grant_role("ANCHORER_ROLE", chain.accounts.anchorer.address)
+    admin.grant_role("LOG_SIGNER_ROLE", chain.accounts.log_signer.address)
+    admin.grant_role("ISSUER_ADMIN_ROLE", chain.accounts.issuer_admin.address)
+    return deployment.address
+
+
 @pytest.fixture(scope="session")
 def hardhat_node() -> Iterator[HardhatNode]:
     node = start_hardhat_node(chain_id=CHAIN_ID)

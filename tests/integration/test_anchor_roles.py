@@ -36,7 +36,7 @@ from anchoring.errors import (
 )
 from anchoring.models import issuer_id_hash
 from tests.integration.chain_helpers import MAP_ROOT, log_tree
-from tests.integration.conftest import CHAIN_ID, Chain, SigningAnchorClient
+from tests.integration.conftest import CHAIN_ID, Chain, SigningAnchorClient, deploy_successor
 
 LOG_SIGNER_ROLE = Web3.keccak(text="LOG_SIGNER_ROLE")
 ANCHORER_ROLE = Web3.keccak(text="ANCHORER_ROLE")
@@ -382,18 +382,9 @@ class TestPredecessor:
         )
 
     def _successor(self, chain: Chain, index: int) -> SigningAnchorClient:
-        deployment = deploy_contract(
-            chain.admin.chain,
-            admin=chain.accounts.admin.address,
-            predecessor=chain.deployment.address,
-            predecessor_index=index,
-        )
-        admin = AnchorClient(chain.admin.chain, deployment.address)
-        admin.grant_role("ANCHORER_ROLE", chain.accounts.anchorer.address)
-        admin.grant_role("LOG_SIGNER_ROLE", chain.accounts.log_signer.address)
         return SigningAnchorClient(
             chain.client(chain.accounts.anchorer).chain,
-            deployment.address,
+            deploy_successor(chain, index=index),
             log_signer=chain.accounts.log_signer,
         )
 
@@ -479,10 +470,7 @@ class TestPredecessor:
         assert (predecessor.contract, predecessor.index) == (second.address, 2)
 
     def _key_admin(self, chain: Chain, address: str) -> AnchorClient:
-        AnchorClient(chain.admin.chain, address).grant_role(
-            "ISSUER_ADMIN_ROLE", chain.accounts.issuer_admin.address
-        )
-        return AnchorClient(chain.issuer_admin.chain, address)
+        return AnchorClient(chain.issuer_admin.chain, address)  # granted by deploy_successor
 
     def test_keys_registered_before_it_are_its_own(self, chain: Chain) -> None:
         issuer = issuer_id_hash("vn-cb-successor")

@@ -16,26 +16,12 @@ from registry.core.verify import Check, TrustAnchors, Verdict
 from registry.db.mapstore import AnchoredMapCache
 from tests.integration.anchoring.conftest import Stack
 from tests.integration.anchoring.test_worker import db_checkpoints
-from tests.integration.conftest import CHAIN_ID, Chain
+from tests.integration.conftest import CHAIN_ID, deploy_successor
 from tests.integration.registry.conftest import admit, sample_submissions
 from verifier.audit import _check_line, _line_checkpoints
 from verifier.verify import Verifier
 
 ISSUER = "vn-cb-quatest3"
-
-
-def deploy_successor(chain: Chain, *, index: int) -> str:
-    deployment = deploy_contract(
-        chain.admin.chain,
-        admin=chain.accounts.admin.address,
-        predecessor=chain.deployment.address,
-        predecessor_index=index,
-    )
-    admin = AnchorClient(chain.admin.chain, deployment.address)
-    admin.grant_role("ANCHORER_ROLE", chain.accounts.anchorer.address)
-    admin.grant_role("LOG_SIGNER_ROLE", chain.accounts.log_signer.address)
-    admin.grant_role("ISSUER_ADMIN_ROLE", chain.accounts.issuer_admin.address)
-    return deployment.address
 
 
 def bundle(stack: Stack, certificate_id: str, *, contract: str) -> dict[str, Any]:
