@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from registry.clock import utc_now
 from registry.core.errors import CoreError
 from registry.core.verify import (
+    ParsedBundle,
     TrustAnchors,
     Verdict,
     chain_query,
@@ -130,6 +131,7 @@ class Verifier:
                 today=today,
                 chain_error=self._offline_reason,
             )
+        raw, bundle = bundle, ParsedBundle(bundle)  # parsed once for the three steps
         try:
             facts = self.chain.facts(chain_query(bundle))
         except ChainUnavailableError as exc:
@@ -138,16 +140,16 @@ class Verifier:
             )
         fresh = source_name = fresh_error = None
         if needs_refresh(bundle, facts):
-            assert isinstance(bundle, Mapping)
+            assert isinstance(raw, Mapping)
             source = self.status_source
             if source is None:
                 fresh_error = "no registry or mirror URL to fetch a fresh status from"
             else:
                 source_name = source.name
                 try:
-                    certificate_id = str(bundle.get("certificate_id"))
+                    certificate_id = str(raw.get("certificate_id"))
                     fresh = source.fetch(certificate_id)
-                    more = self.chain.facts(chain_query(compose(bundle, fresh)))
+                    more = self.chain.facts(chain_query(compose(raw, fresh)))
                     facts = facts.merged(more)
                 except RefreshError as exc:
                     fresh, fresh_error = None, str(exc)
