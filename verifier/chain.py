@@ -37,9 +37,12 @@ __all__ = [
     "ChainReader",
     "ChainUnavailableError",
     "FactsCache",
+    "WouldWaitError",
     "counting_chain_calls",
     "fetch_chain_facts",
     "read_only_client",
+    "waiting_allowed",
+    "without_waiting",
 ]
 
 T = TypeVar("T")
@@ -74,6 +77,30 @@ class ChainCalls:
 
 
 _COUNTING: ContextVar[ChainCalls | None] = ContextVar("certreg_chain_calls", default=None)
+_NO_WAITING: ContextVar[bool] = ContextVar("certreg_no_waiting", default=False)
+
+
+class WouldWaitError(VerifierError):
+    """Raised inside `without_waiting()` where the verifier would read the chain or fetch a
+    fresh status: the caller goes the slow way, in a thread."""
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within the block, verify only from what is cached: any read that would wait (a chain
+    call, a fresh status) raises `WouldWaitError` instead. Background refreshes of expired
+    facts still start (they run in their own threads). For the API's event loop."""
+    token = _NO_WAITING.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAITING.reset(token)
+
+
+def waiting_allowed() -> None:
+    """`WouldWaitError` inside `without_waiting()`; nothing otherwise."""
+    if _NO_WAITING.get():
+        raise WouldWaitError("a read would wait")
 
 
 @contextmanager
@@ -88,6 +115,7 @@ def counting_chain_calls() -> Iterator[ChainCalls]:
 
 
 def _calling() -> None:
+    waiting_allowed()
     calls = _COUNTING.get()
     if calls is not None:
         calls.count += 1
@@ -400,6 +428,7 @@ class _Endpoint:
     def facts(self, query: ChainQuery) -> ChainFacts:
         try:
             if self._client is None:
+                waiting_allowed()  # making a client asks the node its chain id and our code
                 self._client = self._factory()
             return fetch_chain_facts(self._client, query, cache=self.cache)
         except CHAIN_ERRORS as exc:

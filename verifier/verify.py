@@ -21,7 +21,7 @@ from registry.core.verify import (
     needs_refresh,
     verify_bundle,
 )
-from verifier.chain import ChainReader, ChainUnavailableError
+from verifier.chain import ChainReader, ChainUnavailableError, waiting_allowed
 from verifier.refresh import HttpStatusSource, RefreshError, StatusSource
 
 if TYPE_CHECKING:
@@ -146,6 +146,7 @@ class Verifier:
                 fresh_error = "no registry or mirror URL to fetch a fresh status from"
             else:
                 source_name = source.name
+                waiting_allowed()  # a fresh status is a read that waits
                 try:
                     certificate_id = str(raw.get("certificate_id"))
                     fresh = source.fetch(certificate_id)

@@ -5,8 +5,9 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ChainBudgetDep, StackDep
+from api.deps import ChainBudget, ChainBudgetDep, StackDep
 from api.problems import ProblemError, responses
 from api.routes.links import link
 from api.schemas import (
@@ -19,10 +20,12 @@ from api.schemas import (
     VerdictOut,
     VerifyRequest,
 )
+from api.stack import Stack
 from registry.core.canonical import canonical_hash
 from registry.core.encoding import hex0x
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
 from registry.transparency import AnchoredCheckpoint
+from verifier.chain import WouldWaitError, without_waiting
 
 router = APIRouter(tags=["verification and audit"])
 
@@ -53,7 +56,7 @@ def verdict_out(verdict: Verdict) -> VerdictOut:
     summary="Verify a proof bundle, or a certificate record",
     responses=responses(413, 415, 422, 429),
 )
-def verify(body: VerifyRequest, stack: StackDep, budget: ChainBudgetDep) -> VerdictOut:
+async def verify(body: VerifyRequest, stack: StackDep, budget: ChainBudgetDep) -> VerdictOut:
     """Always 200 for a well-formed request: the verdict (docs/spec.md §9) with each named
     check. VALID only when every check passed against the chain and the status is the one at
     the chain's latest checkpoint: an older bundle is refreshed from this registry's own fresh
@@ -65,9 +68,25 @@ def verify(body: VerifyRequest, stack: StackDep, budget: ChainBudgetDep) -> Verd
     if (body.bundle is None) == (body.record is None):
         raise ProblemError("validation", 422, "body: want exactly one of bundle and record")
     if body.bundle is not None:
-        with budget.spending():
-            return verdict_out(stack.verifier.verify(body.bundle))
-    record = body.record
+        # Most verifications need only chain facts the verifier has cached: those run here,
+        # on the event loop, without a hand-off to a request thread and back (a third of a
+        # verification's cost under load, docs/benchmarks.md). One that would read the chain
+        # or fetch a fresh status starts again in a thread.
+        try:
+            with without_waiting():
+                return verdict_out(stack.verifier.verify(body.bundle))
+        except WouldWaitError:
+            pass
+        return await run_in_threadpool(_verify_bundle, stack, budget, body.bundle)
+    return await run_in_threadpool(_verify_record, stack, budget, body.record)
+
+
+def _verify_bundle(stack: Stack, budget: ChainBudget, bundle: dict[str, Any]) -> VerdictOut:
+    with budget.spending():
+        return verdict_out(stack.verifier.verify(bundle))
+
+
+def _verify_record(stack: Stack, budget: ChainBudget, record: dict[str, Any] | None) -> VerdictOut:
     assert record is not None
     certificate_id = record.get("id")
     if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
@@ -90,8 +109,7 @@ def verify(body: VerifyRequest, stack: StackDep, budget: ChainBudgetDep) -> Verd
             )
         )
     # Only a record that is the registered one is worth the chain's reads.
-    with budget.spending():
-        return verdict_out(stack.verifier.verify(bundle.model_dump(mode="json")))
+    return _verify_bundle(stack, budget, bundle.model_dump(mode="json"))
 
 
 def _record_failed(

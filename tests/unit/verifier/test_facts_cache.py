@@ -15,7 +15,7 @@ import pytest
 from anchoring.client import AnchorClient
 from registry.core.verify import ChainQuery
 from tests.clock import ManualClock
-from verifier.chain import FactsCache, fetch_chain_facts
+from verifier.chain import FactsCache, WouldWaitError, fetch_chain_facts, without_waiting
 
 KEY_ID = b"\x01" * 32
 ISSUER = b"\x02" * 32
@@ -199,3 +199,41 @@ def test_entries_for_keys_anyone_names_are_bounded() -> None:
     assert len(cache._timed) == 50
     assert ask(999) == 999 and fetched.count(999) == 1  # kept: no second fetch
     assert ask(0) == 0 and fetched.count(0) == 2  # dropped long ago: fetched again
+
+
+class TestWithoutWaiting:
+    """What the API's event loop may do (api/routes/transparency.py): answer from the cache,
+    never wait for the node."""
+
+    def test_a_cold_cache_says_it_would_wait_and_asks_nothing(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=60)
+        with pytest.raises(WouldWaitError), without_waiting():
+            fetch(client, cache)
+        assert client.calls == {"latest": 0, "key": 0}
+
+    def test_a_warm_cache_answers_without_waiting(self) -> None:
+        client, cache = CountingClient(), FactsCache(key_ttl_s=60, latest_ttl_s=60)
+        fetch(client, cache)
+        with without_waiting():
+            facts = fetch(client, cache)
+        assert facts.latest_index == 3
+        assert client.calls == {"latest": 1, "key": 1}
+
+    def test_an_expired_fact_is_refreshed_behind_and_answered_stale(self) -> None:
+        clock = ManualClock()
+        client = CountingClient()
+        ran: list[Callable[[], None]] = []
+        cache = FactsCache(
+            key_ttl_s=60, latest_ttl_s=1, monotonic=clock.monotonic, background=ran.append
+        )
+        fetch(client, cache)
+        client.latest_index = 4
+        clock.advance(1.5)  # expired, younger than two TTLs: refreshed in the background
+        with without_waiting():
+            assert fetch(client, cache).latest_index == 3
+        assert len(ran) == 1
+        ran[0]()
+        assert fetch(client, cache).latest_index == 4
+        clock.advance(10)  # long stale: only a read that waits may answer
+        with pytest.raises(WouldWaitError), without_waiting():
+            fetch(client, cache)
