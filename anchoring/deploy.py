@@ -191,22 +191,22 @@ def deploy_from_settings(
         )
     chain = ChainClient.connect(settings, private_key=key.get_secret_value())
     artifact = settings_artifact(settings)
-    if predecessor is not None and not AnchorClient(chain, predecessor, artifact=artifact).has_role(
-        "DEFAULT_ADMIN_ROLE", admin
-    ):
-        # Verifiers follow a successor only if the predecessor's authority is its admin
-        # (docs/spec.md §7.7): deployed otherwise it would anchor for nobody.
-        raise DeploymentError(
-            f"admin: got {admin}, which does not hold DEFAULT_ADMIN_ROLE on the predecessor "
-            f"{predecessor}, want the predecessor's authority (--admin)"
-        )
-    if predecessor is not None and predecessor_index is None:
-        latest = AnchorClient(chain, predecessor, artifact=artifact).latest_checkpoint()
-        if latest is None:
+    if predecessor is not None:
+        old = AnchorClient(chain, predecessor, artifact=artifact)
+        if not old.has_role("DEFAULT_ADMIN_ROLE", admin):
+            # Verifiers follow a successor only if the predecessor's authority is its admin
+            # (docs/spec.md §7.7): deployed otherwise it would anchor for nobody.
             raise DeploymentError(
-                f"predecessor {predecessor}: got no checkpoint, want one to start from"
+                f"admin: got {admin}, which does not hold DEFAULT_ADMIN_ROLE on the "
+                f"predecessor {predecessor}, want the predecessor's authority (--admin)"
             )
-        predecessor_index = latest.index
+        if predecessor_index is None:
+            latest = old.latest_checkpoint()
+            if latest is None:
+                raise DeploymentError(
+                    f"predecessor {predecessor}: got no checkpoint, want one to start from"
+                )
+            predecessor_index = latest.index
     deployment = deploy_contract(
         chain,
         admin=admin,

@@ -27,6 +27,7 @@ from eth_utils.address import to_checksum_address
 
 from anchoring.client import AnchorClient
 from anchoring.errors import AnchoringError, ArtifactError
+from anchoring.models import Checkpoint
 
 __all__ = ["MAX_LINE", "Line", "Member", "SuccessionError", "line_from", "line_through"]
 
@@ -97,6 +98,15 @@ class Line:
             if member.anchored(index):
                 return member.client
         return self.members[-1].client
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every checkpoint of the line, each from the newest contract holding it, read at one
+        block (as `AnchorClient.checkpoints` reads one contract's)."""
+        newest = self.newest
+        block = newest.chain.w3.eth.block_number
+        count = newest.checkpoint_count(block=block)
+        found = [self.holder(i).checkpoint(i, block=block) for i in range(count)]
+        return [c for c in found if c is not None]
 
     def to_json(self) -> list[dict[str, object]]:
         """Newest first: each contract and the index of its predecessor's checkpoint it starts

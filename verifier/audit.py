@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
+from eth_utils.address import is_hex_address
 
 from anchoring.client import AnchorClient
 from anchoring.models import Checkpoint as ChainCheckpoint
@@ -126,7 +127,7 @@ def audit(
     problems = report.problems
     line = _registry_line(http, vkey, line_from(client), problems)
     _check_line(line, problems)
-    chain = _line_checkpoints(line)
+    chain = line.checkpoints()
     report.checkpoints = len(chain)
     try:
         notes = _registry_checkpoints(http)
@@ -341,7 +342,7 @@ def _registry_line(
         contract = identity.get("contract")
         joined = (
             line_through(line, contract)
-            if isinstance(contract, str) and _is_address(contract)
+            if isinstance(contract, str) and is_hex_address(contract)
             else None
         )
         if joined is None:
@@ -356,14 +357,6 @@ def _registry_line(
         return line
 
 
-def _is_address(value: str) -> bool:
-    return (
-        len(value) == 42
-        and value.startswith("0x")
-        and all(c in "0123456789abcdefABCDEF" for c in value[2:])
-    )
-
-
 def _check_line(line: Line, problems: list[str]) -> None:
     """Each successor's start is its predecessor's checkpoint at that index, as anchored there
     (the successor's constructor read it; checked again, trusting nobody)."""
@@ -376,17 +369,6 @@ def _check_line(line: Line, problems: list[str]) -> None:
                 f"contract {member.address} starts from checkpoint {member.start} of "
                 f"{predecessor.address}, but that checkpoint differs there"
             )
-
-
-def _line_checkpoints(line: Line) -> list[ChainCheckpoint]:
-    """Every checkpoint of the line, each from the newest contract holding it, at one block."""
-    newest = line.newest
-    if len(line.members) == 1:
-        return newest.checkpoints()
-    block = newest.chain.w3.eth.block_number
-    count = newest.checkpoint_count(block=block)
-    found = [line.holder(i).checkpoint(i, block=block) for i in range(count)]
-    return [c for c in found if c is not None]
 
 
 def _checkpoint_at(

@@ -18,7 +18,7 @@ from tests.integration.anchoring.conftest import Stack
 from tests.integration.anchoring.test_worker import db_checkpoints
 from tests.integration.conftest import CHAIN_ID, deploy_successor
 from tests.integration.registry.conftest import admit, sample_submissions
-from verifier.audit import _check_line, _line_checkpoints
+from verifier.audit import _check_line
 from verifier.verify import Verifier
 
 ISSUER = "vn-cb-quatest3"
@@ -137,7 +137,7 @@ class TestMove:
         problems: list[str] = []
         _check_line(line, problems)
         assert problems == []
-        history = _line_checkpoints(line)
+        history = line.checkpoints()
         assert [(c.index, c.tree_size, c.log_root) for c in history] == [
             (r.index, r.tree_size, r.log_root) for r in db_checkpoints(stack)
         ]
