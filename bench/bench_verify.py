@@ -20,8 +20,8 @@ for other certificates, so that both proofs have the depth they have in a regist
 certificates) with 100 real certificates spread through the log; the bundles of those 100,
 as compact JSON (what the API sends), gzip-compressed JSON (what it sends to clients that
 ask), the compact form (docs/spec.md §8.3) and that compressed. `bundle_parts` splits the
-compact form by member; `bundle_size_extrapolated` extends the two largest sizes measured to
-10M along log2(n) (each proof grows by one hash per doubling).
+compact form by member (key and value as encoded); `bundle_size_extrapolated` extends the two
+largest sizes measured to 10M along log2(n) (each proof grows by one hash per doubling).
 """
 
 import argparse
@@ -40,10 +40,11 @@ from _common import report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.bindings import crypto_sign_open
 
-from registry.compact import encode_bundle
+from registry.compact import LABELS, compact_value, encode_bundle
 from registry.core.verify import VerdictStatus, verify_bundle
 from registry.samples import load_samples
 from tests.bundles import TODAY, World
@@ -149,13 +150,16 @@ def sizes(leaves: int) -> dict[str, float]:
         "map_siblings": mean([len(b["status_proof"]["siblings"]) for b in bundles]),
     }
     report("bundle_size", leaves, certificates=SIZE_CERTIFICATES, target=TARGET_BYTES, **figures)
+    # Each member's share of the compact form: its key and value as encoded in the whole
+    # item (members left out because derivable count nothing; the version key is shared).
+    items = [compact_value(b) for b in bundles]
+    names: dict[object, str] = {label: name for name, label in LABELS.items()}
     parts = {
-        member: mean(
-            [len(encode_bundle({"format": b["format"], member: b[member]})) for b in bundles]
+        names.get(key, str(key)): mean(
+            [len(cbor2.dumps(key) + cbor2.dumps(item.get(key), canonical=True)) for item in items]
         )
-        - len(encode_bundle({"format": bundles[0]["format"]}))
-        for member in sorted(bundles[0])
-        if member != "format"
+        for key in sorted(items[0], key=str)
+        if key not in ("format", 0)
     }
     report("bundle_parts", leaves, **{f"{k}_bytes": v for k, v in parts.items()})
     return figures

@@ -1,3 +1,4 @@
+import base64
 import json
 import re
 from pathlib import Path
@@ -148,8 +149,8 @@ class TestVerifyCompactFiles:
     def test_a_tampered_hash_in_a_compact_bundle_is_invalid(self, tmp_path: Path) -> None:
         bundle = _genuine_bundle()
         data = encode_bundle(bundle)
-        root = bytes.fromhex(bundle["checkpoint"]["log_root"][2:])
-        at = data.index(root)
+        signature = base64.b64decode(bundle["event"]["signature"])
+        at = data.index(signature)
         path = tmp_path / "bundle.cbor"
         path.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
         result = self.run(path)

@@ -4,13 +4,18 @@ exactly the JSON bundle, and nothing else decodes."""
 import base64
 import copy
 import json
+import typing
 import unicodedata
 from typing import Any
 
 import cbor2
 import pytest
+from pydantic import BaseModel
 
+from registry.bundle import Bundle, StatusDocument
 from registry.compact import (
+    COMPACT_VERSION,
+    LABELS,
     CompactFormError,
     claims_compact_bundle,
     decode_bundle,
@@ -119,19 +124,183 @@ def test_deterministic() -> None:
     assert cbor2.dumps(cbor2.loads(encode_bundle(bundle)), canonical=True) == encode_bundle(bundle)
 
 
-def test_hashes_and_keys_are_bytes_and_the_signed_objects_text() -> None:
+def _label(*names: str) -> tuple[int, ...]:
+    return tuple(LABELS[name] for name in names)
+
+
+def _get(item: Any, *names: str) -> Any:
+    for label in _label(*names):
+        item = item[label]
+    return item
+
+
+def test_hashes_keys_and_signatures_are_bytes_and_the_record_text() -> None:
     bundle = BUNDLES[0]
     item = cbor2.loads(encode_bundle(bundle))
-    assert all(type(h) is bytes and len(h) == 32 for h in item["log_inclusion"]["hashes"])
-    proof = item["status_proof"]
-    assert {type(proof[k]) for k in ("key", "bitmap")} == {bytes}
-    assert all(type(h) is bytes for h in proof["siblings"])
-    assert type(proof["leaf"]["record_hash"]) is bytes
-    assert type(item["checkpoint"]["log_root"]) is bytes
-    assert type(item["anchor"]["tx_hash"]) is bytes
-    assert type(item["anchor"]["contract"]) is str  # its EIP-55 letter case is part of it
-    assert item["issuer_key"]["public_key"] == base64.b64decode(bundle["issuer_key"]["public_key"])
-    assert item["event"] == bundle["event"] and item["record"] == bundle["record"]
+    assert item[0] == COMPACT_VERSION and item["format"] == bundle["format"]
+    assert all(type(h) is bytes and len(h) == 32 for h in _get(item, "log_inclusion", "hashes"))
+    proof = _get(item, "status_proof")
+    assert type(_get(proof, "bitmap")) is bytes
+    assert all(type(h) is bytes for h in _get(proof, "siblings"))
+    assert type(_get(item, "anchor", "tx_hash")) is bytes
+    assert type(_get(item, "anchor", "contract")) is str  # its EIP-55 letter case is part of it
+    key = _get(item, "issuer_key", "public_key")
+    assert key == base64.b64decode(bundle["issuer_key"]["public_key"])
+    event = _get(item, "event")
+    assert _get(event, "signature") == base64.b64decode(bundle["event"]["signature"])
+    assert _get(event, "key_id") == bytes.fromhex(bundle["event"]["key_id"][2:])
+    assert _get(event, "at") == bundle["event"]["at"]
+    # the record is the issuer's document: its names and values travel as they are
+    assert _get(item, "record") == bundle["record"]
+
+
+def test_derivable_members_are_left_out() -> None:
+    bundle = BUNDLES[0]
+    item = cbor2.loads(encode_bundle(bundle))
+    for path in (
+        ("certificate_id",),
+        ("first_anchored_index",),
+        ("event", "certificate_id"),
+        ("log_inclusion", "leaf_index"),
+        ("log_inclusion", "tree_size"),
+        ("status_proof", "key"),
+        ("checkpoint", "tree_size"),
+        ("checkpoint", "log_root"),
+        ("checkpoint", "map_root"),
+        ("issuer_key", "issuer_id"),
+        ("issuer_key", "key_id"),
+    ):
+        assert _label(*path)[-1] not in _get(item, *path[:-1]), path
+    leaf = _get(item, "status_proof", "leaf")
+    assert set(leaf) == {LABELS["status"]}  # id, record hash and seq: the bundle's own
+    # one byte for every member name
+    assert all(-24 <= label <= 23 and label != 0 for label in LABELS.values())
+    assert len(set(LABELS.values())) == len(LABELS)
+
+
+def _model_names(model: type[BaseModel]) -> set[str]:
+    names = set()
+    for name, field in model.model_fields.items():
+        names.add(name)
+        for arg in (field.annotation, *typing.get_args(field.annotation)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                names |= _model_names(arg)
+    return names
+
+
+def test_every_member_name_of_the_models_has_a_label() -> None:
+    event_names = set(BUNDLES[0]["event"]) | {"reason", "supersedes"}
+    names = (_model_names(Bundle) | _model_names(StatusDocument) | event_names) - {"format"}
+    assert names == set(LABELS)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["differs", "absent", "absent_note", "not_text", "record_without_id", "other_leaf_absent"],
+)
+def test_a_damaged_bundle_travels_as_it_is(change: str) -> None:
+    """Derivation leaves a member out only when it is what the rest gives: a bundle that
+    differs, or lacks a member, decodes to exactly itself (and verifies as itself)."""
+    bundle = copy.deepcopy(BUNDLES[0])
+    if change == "differs":
+        bundle["status_proof"]["leaf"]["record_hash"] = "0x" + "ab" * 32
+        bundle["log_inclusion"]["tree_size"] += 1
+    elif change == "absent":
+        del bundle["status_proof"]["key"]
+        del bundle["checkpoint"]["log_root"]
+        del bundle["certificate_id"]
+    elif change == "absent_note":  # nothing derives the roots: they are carried
+        del bundle["checkpoint"]["note"]
+    elif change == "not_text":
+        bundle["checkpoint"]["note"] = 7
+        bundle["record"]["id"] = {"not": "an id"}
+    elif change == "record_without_id":
+        del bundle["record"]["id"]
+    else:
+        bundle["status_proof"]["other_leaf"] = None
+    decoded = decode_bundle(encode_bundle(bundle))
+    assert json.dumps(decoded, sort_keys=True) == json.dumps(bundle, sort_keys=True)
+    assert WORLD.verify(decoded).to_json() == WORLD.verify(bundle).to_json()
+    assert WORLD.verify(bundle).status is VerdictStatus.INVALID
+
+
+def _item(bundle: dict[str, Any]) -> dict[Any, Any]:
+    return cbor2.loads(encode_bundle(bundle))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "derived_carried",
+        "undefined_underivable",
+        "undefined_elsewhere",
+        "unknown_label",
+        "name_for_label",
+        "label_in_record",
+        "version_3",
+        "version_text",
+        "label_in_version_1",
+    ],
+)
+def test_refuses_what_version_2_never_writes(damage: str) -> None:
+    bundle = BUNDLES[0]
+    item = _item(bundle)
+    if damage == "derived_carried":
+        _get(item, "checkpoint")[LABELS["tree_size"]] = bundle["checkpoint"]["tree_size"]
+    elif damage == "undefined_underivable":
+        del _get(item, "checkpoint")[LABELS["note"]]
+        _get(item, "checkpoint")[LABELS["tree_size"]] = cbor2.undefined
+    elif damage == "undefined_elsewhere":
+        _get(item, "anchor")[LABELS["chain_id"]] = cbor2.undefined
+    elif damage == "unknown_label":
+        _get(item, "anchor")[-20] = 1
+    elif damage == "name_for_label":
+        anchor = _get(item, "anchor")
+        anchor["chain_id"] = anchor.pop(LABELS["chain_id"])
+    elif damage == "label_in_record":
+        record = _get(item, "record")
+        record[LABELS["status"]] = record.pop("kind")
+    elif damage == "version_3":
+        item[0] = 3
+    elif damage == "version_text":
+        item[0] = "2"
+    else:
+        del item[0]
+    data = cbor2.dumps(item, canonical=True)
+    assert claims_compact_bundle(data)
+    with pytest.raises(CompactFormError):
+        decode_bundle(data)
+
+
+def _v1(value: Any, schema: Any = None, top: bool = True) -> Any:
+    """A bundle in the compact form's version 1 mapping (text names, nothing left out, only the
+    proofs' hashes and the issuer key as bytes), written independently of the module."""
+    hexes = {"hashes", "key", "bitmap", "siblings", "record_hash", "value", "log_root"}
+    hexes |= {"map_root", "tx_hash", "key_id"}
+    if isinstance(value, dict):
+        return {
+            k: (
+                v
+                if top and k in ("record", "event")
+                else _v1(v, k if k in hexes or k == "public_key" else schema, top=False)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_v1(v, schema, top=False) for v in value]
+    if isinstance(value, str) and schema == "public_key":
+        return base64.b64decode(value)
+    if isinstance(value, str) and schema is not None:
+        return bytes.fromhex(value[2:])
+    return value
+
+
+def test_version_1_files_still_decode() -> None:
+    for bundle in BUNDLES:
+        data = cbor2.dumps(_v1(bundle), canonical=True)
+        assert claims_compact_bundle(data)
+        assert decode_bundle(data) == bundle
+        assert len(encode_bundle(bundle)) < len(data)
 
 
 def _map(pairs: list[tuple[bytes, bytes]]) -> bytes:
@@ -172,9 +341,10 @@ def test_refuses_every_other_encoding(damage: str) -> None:
     pairs = _pairs(bundle)
     index = {cbor2.loads(k): i for i, (k, _) in enumerate(pairs)}
 
-    def replaced(member: str, value: bytes) -> bytes:
+    def replaced(member: str | int, value: bytes) -> bytes:
+        at = index[LABELS.get(member, member) if isinstance(member, str) else member]
         changed = list(pairs)
-        changed[index[member]] = (pairs[index[member]][0], value)
+        changed[at] = (pairs[at][0], value)
         return _map(changed)
 
     if damage == "trailing":
@@ -182,26 +352,25 @@ def test_refuses_every_other_encoding(damage: str) -> None:
     elif damage == "unsorted":
         data = _map(list(reversed(pairs)))
     elif damage == "duplicate":
-        data = _map([*pairs, pairs[index["status"]]])
+        data = _map([*pairs, pairs[index[LABELS["status"]]]])
     elif damage == "indefinite":
         data = b"\xbf" + good[1:] + b"\xff"
-    elif damage == "long_head":  # first_anchored_index 0 as a one-byte-argument integer
-        assert bundle["first_anchored_index"] == 0
-        data = replaced("first_anchored_index", b"\x18\x00")
-    elif damage == "tag":  # the checkpoint's index as an epoch-time tag
-        data = replaced("first_anchored_index", b"\xc1\x00")
+    elif damage == "long_head":  # the version, 2, as a one-byte-argument integer
+        data = replaced(0, b"\x18\x02")
+    elif damage == "tag":  # the version as an epoch-time tag
+        data = replaced(0, b"\xc1\x02")
     elif damage == "float":
-        data = replaced("first_anchored_index", b"\xf9\x00\x00")
+        data = replaced(0, b"\xf9\x40\x00")
     elif damage == "undefined":
-        data = replaced("first_anchored_index", b"\xf7")
+        data = replaced(0, b"\xf7")
     elif damage == "bignum":
-        data = replaced("first_anchored_index", b"\xc2\x41\x00")
+        data = replaced(0, b"\xc2\x41\x02")
     elif damage == "text_for_bytes":
-        checkpoint = cbor2.loads(pairs[index["checkpoint"]][1])
-        checkpoint["log_root"] = bundle["checkpoint"]["log_root"]
-        data = replaced("checkpoint", cbor2.dumps(checkpoint, canonical=True))
+        proof = cbor2.loads(pairs[index[LABELS["status_proof"]]][1])
+        proof[LABELS["bitmap"]] = bundle["status_proof"]["bitmap"]
+        data = replaced("status_proof", cbor2.dumps(proof, canonical=True))
     else:
-        data = replaced("certificate_id", cbor2.dumps(b"\x00" * 32))
+        data = replaced("status", cbor2.dumps(b"\x00" * 32))
     assert data != good
     assert claims_compact_bundle(data)
     with pytest.raises(CompactFormError):
