@@ -262,6 +262,51 @@ def issuer_add(
     )
 
 
+authority_app = typer.Typer(
+    help="The authority's own commands: its first admin account.", rich_markup_mode=None
+)
+app.add_typer(authority_app, name="authority")
+
+
+@authority_app.command("init")
+def authority_init(
+    name: Annotated[str, typer.Option(help="The first authority admin's name.")],
+    login: Annotated[
+        str | None, typer.Option(help="Login name for the password login (e.g. an e-mail).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create the first authority admin and print its one-time setup token (shown once, good
+    for 72 hours): with it, set a password (`PUT /v1/me/password`) or make an API token
+    (`POST /v1/tokens`). Refused once an active authority admin exists; further accounts are
+    made through the API by someone with the right role (docs/security.md §8)."""
+    from registry.errors import RegistryError  # noqa: PLC0415
+
+    stack = _stack()
+    try:
+        created = stack.service.accounts.bootstrap_authority(name=name, login=login)
+    except (RegistryError, ValueError) as exc:
+        raise _fail("authority init", exc) from exc
+    finally:
+        stack.close()
+    result = {
+        "account_id": created.account.account_id,
+        "role": created.account.role.value,
+        "login": created.account.login,
+        "setup_token": created.setup_token,
+        "setup_expires_at": created.setup_expires_at.isoformat(),
+    }
+    emit(
+        result,
+        as_json=as_json,
+        lines=[
+            f"authority admin {created.account.account_id} ({created.account.name})",
+            f"one-time setup token (shown once, until {created.setup_expires_at.isoformat()}): "
+            f"{created.setup_token}",
+        ],
+    )
+
+
 @issuer_app.command("api-key")
 def issuer_api_key(
     issuer_id: str, label: Annotated[str, typer.Option()] = "cli", as_json: JsonOption = False

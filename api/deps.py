@@ -1,9 +1,10 @@
-"""FastAPI dependencies: the process's `Stack`, the authenticated issuer, the rate limits."""
+"""FastAPI dependencies: the process's `Stack`, the authenticated principal, the rate limits."""
 
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
@@ -13,14 +14,21 @@ from api.limits import Limits
 from api.problems import ProblemError
 from api.settings import ApiSettings
 from api.stack import Stack
+from registry.accounts import Actor, Principal, Role, officer_of
 from registry.errors import AuthenticationError
 from verifier.chain import counting_chain_calls
 
 __all__ = [
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "ActorDep",
     "ChainBudget",
     "ChainBudgetDep",
-    "IssuerId",
+    "Officer",
+    "OfficerDep",
+    "PrincipalDep",
     "StackDep",
+    "client_ip",
     "get_stack",
     "limit_clients",
 ]
@@ -56,42 +64,102 @@ def _client(request: Request) -> str:
     )
 
 
-def authenticated_issuer(
+SESSION_COOKIE: Final = "certreg_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def authenticated(
     request: Request,
     stack: StackDep,
     authorization: Annotated[
-        str | None, Header(description="`Bearer <issuer API key>`", include_in_schema=False)
+        str | None, Header(description="`Bearer <API token>`", include_in_schema=False)
     ] = None,
-) -> str:
-    if authorization is None:
+) -> Principal:
+    """The principal of a bearer token or of a login session's cookie (docs/security.md §8);
+    a session's request that changes something must carry its CSRF token."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if authorization is None and cookie is None:
         raise ProblemError(
             "unauthorized",
             401,
-            "Authorization: got nothing, want Bearer <API key>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ProblemError(
-            "unauthorized",
-            401,
-            "Authorization: got another scheme, want Bearer <API key>",
+            "Authorization: got nothing, want Bearer <API token> or a login session",
             headers={"WWW-Authenticate": "Bearer"},
         )
     limits = _limits(request)
-    # Failed attempts count against the client's address, successful ones against the issuer
-    # they authenticate: a caller cannot spend someone else's allowance by naming their key id
-    # with a wrong secret, nor get fresh buckets by inventing key ids. An address that has used
-    # up its allowance is turned away before the database is touched.
+    # Failed attempts count against the client's address, successful ones against the account
+    # (an officer's against its CB) they authenticate: a caller cannot spend someone else's
+    # allowance by naming their token id with a wrong secret, nor get fresh buckets by
+    # inventing token ids. An address that has used up its allowance is turned away before the
+    # database is touched.
     address = _client(request)
     _limited(limits.addresses.wait(address), "requests from this address")
     try:
-        issuer_id = stack.service.authenticate(token.strip())
-    except AuthenticationError:
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise ProblemError(
+                    "unauthorized",
+                    401,
+                    "Authorization: got another scheme, want Bearer <API token>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            principal = stack.service.accounts.authenticate_token(token.strip())
+        else:
+            assert cookie is not None
+            principal = stack.service.accounts.authenticate_session(
+                cookie,
+                csrf_token=request.headers.get(CSRF_HEADER),
+                changes=request.method not in _SAFE_METHODS,
+            )
+    except (AuthenticationError, ProblemError):
         limits.addresses.take(address)
         raise
-    _limited(limits.issuers.take(f"issuer:{issuer_id}"), "requests for this issuer")
-    return issuer_id
+    if principal.role is Role.CB_OFFICER:  # officers share their CB's allowance
+        _limited(limits.issuers.take(f"issuer:{principal.issuer_id}"), "requests for this issuer")
+    else:
+        _limited(
+            limits.issuers.take(f"account:{principal.account_id}"), "requests for this account"
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticated)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The client's address for the audit trail (behind trusted proxies, the one they saw)."""
+    return _limits(request).client_ip(
+        request.client.host if request.client else None, request.headers.get("x-forwarded-for")
+    )
+
+
+def actor(request: Request, principal: PrincipalDep) -> Actor:
+    """Who acts, and from where, for the audit trail."""
+    return Actor(
+        principal=principal,
+        address=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+ActorDep = Annotated[Actor, Depends(actor)]
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A CB officer acting: the CB its certificates belong to, and the actor to record."""
+
+    issuer_id: str
+    actor: Actor
+
+
+def officer(acting: ActorDep) -> Officer:
+    assert acting.principal is not None
+    return Officer(issuer_id=officer_of(acting.principal), actor=acting)
+
+
+OfficerDep = Annotated[Officer, Depends(officer)]
 
 
 def _limited(wait: float, what: str) -> None:
@@ -104,11 +172,8 @@ def _limited(wait: float, what: str) -> None:
         )
 
 
-IssuerId = Annotated[str, Depends(authenticated_issuer)]
-
-
 def _authenticates(dependant: Dependant) -> bool:
-    return any(d.call is authenticated_issuer or _authenticates(d) for d in dependant.dependencies)
+    return any(d.call is authenticated or _authenticates(d) for d in dependant.dependencies)
 
 
 async def limit_clients(request: Request) -> None:
@@ -119,7 +184,7 @@ async def limit_clients(request: Request) -> None:
     route = request.scope.get("route")
     if (
         isinstance(route, APIRoute)
-        and "authorization" in request.headers
+        and ("authorization" in request.headers or SESSION_COOKIE in request.cookies)
         and _authenticates(route.dependant)
     ):
         return

@@ -170,9 +170,24 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
     believed, and then read from the right: each trusted proxy appended the address it saw, so
     the first address from the right that is not a trusted proxy is the client (entries further
     left are whatever the client chose to send). IPv6 clients are keyed by their /64."""
-    address = _parse(peer)
+    address = client_ip(peer, forwarded_for, trusted)
     if address is None:
         return "address:unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        network = ipaddress.IPv6Network((address, _IPV6_CLIENT_PREFIX), strict=False)
+        return f"address:{network}"
+    return f"address:{address}"
+
+
+def client_ip(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's own address, by the rule of `client_address` (for the audit trail)."""
+    address = _parse(peer)
+    if address is None:
+        return None
     if forwarded_for and _within(address, trusted):
         for entry in reversed(forwarded_for.split(",")):
             hop = _parse(entry.strip())
@@ -181,12 +196,7 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: Sequenc
             address = hop
             if not _within(hop, trusted):
                 break
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return f"address:{address.ipv4_mapped}"
-        network = ipaddress.IPv6Network((address, _IPV6_CLIENT_PREFIX), strict=False)
-        return f"address:{network}"
-    return f"address:{address}"
+    return address
 
 
 def _parse(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -233,3 +243,9 @@ class Limits:
 
     def client(self, peer: str | None, forwarded_for: str | None) -> str:
         return client_address(peer, forwarded_for, self.trusted_proxies)
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The client's address as the audit trail records it (the peer's text if it is not an
+        IP address, as with test clients)."""
+        address = client_ip(peer, forwarded_for, self.trusted_proxies)
+        return str(address) if address is not None else peer

@@ -4,8 +4,8 @@
 |---|---|---|
 | `validation` | 422 | the body or parameters do not match the schema |
 | `invalid-request` | 400 | well-formed but not acceptable (e.g. a batch above the limit) |
-| `unauthorized` | 401 | missing, malformed, unknown or revoked API key |
-| `forbidden` | 403 | another issuer's certificate, or a kind the issuer may not issue |
+| `unauthorized` | 401 | no good API token or login session; a failed login |
+| `forbidden` | 403 | not for this role or body (docs/security.md §8), or no CSRF token |
 | `not-found` | 404 | no such certificate, checkpoint or route |
 | `method-not-allowed` | 405 | the route exists with other methods |
 | `conflict` | 409 | a different record under a certificate number already issued |
@@ -90,7 +90,7 @@ _TITLES = {
     "validation": "Request does not match the schema",
     "invalid-request": "Request not acceptable",
     "unauthorized": "Authentication required",
-    "forbidden": "Not allowed for this issuer",
+    "forbidden": "Not allowed for this principal",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflicting certificate record",

@@ -125,6 +125,8 @@ class Stack:
             max_batch_size=self.settings.max_batch_size,
             issuance_quota_per_day=self.settings.issuance_quota_per_day,
             clock=self.clock.now,
+            session_hours=self.settings.session_hours,
+            session_idle_minutes=self.settings.session_idle_minutes,
         )
 
     @cached_property

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts import Actor, record_audit
 from registry.clock import naive_utc, utc_now
 from registry.core.canonical import canonical_json, normalize
 from registry.core.events import Event, EventType, sign_event
@@ -225,12 +226,18 @@ class Certificates:
             rows, total = CertificateRepository(session).search(**filters)
             return [CertificateView.from_row(r, today=today) for r in rows], total
 
-    def issue(self, issuer_id: str, submission: CertificateSubmission) -> IssueResult:
+    def issue(
+        self, issuer_id: str, submission: CertificateSubmission, *, actor: Actor | None = None
+    ) -> IssueResult:
         """Issue one certificate; the same record again returns the existing one."""
-        return self.issue_batch(issuer_id, [submission])[0]
+        return self.issue_batch(issuer_id, [submission], actor=actor)[0]
 
     def issue_batch(
-        self, issuer_id: str, submissions: Sequence[CertificateSubmission]
+        self,
+        issuer_id: str,
+        submissions: Sequence[CertificateSubmission],
+        *,
+        actor: Actor | None = None,
     ) -> list[IssueResult]:
         """Issue certificates, all or none, one `issue` event each, in the order given.
 
@@ -278,6 +285,21 @@ class Certificates:
                 self._count_issued(session, issuer_id, now, len(certificates))
             CertificateRepository(session).insert_many(certificates)
             log.write()
+            if actor is not None and certificates:
+                # One entry per request: a batch of 1,000 is one change by one person.
+                record_audit(
+                    session,
+                    actor,
+                    "certificate.issue",
+                    now=now,
+                    target=f"certificate:{certificates[0]['id']}",
+                    issuer_id=issuer_id,
+                    detail={
+                        "count": len(certificates),
+                        "first_seq": certificates[0]["last_event_seq"],
+                        "last_seq": certificates[-1]["last_event_seq"],
+                    },
+                )
         results = []
         seen: set[str] = set()
         for item in pending:
@@ -338,17 +360,28 @@ class Certificates:
                 pending.append(_Pending(certificate_id, record))
         return pending
 
-    def suspend(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self._transition(issuer_id, certificate_id, EventType.SUSPEND, reason)
+    def suspend(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self._transition(issuer_id, certificate_id, EventType.SUSPEND, reason, actor)
 
-    def reinstate(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self._transition(issuer_id, certificate_id, EventType.REINSTATE, reason)
+    def reinstate(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self._transition(issuer_id, certificate_id, EventType.REINSTATE, reason, actor)
 
-    def withdraw(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self._transition(issuer_id, certificate_id, EventType.WITHDRAW, reason)
+    def withdraw(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self._transition(issuer_id, certificate_id, EventType.WITHDRAW, reason, actor)
 
     def _transition(
-        self, issuer_id: str, certificate_id: str, kind: EventType, reason: str
+        self,
+        issuer_id: str,
+        certificate_id: str,
+        kind: EventType,
+        reason: str,
+        actor: Actor | None,
     ) -> CertificateView:
         now = self._clock()
         with self._sessions.begin() as session:
@@ -363,6 +396,16 @@ class Certificates:
             log = _LogAppend(session, self._issuers.signer(session, row.issuer_id), seq=seq, at=now)
             event = log.event(kind, row.id, row.record_hash, reason=reason)
             log.write()
+            if actor is not None:
+                record_audit(
+                    session,
+                    actor,
+                    f"certificate.{kind.value}",
+                    now=now,
+                    target=f"certificate:{row.id}",
+                    issuer_id=row.issuer_id,
+                    detail={"seq": event.seq, "reason": reason},
+                )
             CertificateRepository(session).set_status(
                 row.id, status=NEXT_STATUS[kind], event_seq=event.seq, now=naive_utc(now)
             )
@@ -376,6 +419,7 @@ class Certificates:
         submission: CertificateSubmission,
         *,
         reason: str | None = None,
+        actor: Actor | None = None,
     ) -> IssueResult:
         """Issue `submission` as a new certificate replacing `certificate_id`: one event."""
         now = self._clock()
@@ -415,6 +459,16 @@ class Certificates:
                 now=naive_utc(now),
                 superseded_by=new_id,
             )
+            if actor is not None:
+                record_audit(
+                    session,
+                    actor,
+                    "certificate.supersede",
+                    now=now,
+                    target=f"certificate:{new_id}",
+                    issuer_id=issuer_id,
+                    detail={"seq": event.seq, "supersedes": old.id, "reason": reason},
+                )
             new_row = CertificateRepository(session).get(new_id)
             assert new_row is not None
             return IssueResult(

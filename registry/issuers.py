@@ -1,7 +1,8 @@
-"""Issuers, their signing keys and their API keys.
+"""Issuers and their signing keys.
 
 An issuer is admitted with an Ed25519 signing key (sealed at rest with the key-encryption key)
-and a first API key (only its hash is stored). A rotation retires the active key under the log
+and a first API key: a token of its system officer account (`registry.accounts`; only its hash
+is stored). A rotation retires the active key under the log
 head lock, so no event is signed with it afterwards; the anchoring worker registers new keys on
 chain and revokes a retired one once every event it signed is anchored.
 """
@@ -17,19 +18,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts import (
+    OPERATOR,
+    TOKEN_DAYS_MAX,
+    new_token_row,
+    record_audit,
+    system_officer,
+)
 from registry.clock import naive_utc, utc_now
 from registry.core.events import issuer_key_id
 from registry.db import models
 from registry.db.engine import reading
-from registry.db.repositories import ApiKeyRepository, IssuerRepository, LogRepository
+from registry.db.repositories import IssuerRepository, LogRepository
 from registry.errors import (
-    AuthenticationError,
     ConflictError,
     ForbiddenError,
     InvalidRequestError,
     NotFoundError,
 )
-from registry.keys import KeyEncryptor, new_api_key, parse_api_key, secret_matches
+from registry.keys import KeyEncryptor
 from registry.records import CertificateKind
 
 __all__ = ["IssuerCreated", "IssuerSigner", "Issuers"]
@@ -55,7 +62,7 @@ class IssuerSigner:
 
 
 class Issuers:
-    """Admission, API keys, signing keys and their rotation, over one database."""
+    """Admission, signing keys and their rotation, over one database."""
 
     def __init__(
         self,
@@ -106,40 +113,30 @@ class Issuers:
             )
             session.flush()  # the key and API key rows refer to the issuer row
             key_row = self._new_key(session, issuer_id, now)
-            token = self._new_api_key(session, issuer_id, api_key_label, now)
+            # Its first API key: a token of the CB's system officer account.
+            officer = system_officer(session, issuer_id, now=now)
+            token_row, token = new_token_row(
+                session,
+                officer,
+                label=api_key_label,
+                now=now,
+                expires_at=now + dt.timedelta(days=TOKEN_DAYS_MAX),
+            )
+            record_audit(
+                session,
+                OPERATOR,
+                "issuer.add",
+                now=now,
+                target=f"issuer:{issuer_id}",
+                issuer_id=issuer_id,
+                detail={"kinds": kind_values, "token": token_row.id},
+            )
         return IssuerCreated(
             issuer_id=issuer_id,
             key_id=key_row.key_id,
             public_key=key_row.public_key,
             api_key=token,
         )
-
-    def create_api_key(self, issuer_id: str, *, label: str) -> str:
-        """A new API key for an issuer; the token is returned once and stored hashed."""
-        with self._sessions.begin() as session:
-            self.issuer(session, issuer_id)
-            return self._new_api_key(session, issuer_id, label, naive_utc(self._clock()))
-
-    def revoke_api_key(self, key_id: str) -> None:
-        with self._sessions.begin() as session:
-            row = ApiKeyRepository(session).get(key_id)
-            if row is None:
-                raise NotFoundError(f"API key {key_id}: got an unknown id")
-            row.revoked_at = row.revoked_at or naive_utc(self._clock())
-
-    def authenticate(self, token: str) -> str:
-        """The issuer id an API key belongs to; `AuthenticationError` otherwise."""
-        parsed = parse_api_key(token)
-        if parsed is None:
-            raise AuthenticationError("API key: got a malformed token, want crk_<id>_<secret>")
-        key_id, secret = parsed
-        with self._reading() as session:
-            row = ApiKeyRepository(session).get(key_id)
-            if row is None or not secret_matches(secret, row.secret_hash):
-                raise AuthenticationError("API key: got an unknown key, want a registered one")
-            if row.revoked_at is not None:
-                raise AuthenticationError(f"API key {key_id}: got a revoked key")
-            return row.issuer_id
 
     def rotate_key(self, issuer_id: str) -> bytes:
         """Retire the issuer's signing key and make a new one; return the new key id.
@@ -201,17 +198,3 @@ class Issuers:
         )
         session.add(row)
         return row
-
-    def _new_api_key(self, session: Session, issuer_id: str, label: str, now: dt.datetime) -> str:
-        secret = new_api_key()
-        ApiKeyRepository(session).add(
-            models.ApiKey(
-                id=secret.key_id,
-                issuer_id=issuer_id,
-                secret_hash=secret.secret_hash,
-                label=label,
-                created_at=now,
-                revoked_at=None,
-            )
-        )
-        return secret.token

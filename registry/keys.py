@@ -53,6 +53,20 @@ class KeyEncryptor:
             ) from exc
         return Ed25519PrivateKey.from_private_bytes(seed)
 
+    def seal_bytes(self, data: bytes, *, context: bytes) -> bytes:
+        """Another secret (a TOTP secret), bound to `context` (never a 32-byte key id)."""
+        nonce = secrets.token_bytes(_NONCE)
+        return nonce + self._aead.encrypt(nonce, data, context)
+
+    def open_bytes(self, sealed: bytes, *, context: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], context)
+        except InvalidTag as exc:
+            raise KeyStoreError(
+                f"{context.decode(errors='replace')}: got a ciphertext that does not decrypt, "
+                "want one sealed under CERTREG_KEY_ENCRYPTION_KEY"
+            ) from exc
+
 
 @dataclass(frozen=True)
 class ApiKeySecret:

@@ -1,7 +1,8 @@
 """The registry service: one object over issuers, their keys and their certificates.
 
-`RegistryService` is what the API and the CLI call; the work is done in `registry.issuers`
-(admission, API keys, signing keys and their rotation) and `registry.certificates` (issue,
+`RegistryService` is what the API and the CLI call; the work is done in `registry.accounts`
+(accounts, roles, tokens, logins, the audit trail), `registry.issuers` (admission, signing keys
+and their rotation) and `registry.certificates` (issue,
 suspend, reinstate, withdraw, supersede, reads), which share one database, one clock and the
 issuers' opened signing keys.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts import Accounts, Actor, officer_of
 from registry.certificates import Certificates, CertificateView, IssueResult, effective_status
 from registry.clock import utc_now
 from registry.issuers import IssuerCreated, Issuers
@@ -28,7 +30,8 @@ __all__ = [
 
 
 class RegistryService:
-    """Issuers, API keys, certificates and their lifecycle, over one database."""
+    """Accounts and their credentials, issuers, certificates and their lifecycle, over one
+    database."""
 
     def __init__(
         self,
@@ -38,8 +41,17 @@ class RegistryService:
         max_batch_size: int = 1000,
         issuance_quota_per_day: int | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
+        session_hours: float = 12.0,
+        session_idle_minutes: float = 30.0,
     ) -> None:
         self._clock = clock
+        self.accounts = Accounts(
+            sessions=sessions,
+            kek=kek,
+            clock=clock,
+            session_hours=session_hours,
+            session_idle_minutes=session_idle_minutes,
+        )
         self.issuers = Issuers(sessions=sessions, kek=kek, clock=clock)
         self.certificates = Certificates(
             sessions=sessions,
@@ -72,15 +84,16 @@ class RegistryService:
         )
 
     def create_api_key(self, issuer_id: str, *, label: str) -> str:
-        """A new API key for an issuer; the token is returned once and stored hashed."""
-        return self.issuers.create_api_key(issuer_id, label=label)
+        """A new token of the issuer's system officer account; returned once, stored hashed."""
+        return self.accounts.create_api_key(issuer_id, label=label)
 
     def revoke_api_key(self, key_id: str) -> None:
-        self.issuers.revoke_api_key(key_id)
+        self.accounts.revoke_api_key(key_id)
 
     def authenticate(self, token: str) -> str:
-        """The issuer id an API key belongs to; `AuthenticationError` otherwise."""
-        return self.issuers.authenticate(token)
+        """The CB an officer's token acts for; `AuthenticationError` for a token that is not
+        good, `ForbiddenError` for one of another role."""
+        return officer_of(self.accounts.authenticate_token(token))
 
     def rotate_key(self, issuer_id: str) -> bytes:
         """Retire the issuer's signing key and make a new one; return the new key id."""
@@ -97,24 +110,36 @@ class RegistryService:
     def search(self, **filters: Any) -> tuple[list[CertificateView], int]:
         return self.certificates.search(**filters)
 
-    def issue(self, issuer_id: str, submission: CertificateSubmission) -> IssueResult:
+    def issue(
+        self, issuer_id: str, submission: CertificateSubmission, *, actor: Actor | None = None
+    ) -> IssueResult:
         """Issue one certificate; the same record again returns the existing one."""
-        return self.certificates.issue(issuer_id, submission)
+        return self.certificates.issue(issuer_id, submission, actor=actor)
 
     def issue_batch(
-        self, issuer_id: str, submissions: Sequence[CertificateSubmission]
+        self,
+        issuer_id: str,
+        submissions: Sequence[CertificateSubmission],
+        *,
+        actor: Actor | None = None,
     ) -> list[IssueResult]:
         """Issue certificates, all or none, one `issue` event each, in the order given."""
-        return self.certificates.issue_batch(issuer_id, submissions)
+        return self.certificates.issue_batch(issuer_id, submissions, actor=actor)
 
-    def suspend(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self.certificates.suspend(issuer_id, certificate_id, reason=reason)
+    def suspend(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self.certificates.suspend(issuer_id, certificate_id, reason=reason, actor=actor)
 
-    def reinstate(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self.certificates.reinstate(issuer_id, certificate_id, reason=reason)
+    def reinstate(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self.certificates.reinstate(issuer_id, certificate_id, reason=reason, actor=actor)
 
-    def withdraw(self, issuer_id: str, certificate_id: str, *, reason: str) -> CertificateView:
-        return self.certificates.withdraw(issuer_id, certificate_id, reason=reason)
+    def withdraw(
+        self, issuer_id: str, certificate_id: str, *, reason: str, actor: Actor | None = None
+    ) -> CertificateView:
+        return self.certificates.withdraw(issuer_id, certificate_id, reason=reason, actor=actor)
 
     def supersede(
         self,
@@ -123,6 +148,9 @@ class RegistryService:
         submission: CertificateSubmission,
         *,
         reason: str | None = None,
+        actor: Actor | None = None,
     ) -> IssueResult:
         """Issue `submission` as a new certificate replacing `certificate_id`: one event."""
-        return self.certificates.supersede(issuer_id, certificate_id, submission, reason=reason)
+        return self.certificates.supersede(
+            issuer_id, certificate_id, submission, reason=reason, actor=actor
+        )

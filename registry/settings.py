@@ -98,6 +98,10 @@ class RegistrySettings(BaseSettings):
     #: most certificates one issuer may issue per UTC day; unset (the default): no quota, so
     #: bulk imports are never refused (CERTREG_ISSUANCE_QUOTA_PER_DAY)
     issuance_quota_per_day: int | None = Field(default=None, ge=1)
+    #: a password login's session ends this long after the login (CERTREG_SESSION_HOURS)…
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    #: …or after this long without a request (CERTREG_SESSION_IDLE_MINUTES)
+    session_idle_minutes: float = Field(default=30.0, gt=0)
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir / "certreg.db")

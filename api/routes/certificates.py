@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from api.deps import IssuerId, StackDep
+from api.deps import OfficerDep, StackDep
 from api.problems import ProblemError, responses
 from api.routes.links import certificate_links, link
 from api.schemas import (
@@ -73,11 +73,11 @@ def issue_out(result: IssueResult) -> IssueOut:
     },
 )
 def issue(
-    submission: CertificateSubmission, issuer: IssuerId, stack: StackDep, response: Response
+    submission: CertificateSubmission, officer: OfficerDep, stack: StackDep, response: Response
 ) -> IssueOut:
     """Issue one certificate; the same record again returns it with 200 (idempotent), a
     different record under the same number is a 409 conflict."""
-    result = stack.service.issue(issuer, submission)
+    result = stack.service.issue(officer.issuer_id, submission, actor=officer.actor)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return issue_out(result)
@@ -104,9 +104,9 @@ _BATCH_LINKS = certificate_links(
     },
 )
 def issue_batch(
-    batch: BatchRequest, issuer: IssuerId, stack: StackDep, response: Response
+    batch: BatchRequest, officer: OfficerDep, stack: StackDep, response: Response
 ) -> BatchResponse:
-    results = stack.service.issue_batch(issuer, batch.certificates)
+    results = stack.service.issue_batch(officer.issuer_id, batch.certificates, actor=officer.actor)
     created = sum(r.created for r in results)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -124,10 +124,15 @@ def _transition(name: str, summary: str) -> None:
         operation_id=f"{name}_certificate",
     )
     def change(
-        certificate_id: CertificateId, body: TransitionRequest, issuer: IssuerId, stack: StackDep
+        certificate_id: CertificateId,
+        body: TransitionRequest,
+        officer: OfficerDep,
+        stack: StackDep,
     ) -> CertificateOut:
         action = getattr(stack.service, name)
-        return certificate_out(action(issuer, certificate_id, reason=body.text()))
+        return certificate_out(
+            action(officer.issuer_id, certificate_id, reason=body.text(), actor=officer.actor)
+        )
 
 
 _transition("suspend", "Suspend a certificate")
@@ -142,11 +147,17 @@ _transition("withdraw", "Withdraw (revoke) a certificate; final")
     responses={201: {"links": ISSUED_LINKS}, **responses(*AUTH_ERRORS, 404, 409, 413, 415, 422)},
 )
 def supersede(
-    certificate_id: CertificateId, body: SupersedeRequest, issuer: IssuerId, stack: StackDep
+    certificate_id: CertificateId, body: SupersedeRequest, officer: OfficerDep, stack: StackDep
 ) -> IssueOut:
     reason = body.reason if body.note is None else f"{body.reason}: {body.note}"
     return issue_out(
-        stack.service.supersede(issuer, certificate_id, body.certificate, reason=reason)
+        stack.service.supersede(
+            officer.issuer_id,
+            certificate_id,
+            body.certificate,
+            reason=reason,
+            actor=officer.actor,
+        )
     )
 
 

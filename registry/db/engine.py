@@ -24,6 +24,7 @@ __all__ = [
     "read_only",
     "reading",
     "sqlite_url",
+    "without_waiting",
 ]
 
 
@@ -73,6 +74,12 @@ def _sqlite_setup(engine: Engine) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == "IMMEDIATE":
             _begin_immediate(connection)
+        elif mode == "NOWAIT":
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         else:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
@@ -162,6 +169,17 @@ def read_only(engine: Engine) -> Engine:
         engine.__dict__[_READER] = sibling
         event.listen(engine, "engine_disposed", lambda _engine: sibling.dispose())
     return sibling
+
+
+def without_waiting(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for best-effort writes that must never queue behind another writer (a token's
+    last use): on SQLite a transaction that cannot take the lock at once fails with
+    `OperationalError` instead of waiting; on PostgreSQL the same sessions (such a write touches
+    rows no appender locks)."""
+    bind = sessions.kw["bind"]
+    if not is_sqlite(bind):
+        return sessions
+    return sessionmaker(bind.execution_options(sqlite_begin="NOWAIT"), expire_on_commit=False)
 
 
 def is_disconnect(exc: BaseException) -> bool:

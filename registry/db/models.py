@@ -87,17 +87,90 @@ class IssuerKey(Base):
     revoked_at_block: Mapped[int | None]
 
 
+class Account(Base):
+    """A person's or a system's account (docs/security.md §8): one role, and for the roles of
+    a certification body the body it acts for. Never deleted: disabled, so the audit trail
+    keeps naming it."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    issuer_id: Mapped[str | None] = mapped_column(ForeignKey("issuers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: the password login's name, NFC and case-folded; none for a system account
+    login: Mapped[str | None] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    #: the TOTP secret sealed with the key-encryption key; `totp_enabled` once confirmed
+    totp_secret: Mapped[bytes | None]
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    #: the last TOTP time step accepted: a code is good once
+    totp_last_step: Mapped[int | None]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+
+
 class ApiKey(Base):
-    """An issuer's API key: only a SHA-256 of the secret is stored."""
+    """An API token of an account: only a SHA-256 of the secret is stored. Its scope (role and
+    certification body) is fixed when it is made; `purpose` `setup` is the one-time token that
+    lets a new account's holder set a password or make a first token."""
 
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    issuer_id: Mapped[str | None] = mapped_column(ForeignKey("issuers.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     label: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoginSession(Base):
+    """A password login's session: the cookie's secret and the CSRF token, hashed."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    csrf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime]
+    address: Mapped[str | None] = mapped_column(String(100))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    ended_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """One change made by a person or system, append-only (a trigger refuses UPDATE and
+    DELETE on both databases): who, when, what, from where."""
+
+    __tablename__ = "audit_trail"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    #: the certification body the actor acts for, and the one the change concerns
+    actor_issuer_id: Mapped[str | None] = mapped_column(String(64))
+    issuer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    credential: Mapped[str | None] = mapped_column(String(48))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    address: Mapped[str | None] = mapped_column(String(100))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
 class Certificate(Base):

@@ -69,7 +69,7 @@ class TestAddIssuer:
 class TestAuthenticate:
     def test_refuses_wrong_secret(self, service: RegistryService) -> None:
         token = admit(service)
-        with pytest.raises(AuthenticationError, match="unknown key"):
+        with pytest.raises(AuthenticationError, match="unknown token"):
             service.authenticate(token[:-1] + ("A" if token[-1] != "A" else "B"))
 
     @pytest.mark.parametrize("token", ["", "Bearer x", "crk_zz_yy"])
