@@ -1,5 +1,5 @@
-"""Ed25519 signatures (RFC 8032) through libsodium, via PyNaCl: verification, and signing with
-a key that `cryptography` holds.
+"""Ed25519 signatures (RFC 8032) through libsodium, via PyNaCl: verification, signing with a
+key that `cryptography` holds, and the check that a public key is a prime-order point.
 
 Every issuer signature a verifier checks goes through here, one per bundle: it is the largest
 single cost of verifying a bundle. libsodium's `crypto_sign_open` does it in 53-55 µs on the
@@ -19,10 +19,23 @@ from dataclasses import dataclass
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from nacl.bindings import crypto_sign, crypto_sign_open, crypto_sign_seed_keypair
+from nacl.bindings import (
+    crypto_core_ed25519_is_valid_point,
+    crypto_sign,
+    crypto_sign_open,
+    crypto_sign_seed_keypair,
+)
 from nacl.exceptions import BadSignatureError, CryptoError
 
-__all__ = ["PUBLIC_KEY_SIZE", "SIGNATURE_SIZE", "SigningKey", "sign", "signing_key", "verify"]
+__all__ = [
+    "PUBLIC_KEY_SIZE",
+    "SIGNATURE_SIZE",
+    "SigningKey",
+    "is_prime_order_point",
+    "sign",
+    "signing_key",
+    "verify",
+]
 
 PUBLIC_KEY_SIZE: Final = 32
 SIGNATURE_SIZE: Final = 64
@@ -43,6 +56,17 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     except (BadSignatureError, CryptoError):
         return False
     return True
+
+
+def is_prime_order_point(public_key: bytes) -> bool:
+    """Whether `public_key` is the canonical encoding of a point of the prime-order subgroup.
+
+    Every key RFC 8032 generates is; a key of small or mixed order, or a non-canonical encoding,
+    is made only to forge (docs/spec.md §3), and is never approved (§3a).
+    """
+    if type(public_key) is not bytes or len(public_key) != PUBLIC_KEY_SIZE:
+        return False
+    return bool(crypto_core_ed25519_is_valid_point(public_key))
 
 
 @dataclass(frozen=True, slots=True, repr=False)

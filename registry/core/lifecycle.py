@@ -3,14 +3,23 @@
 Normative (docs/spec.md §5.7): replaying the log from the start with `apply_event` and setting
 each changed certificate's status-map leaf gives the map root of every checkpoint. An auditor
 recomputes it from the log alone; the registry uses the same function to build the map.
+Authority entries (docs/spec.md §3a) set CB leaves by `governance.apply_statement`;
+`apply_entry` and `replay` take both kinds of entry.
 """
 
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from registry.core.errors import LifecycleError
 from registry.core.events import Event, EventType
+from registry.core.governance import (
+    AuthorityEntry,
+    GovernanceState,
+    IssuerLeaf,
+    apply_statement,
+    parse_log_entry,
+)
 from registry.core.statusmap import map_key, status_leaf_value
 
 __all__ = [
@@ -18,8 +27,11 @@ __all__ = [
     "NEXT_STATUS",
     "SUPERSEDABLE",
     "LifecycleError",
+    "LogState",
     "StatusLeaf",
+    "apply_entry",
     "apply_event",
+    "replay",
 ]
 
 # The status an event gives the certificate it names (`certificate_id`).
@@ -124,3 +136,41 @@ def apply_event(leaves: MutableMapping[str, StatusLeaf], event: Event) -> list[S
     for leaf in changed:
         leaves[leaf.certificate_id] = leaf
     return changed
+
+
+@dataclass(frozen=True)
+class LogState:
+    """What a log prefix has set: certificate leaves, and CB leaves and key approvals."""
+
+    certificates: dict[str, StatusLeaf] = field(default_factory=dict)
+    governance: GovernanceState = field(default_factory=GovernanceState)
+
+    def map_items(self) -> list[tuple[bytes, bytes]]:
+        """Every (key, value) of the status map: certificates' and CBs' leaves."""
+        leaves: list[StatusLeaf | IssuerLeaf] = [*self.certificates.values()]
+        leaves.extend(self.governance.issuers.values())
+        return [(leaf.key, leaf.value) for leaf in leaves]
+
+
+def apply_entry(state: LogState, entry: Event | AuthorityEntry) -> list[StatusLeaf | IssuerLeaf]:
+    """Apply one log entry of either kind; return the leaves it sets (none for a key's)."""
+    if isinstance(entry, Event):
+        return [*apply_event(state.certificates, entry)]
+    leaf = apply_statement(state.governance, entry)
+    return [] if leaf is None else [leaf]
+
+
+def replay(entries: Iterable[bytes]) -> LogState:
+    """The state of a log from its entries alone, in order from entry 0.
+
+    Raises `EncodingError` for an entry that is neither kind, and `LifecycleError` for one
+    whose `seq` is not its index or that the entries before it do not allow. Authority
+    signatures are not checked here (`governance.verify_statement`).
+    """
+    state = LogState()
+    for index, leaf in enumerate(entries):
+        entry = parse_log_entry(leaf)
+        if entry.seq != index:
+            raise LifecycleError(f"log entry {index}: got seq {entry.seq}, want {index}")
+        apply_entry(state, entry)
+    return state

@@ -2,6 +2,7 @@
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_core_ed25519_add
 
 from registry.core import ed25519
 
@@ -67,3 +68,18 @@ def test_signs_the_same_bytes_as_openssl(key: Ed25519PrivateKey, size: int) -> N
     assert expanded.public_key == key.public_key().public_bytes_raw()
     assert ed25519.sign(expanded, message) == key.sign(message)
     assert ed25519.signing_key(key) is expanded  # expanded once
+
+
+def test_prime_order_points(key: Ed25519PrivateKey) -> None:
+    public = key.public_key().public_bytes_raw()
+    assert ed25519.is_prime_order_point(public)
+    assert ed25519.is_prime_order_point(
+        Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    )
+    order_2 = b"\xec" + b"\xff" * 30 + b"\x7f"  # (0, -1)
+    # libsodium's verify takes a mixed-order key (it refuses only small order): this does not.
+    mixed = crypto_core_ed25519_add(public, order_2)
+    for bad in (SMALL_ORDER, order_2, mixed, bytes(32), b"\xed" + b"\xff" * 30 + b"\x7f"):
+        assert not ed25519.is_prime_order_point(bad)
+    for wrong in (public[:31], bytearray(public), public.hex()):
+        assert not ed25519.is_prime_order_point(wrong)  # type: ignore[arg-type]
