@@ -1,7 +1,11 @@
 """The `certreg` command line. Every command accepts `--json` and then prints one JSON object."""
 
+import base64
+import datetime as dt
+import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -10,7 +14,10 @@ import typer
 from api.cli_trust import trust_app
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from api.stack import Stack
+    from registry.core.governance import Statement
 
 # Plain help (no rich markup): flags read as flags, not `<bool>`, and paragraphs wrap.
 app = typer.Typer(
@@ -263,7 +270,9 @@ def issuer_add(
 
 
 authority_app = typer.Typer(
-    help="The authority's own commands: its first admin account.", rich_markup_mode=None
+    help="The authority's own commands: its first admin account, its key, its statements "
+    "(signed here with its key file, then submitted).",
+    rich_markup_mode=None,
 )
 app.add_typer(authority_app, name="authority")
 
@@ -305,6 +314,252 @@ def authority_init(
             f"{created.setup_token}",
         ],
     )
+
+
+# -- the authority's statements: signed here, with the authority's key file --------------------
+
+AuthorityKeyOption = Annotated[
+    Path, typer.Option("--key", help="The authority's private key file (certreg authority keygen).")
+]
+IssuerOption = Annotated[str, typer.Option("--issuer", help="The CB's id, e.g. vn-cb-quatest3.")]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(help="Write the signed statement to this file instead of submitting it."),
+]
+ApiOption = Annotated[
+    str,
+    typer.Option(envvar="CERTREG_API_URL", help="The registry's API (CERTREG_API_URL)."),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="CERTREG_TOKEN",
+        help="An authority admin's API token (CERTREG_TOKEN).",
+        show_default=False,
+    ),
+]
+
+
+@authority_app.command("keygen")
+def authority_keygen(
+    out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make the authority's Ed25519 key: the private key stays in `--out` (never give it to the
+    registry); set the printed public key as the registry's CERTREG_AUTHORITY_PUBLIC_KEY and in
+    verifiers' trust stores."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise _fail(
+            "authority keygen", OSError(f"{out}: got {exc.strerror}, want a new file")
+        ) from exc
+    with os.fdopen(fd, "wb") as file:
+        file.write(pem)
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    result = {
+        "key_file": str(out),
+        "public_key": base64.b64encode(public).decode("ascii"),
+        "key_id": "0x" + hashlib.sha256(public).hexdigest(),
+    }
+    emit(
+        result,
+        as_json=as_json,
+        lines=[
+            f"private key written to {out} (mode 0600): keep it with the authority",
+            f"public key (CERTREG_AUTHORITY_PUBLIC_KEY): {result['public_key']}",
+            f"key id: {result['key_id']}",
+        ],
+    )
+
+
+def _authority_key(path: Path) -> "Ed25519PrivateKey":
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        load_pem_private_key,
+    )
+
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: got a {type(key).__name__}, want an Ed25519 private key")
+    return key
+
+
+def _sign_and_send(
+    command: str,
+    build: Callable[[bytes, dt.datetime], "Statement"],
+    *,
+    key_file: Path,
+    out: Path | None,
+    api: str,
+    token: str | None,
+    as_json: bool,
+) -> None:
+    """Build the statement, sign it with the key file, then write it (`--out`) or submit it."""
+    from registry.core.governance import sign_statement  # noqa: PLC0415
+    from registry.errors import RegistryError  # noqa: PLC0415
+
+    try:
+        key = _authority_key(key_file)
+        public = key.public_key().public_bytes_raw()
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        signed = sign_statement(build(hashlib.sha256(public).digest(), at), key).to_json()
+    except (RegistryError, ValueError, OSError) as exc:
+        raise _fail(f"authority {command}", exc) from exc
+    if out is not None:
+        out.write_text(json.dumps(signed, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        emit({"written": str(out)}, as_json=as_json, lines=[f"signed statement written to {out}"])
+        return
+    _submit(command, signed, api=api, token=token, as_json=as_json)
+
+
+def _submit(command: str, signed: object, *, api: str, token: str | None, as_json: bool) -> None:
+    import httpx2  # noqa: PLC0415
+
+    if not token:
+        raise _fail(
+            f"authority {command}",
+            ValueError("token: got none, want --token or CERTREG_TOKEN (an authority admin's)"),
+        )
+    try:
+        answer = httpx2.post(
+            api.rstrip("/") + "/v1/authority/statements",
+            json=signed,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    except httpx2.HTTPError as exc:
+        raise _fail(f"authority {command}", OSError(f"{api}: got {exc}, want an answer")) from exc
+    if answer.status_code != 201:
+        try:
+            detail = answer.json().get("detail", answer.text)
+        except ValueError:
+            detail = answer.text
+        raise _fail(
+            f"authority {command}", ValueError(f"registry: got {answer.status_code}: {detail}")
+        )
+    result = answer.json()
+    emit(
+        result,
+        as_json=as_json,
+        lines=[
+            f"appended at log entry {result['seq']}; {result['leaf']['issuer_id']} is now "
+            f"{result['leaf']['status']}"
+        ],
+    )
+
+
+def _admission_options(kind: list[str], standard: list[str] | None) -> dict[str, Any]:
+    from registry.core.governance import Scope  # noqa: PLC0415
+
+    return {"scope": Scope(kinds=tuple(kind), standards=tuple(standard or ()))}
+
+
+@authority_app.command("admit")
+def authority_admit(
+    key: AuthorityKeyOption,
+    issuer: IssuerOption,
+    name_vi: Annotated[str, typer.Option(help="Legal name in Vietnamese.")],
+    name_en: Annotated[str, typer.Option(help="Legal name in English.")],
+    accreditation_body: Annotated[str, typer.Option(help="e.g. BoA.")],
+    accreditation_number: Annotated[str, typer.Option(help="e.g. VICAS 902.")],
+    kind: Annotated[list[str], typer.Option(help="A certificate kind; repeat for several.")],
+    valid_from: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])],
+    valid_until: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])],
+    standard: Annotated[
+        list[str] | None,
+        typer.Option(help="A standard or regulation it may certify against; none: any."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (change-scope only).")] = None,
+    change_scope: Annotated[
+        bool, typer.Option("--change-scope", help="New terms for an admitted CB.")
+    ] = False,
+    out: OutOption = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Admit a CB (or, with --change-scope, restate its terms): signed with the authority's key,
+    then submitted (or written with --out)."""
+    from registry.core.governance import Admit, ChangeScope  # noqa: PLC0415
+
+    def build(key_id: bytes, at: dt.datetime) -> "Statement":
+        terms: dict[str, Any] = {
+            "issuer_id": issuer,
+            "at": at,
+            "authority_key_id": key_id,
+            "name_vi": name_vi,
+            "name_en": name_en,
+            "accreditation_body": accreditation_body,
+            "accreditation_number": accreditation_number,
+            "valid_from": valid_from.date(),
+            "valid_until": valid_until.date(),
+            **_admission_options(kind, standard),
+        }
+        if change_scope:
+            return ChangeScope(**terms, reason=reason)
+        return Admit(**terms)
+
+    _sign_and_send("admit", build, key_file=key, out=out, api=api, token=token, as_json=as_json)
+
+
+def _status_command(name: str, help_text: str) -> None:
+    @authority_app.command(name, help=help_text)
+    def command(
+        key: AuthorityKeyOption,
+        issuer: IssuerOption,
+        reason: Annotated[str, typer.Option(help="Why, as the log will say it.")],
+        out: OutOption = None,
+        api: ApiOption = "http://127.0.0.1:8000",
+        token: TokenOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        from registry.core import governance  # noqa: PLC0415
+
+        cls = {
+            "suspend": governance.SuspendIssuer,
+            "reinstate": governance.ReinstateIssuer,
+            "withdraw": governance.WithdrawIssuer,
+        }[name]
+
+        def build(key_id: bytes, at: dt.datetime) -> "Statement":
+            return cls(issuer_id=issuer, at=at, authority_key_id=key_id, reason=reason)
+
+        _sign_and_send(name, build, key_file=key, out=out, api=api, token=token, as_json=as_json)
+
+
+_status_command("suspend", "Suspend a CB: it may not issue until reinstated.")
+_status_command("reinstate", "Reinstate a suspended CB.")
+_status_command("withdraw", "Withdraw a CB's admission.")
+
+
+@authority_app.command("submit")
+def authority_submit(
+    statement: Annotated[Path, typer.Argument(help="A signed statement (from --out).")],
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit a statement signed earlier (e.g. on an offline machine) to the registry."""
+    try:
+        signed = json.loads(statement.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail("authority submit", exc) from exc
+    _submit("submit", signed, api=api, token=token, as_json=as_json)
 
 
 @issuer_app.command("api-key")

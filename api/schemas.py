@@ -195,6 +195,10 @@ class RegistryOut(_Out):
         "each succeeding the next (docs/spec.md §7.7): a verifier that pinned an older one "
         "follows the line; null while the chain cannot be read"
     )
+    authority_key: str | None = Field(
+        description="the authority's Ed25519 public key (base64) its statements in the log are "
+        "signed with (docs/spec.md §3a); null when none is configured"
+    )
     max_merge_delay_s: int
     checkpoint_interval_s: float
     log_size: int

@@ -127,6 +127,7 @@ class Stack:
             clock=self.clock.now,
             session_hours=self.settings.session_hours,
             session_idle_minutes=self.settings.session_idle_minutes,
+            authority_key=self.settings.authority_key(),
         )
 
     @cached_property

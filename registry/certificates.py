@@ -36,6 +36,7 @@ from registry.errors import (
     NotFoundError,
     QuotaExceededError,
 )
+from registry.governance import check_admission
 from registry.issuers import Issuers, IssuerSigner
 from registry.records import (
     CertificateSubmission,
@@ -256,8 +257,11 @@ class Certificates:
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
+            admission = session.get(models.Admission, issuer_id)
             for position, submission in enumerate(submissions):
-                self._check_submission(issuer, submission, position=position)
+                self._check_submission(
+                    issuer, submission, position=position, admission=admission, today=today
+                )
             pending = self._plan(session, issuer_id, submissions)
             log = _LogAppend(session, self._issuers.signer(session, issuer_id), seq=seq, at=now)
             certificates: list[dict[str, Any]] = []
@@ -388,6 +392,18 @@ class Certificates:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
             row = self._own_certificate(session, issuer, certificate_id, change=kind)
+            admission = session.get(models.Admission, row.issuer_id)
+            # Reinstating puts a certificate back in force, as issuing does; suspending and
+            # withdrawing stay open to a suspended or withdrawn CB.
+            if (
+                kind is EventType.REINSTATE
+                and admission is not None
+                and admission.status != ("admitted")
+            ):
+                raise ForbiddenError(
+                    f"issuer {row.issuer_id}: got status {admission.status} (log entry "
+                    f"{admission.status_seq}), want admitted to reinstate"
+                )
             if self._repeated(session, row, kind, reason):
                 return CertificateView.from_row(row, today=now.date())
             allowed = ALLOWED_FROM[kind]
@@ -427,7 +443,13 @@ class Certificates:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
             old = self._own_certificate(session, issuer, certificate_id, change=EventType.SUPERSEDE)
-            self._check_submission(issuer, submission, position=0)
+            self._check_submission(
+                issuer,
+                submission,
+                position=0,
+                admission=session.get(models.Admission, issuer_id),
+                today=now.date(),
+            )
             new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
             if new_id == old.id:
                 raise ConflictError(
@@ -478,14 +500,30 @@ class Certificates:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _check_submission(
-        self, issuer: models.Issuer, submission: CertificateSubmission, *, position: int
+        self,
+        issuer: models.Issuer,
+        submission: CertificateSubmission,
+        *,
+        position: int,
+        admission: models.Admission | None,
+        today: dt.date,
     ) -> None:
         if submission.issuer_id is not None and submission.issuer_id != issuer.id:
             raise ForbiddenError(
                 f"certificates[{position}].issuer_id: got {submission.issuer_id!r}, "
                 f"want the authenticated issuer {issuer.id!r} or nothing"
             )
-        if submission.kind.value not in issuer.kinds:
+        if admission is not None:
+            # The authority's admission in force, when its statements admitted the CB (spec
+            # §3a): status, kinds, standards and validity on the day of issue (UTC).
+            check_admission(
+                admission,
+                kind=submission.kind.value,
+                standards=list(submission.standards or []),
+                on=today,
+                position=position,
+            )
+        elif submission.kind.value not in issuer.kinds:
             raise ForbiddenError(
                 f"certificates[{position}].kind: got {submission.kind.value!r}, "
                 f"want one of the kinds {issuer.id} may issue: {', '.join(issuer.kinds)}"

@@ -7,14 +7,22 @@ the anchored one and a new checkpoint's map is an overlay on it (docs/architectu
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.clock import naive_utc
 from registry.core.checkpoint import Checkpoint as SignedCheckpoint
 from registry.core.checkpoint import sign_checkpoint
+from registry.core.errors import LifecycleError
 from registry.core.events import Event
+from registry.core.governance import (
+    AuthorityEntry,
+    GovernanceState,
+    IssuerLeaf,
+    apply_statement,
+    parse_log_entry,
+)
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteSigner
@@ -24,6 +32,7 @@ from registry.db.mapstore import (
     AnchoredMapCache,
     CachedMapStore,
     MapOverlay,
+    read_issuer_leaves,
     read_leaves,
     write_anchored_map,
 )
@@ -53,11 +62,13 @@ class Pending:
 
 @dataclass(frozen=True)
 class MapDelta:
-    """The status map after some events, as an overlay on the anchored map."""
+    """The status map after some log entries, as an overlay on the anchored map: the
+    certificates' leaves and the CBs' leaves they changed (docs/spec.md §5.7)."""
 
     nodes: dict[int, MapNode]
     leaves: list[StatusLeaf]
     root_hash: bytes
+    issuer_leaves: list[IssuerLeaf] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -118,9 +129,13 @@ class CheckpointBuilder:
         self._cache.sync(session)
         if entries is None:
             entries = LogRepository(session).entries(start, end)
-        events = [Event.from_leaf(entry) for entry in entries]
-        if len(events) != end - start:
-            raise CheckpointError(f"events [{start}, {end}): got {len(events)}, want {end - start}")
+        parsed = [parse_log_entry(entry) for entry in entries]
+        if len(parsed) != end - start:
+            raise CheckpointError(f"events [{start}, {end}): got {len(parsed)}, want {end - start}")
+        # Certificate events and the authority's entries set leaves under disjoint keys (spec
+        # §3a.4): each kind is replayed in log order on its own.
+        events = [entry for entry in parsed if isinstance(entry, Event)]
+        statements = [entry for entry in parsed if isinstance(entry, AuthorityEntry)]
         touched = {e.certificate_id for e in events} | {
             e.supersedes for e in events if e.supersedes is not None
         }
@@ -129,14 +144,38 @@ class CheckpointBuilder:
         for event in events:
             for leaf in apply_event(leaves, event):
                 changed[leaf.certificate_id] = leaf
+        issuers = self._issuer_leaves(session, statements)
         overlay = MapOverlay(CachedMapStore(session, self._cache))
         status_map = StatusMap(overlay)
-        status_map.update_many([(leaf.key, leaf.value) for leaf in changed.values()])
+        status_map.update_many(
+            [(leaf.key, leaf.value) for leaf in changed.values()]
+            + [(leaf.key, leaf.value) for leaf in issuers]
+        )
         return MapDelta(
             nodes=dict(overlay.writes),
             leaves=list(changed.values()),
             root_hash=status_map.root_hash,
+            issuer_leaves=issuers,
         )
+
+    @staticmethod
+    def _issuer_leaves(session: Session, statements: Sequence[AuthorityEntry]) -> list[IssuerLeaf]:
+        """The CBs' leaves the authority's entries set, from their anchored leaves."""
+        if not statements:
+            return []
+        state = GovernanceState()
+        state.issuers.update(
+            read_issuer_leaves(session, {e.statement.issuer_id for e in statements})
+        )
+        changed: dict[str, IssuerLeaf] = {}
+        for entry in statements:
+            try:
+                leaf = apply_statement(state, entry)
+            except LifecycleError as exc:
+                raise CheckpointError(f"log entry {entry.seq}: {exc}") from exc
+            if leaf is not None:
+                changed[leaf.issuer_id] = leaf
+        return list(changed.values())
 
     def prepare(self) -> models.Checkpoint | None:
         """Form, sign and store the next checkpoint (state `prepared`), if events wait and the
@@ -223,6 +262,7 @@ class CheckpointBuilder:
             nodes=delta.nodes,
             leaves=delta.leaves,
             version=checkpoint.index,
+            issuer_leaves=delta.issuer_leaves,
         )
         checkpoint.state = "anchored"
         checkpoint.block_number = block_number

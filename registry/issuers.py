@@ -27,6 +27,7 @@ from registry.accounts import (
 )
 from registry.clock import naive_utc, utc_now
 from registry.core.events import issuer_key_id
+from registry.core.governance import Admission
 from registry.db import models
 from registry.db.engine import reading
 from registry.db.repositories import IssuerRepository, LogRepository
@@ -137,6 +138,35 @@ class Issuers:
             public_key=key_row.public_key,
             api_key=token,
         )
+
+    def admit_from_statement(
+        self, session: Session, admission: Admission, *, now: dt.datetime
+    ) -> None:
+        """The CB's row as an `admit` or `change_scope` statement names it, inside the caller's
+        transaction: made (with a hosted signing key, until key statements are accepted) if it
+        is new, its names, accreditation and kinds replaced otherwise."""
+        issuers = IssuerRepository(session)
+        row = issuers.get(admission.issuer_id)
+        accreditation = f"{admission.accreditation_body} {admission.accreditation_number}"
+        kinds = sorted(admission.scope.kinds)
+        if row is not None:
+            row.name_vi = admission.name_vi
+            row.name_en = admission.name_en
+            row.accreditation = accreditation[:100]
+            row.kinds = kinds
+            return
+        issuers.add(
+            models.Issuer(
+                id=admission.issuer_id,
+                name_vi=admission.name_vi,
+                name_en=admission.name_en,
+                accreditation=accreditation[:100],
+                kinds=kinds,
+                created_at=now,
+            )
+        )
+        session.flush()  # the key row refers to the issuer row
+        self._new_key(session, admission.issuer_id, now)
 
     def rotate_key(self, issuer_id: str) -> bytes:
         """Retire the issuer's signing key and make a new one; return the new key id.

@@ -1,8 +1,9 @@
 """The registry service: one object over issuers, their keys and their certificates.
 
 `RegistryService` is what the API and the CLI call; the work is done in `registry.accounts`
-(accounts, roles, tokens, logins, the audit trail), `registry.issuers` (admission, signing keys
-and their rotation) and `registry.certificates` (issue,
+(accounts, roles, tokens, logins, the audit trail), `registry.governance` (the authority's
+statements, appended to the log), `registry.issuers` (admission, signing keys and their
+rotation) and `registry.certificates` (issue,
 suspend, reinstate, withdraw, supersede, reads), which share one database, one clock and the
 issuers' opened signing keys.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.accounts import Accounts, Actor, officer_of
 from registry.certificates import Certificates, CertificateView, IssueResult, effective_status
 from registry.clock import utc_now
+from registry.governance import Governance
 from registry.issuers import IssuerCreated, Issuers
 from registry.records import CertificateSubmission
 
@@ -43,6 +45,7 @@ class RegistryService:
         clock: Callable[[], dt.datetime] = utc_now,
         session_hours: float = 12.0,
         session_idle_minutes: float = 30.0,
+        authority_key: bytes | None = None,
     ) -> None:
         self._clock = clock
         self.accounts = Accounts(
@@ -53,6 +56,9 @@ class RegistryService:
             session_idle_minutes=session_idle_minutes,
         )
         self.issuers = Issuers(sessions=sessions, kek=kek, clock=clock)
+        self.governance = Governance(
+            sessions=sessions, issuers=self.issuers, authority_key=authority_key, clock=clock
+        )
         self.certificates = Certificates(
             sessions=sessions,
             issuers=self.issuers,

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registry.core.encoding import parse_b64
+from registry.core.errors import EncodingError
 from registry.core.note import NoteSigner, is_valid_key_name
 from registry.db.engine import sqlite_url
 from registry.errors import SettingsError
@@ -102,6 +104,10 @@ class RegistrySettings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     #: …or after this long without a request (CERTREG_SESSION_IDLE_MINUTES)
     session_idle_minutes: float = Field(default=30.0, gt=0)
+    #: the authority's Ed25519 public key (standard base64 of the raw 32 bytes) that its
+    #: statements must be signed with (`certreg authority keygen` prints it); unset, the registry
+    #: appends none (CERTREG_AUTHORITY_PUBLIC_KEY)
+    authority_public_key: str | None = None
 
     def resolved_database_url(self) -> str:
         return self.database_url or sqlite_url(self.data_dir / "certreg.db")
@@ -122,6 +128,19 @@ class RegistrySettings(BaseSettings):
                 f"signing key name: got {signer.name!r}, want the origin {self.origin!r}"
             )
         return signer
+
+    def authority_key(self) -> bytes | None:
+        """The authority's raw public key, or None when none is configured."""
+        if self.authority_public_key is None:
+            return None
+        try:
+            key = parse_b64(self.authority_public_key.strip(), size=32, what="key")
+        except EncodingError:
+            raise SettingsError(
+                "CERTREG_AUTHORITY_PUBLIC_KEY: got a value that is not the base64 of 32 bytes, "
+                "want the key `certreg authority keygen` printed"
+            ) from None
+        return key
 
     def kek(self) -> bytes:
         """The key-encryption key for issuers' private keys."""

@@ -26,6 +26,12 @@ from registry.core.checkpoint import verify_checkpoint
 from registry.core.encoding import parse_hex
 from registry.core.errors import CoreError
 from registry.core.events import Event, issuer_chain_id, verify_event_signature
+from registry.core.governance import (
+    AuthorityEntry,
+    GovernanceState,
+    IssuerLeaf,
+    apply_statement,
+)
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteVerifier
@@ -59,8 +65,9 @@ class PointInTime:
 @dataclass
 class AuditReport:
     checkpoints: int = 0
-    events: int = 0
+    events: int = 0  # log entries of both kinds
     signatures_checked: int = 0
+    statements: int = 0  # the authority's entries among them (docs/spec.md §3a)
     problems: list[str] = field(default_factory=list)
     at: PointInTime | None = None
 
@@ -74,6 +81,7 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "events": self.events,
             "signatures_checked": self.signatures_checked,
+            "statements": self.statements,
             "problems": self.problems,
             "at": None if self.at is None else self.at.__dict__,
         }
@@ -182,10 +190,16 @@ class _Replay:
         self.status_map = StatusMap()
         self.changed: dict[str, StatusLeaf] = {}
         self.keys: dict[tuple[str, bytes], Any] = {}
+        self.governance = GovernanceState()
+        self.changed_issuers: dict[str, IssuerLeaf] = {}
+        #: per CB: its latest statement's `at`, and the statements of that second
+        self.statement_at: dict[str, tuple[dt.datetime, set[bytes]]] = {}
 
     def add(self, obj: object) -> bool:
         """Take the next entry; False if the log cannot be read further."""
         report, problems = self.report, self.report.problems
+        if isinstance(obj, dict) and "statement" in obj:  # the authority's (spec §3a.3)
+            return self._add_statement(obj)
         try:
             event = Event.from_json(obj)
         except CoreError as exc:
@@ -213,10 +227,54 @@ class _Replay:
             self._close(self.pending.pop(0))
         return True
 
+    def _add_statement(self, obj: dict[str, Any]) -> bool:
+        """An authority entry: its CB's leaf replayed (§3a.5), and its statements in order of
+        time (a statement the registry appended twice would show here)."""
+        report, problems = self.report, self.report.problems
+        try:
+            entry = AuthorityEntry.from_json(obj)
+        except CoreError as exc:
+            problems.append(f"entry {report.events}: {exc}")
+            return False
+        if entry.seq != report.events:
+            problems.append(f"entry {report.events}: got seq {entry.seq}")
+            return False
+        if not self.pending:
+            problems.append(f"entry {entry.seq}: beyond the last anchored checkpoint")
+            return False
+        self.tree.append(entry.leaf_bytes())
+        statement = entry.statement
+        previous = self.statement_at.get(statement.issuer_id)
+        signed = statement.signing_bytes()
+        if previous is not None and (statement.at < previous[0] or signed in previous[1]):
+            problems.append(
+                f"entry {entry.seq}: statement about {statement.issuer_id} dated "
+                f"{statement.at.isoformat()}, want a statement not appended before, dated no "
+                f"earlier than its previous one ({previous[0].isoformat()})"
+            )
+        same = previous[1] if previous is not None and previous[0] == statement.at else set()
+        self.statement_at[statement.issuer_id] = (statement.at, same | {signed})
+        try:
+            leaf = apply_statement(self.governance, entry)
+        except CoreError as exc:
+            problems.append(f"entry {entry.seq}: {exc}")
+        else:
+            if leaf is not None:
+                self.changed_issuers[leaf.issuer_id] = leaf
+        report.statements += 1
+        report.events += 1
+        while self.pending and self.pending[0].tree_size == report.events:
+            self._close(self.pending.pop(0))
+        return True
+
     def _close(self, cp: ChainCheckpoint) -> None:
         problems = self.report.problems
-        self.status_map.update_many([(leaf.key, leaf.value) for leaf in self.changed.values()])
+        self.status_map.update_many(
+            [(leaf.key, leaf.value) for leaf in self.changed.values()]
+            + [(leaf.key, leaf.value) for leaf in self.changed_issuers.values()]
+        )
         self.changed.clear()
+        self.changed_issuers.clear()
         if self.tree.root_hash() != cp.log_root:
             problems.append(
                 f"checkpoint {cp.index}: log root recomputed from the entries is "

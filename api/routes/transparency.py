@@ -1,6 +1,7 @@
 """Public routes for verifiers and auditors: verification, the registry's identity, checkpoints,
 consistency proofs and the log's entries."""
 
+import base64
 import re
 from typing import Annotated, Any
 
@@ -149,6 +150,9 @@ def registry(stack: StackDep) -> RegistryOut:
         succession=None
         if (line := stack.succession()) is None
         else [SuccessionOut.model_validate(member) for member in line],
+        authority_key=None
+        if (key := stack.service.governance.authority_key) is None
+        else base64.b64encode(key).decode("ascii"),
         max_merge_delay_s=stack.settings.max_merge_delay_s,
         checkpoint_interval_s=stack.settings.checkpoint_interval_s,
         log_size=size,

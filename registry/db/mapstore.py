@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from registry.core.governance import IssuerLeaf
 from registry.core.lifecycle import StatusLeaf
 from registry.core.statusmap import MapNode, MapProof, MapStore, StatusMap
-from registry.db.models import Checkpoint, MapLeaf
+from registry.db.models import Checkpoint, MapIssuerLeaf, MapLeaf
 from registry.db.models import MapNode as MapNodeRow
 from registry.db.stores import decode_map_node, map_rows, raw_rows, upsert
 from registry.errors import RegistryError, RetryLaterError
@@ -31,6 +32,7 @@ __all__ = [
     "MapOverlay",
     "StaleCacheError",
     "VersionedMap",
+    "read_issuer_leaves",
     "write_anchored_map",
 ]
 
@@ -230,12 +232,36 @@ def read_leaves(session: Session, certificate_ids: Iterable[str]) -> dict[str, S
     return found
 
 
+def read_issuer_leaves(session: Session, issuer_ids: Iterable[str]) -> dict[str, IssuerLeaf]:
+    """The anchored status-map leaves of these CBs (absent ones are left out)."""
+    rows = session.execute(
+        select(
+            MapIssuerLeaf.issuer_id,
+            MapIssuerLeaf.status,
+            MapIssuerLeaf.admission_seq,
+            MapIssuerLeaf.admission_hash,
+            MapIssuerLeaf.status_seq,
+        ).where(MapIssuerLeaf.issuer_id.in_(list(issuer_ids)))
+    )
+    return {
+        issuer_id: IssuerLeaf(
+            issuer_id=issuer_id,
+            status=status,
+            admission_seq=admission_seq,
+            admission_hash=admission_hash,
+            status_seq=status_seq,
+        )
+        for issuer_id, status, admission_seq, admission_hash, status_seq in rows
+    }
+
+
 def write_anchored_map(
     session: Session,
     *,
     nodes: Mapping[int, MapNode],
     leaves: Iterable[StatusLeaf],
     version: int,
+    issuer_leaves: Iterable[IssuerLeaf] = (),
 ) -> None:
     """Make an overlay's nodes and the changed leaves part of the anchored map at `version`.
 
@@ -257,3 +283,17 @@ def write_anchored_map(
     ]
     rows.sort(key=itemgetter("key"))
     upsert(session, MapLeaf.__table__, rows, keys=["key"])  # type: ignore[arg-type]
+    issuer_rows: list[dict[str, Any]] = [
+        {
+            "key": leaf.key,
+            "issuer_id": leaf.issuer_id,
+            "status": leaf.status,
+            "admission_seq": leaf.admission_seq,
+            "admission_hash": leaf.admission_hash,
+            "status_seq": leaf.status_seq,
+            "version": version,
+        }
+        for leaf in issuer_leaves
+    ]
+    if issuer_rows:
+        upsert(session, MapIssuerLeaf.__table__, issuer_rows, keys=["key"])  # type: ignore[arg-type]

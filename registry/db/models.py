@@ -268,6 +268,40 @@ class MapLeaf(Base):
     version: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
+class Admission(Base):
+    """A CB's admission as the authority's statements in the log set it, up to the log's head
+    (docs/spec.md §3a): what issuance is checked against. CBs admitted by `certreg issuer add`
+    before the authority's statements have no row."""
+
+    __tablename__ = "admissions"
+
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    admission_seq: Mapped[int]
+    admission_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status_seq: Mapped[int]
+    #: the `at` of the CB's latest statement, and the hashes of its statements of that second:
+    #: a statement must be no earlier and not one of them (appended once, never replayed)
+    last_at: Mapped[dt.datetime]
+    last_hashes: Mapped[list[str]] = mapped_column(JSON)
+    #: the statement in force (`admit` or `change_scope`), its canonical JSON
+    statement: Mapped[str] = mapped_column(Text)
+
+
+class MapIssuerLeaf(Base):
+    """The preimage of each CB's status-map leaf as of the latest anchored checkpoint."""
+
+    __tablename__ = "map_issuer_leaves"
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    admission_seq: Mapped[int]
+    admission_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status_seq: Mapped[int]
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class Checkpoint(Base):
     """A signed checkpoint and where its anchoring stands: prepared → sent → anchored."""
 

@@ -1,0 +1,181 @@
+"""The authority end to end, over HTTP and the `certreg` CLI only: its key made with
+`certreg authority keygen`, its first admin with `authority init`, a CB admitted with a
+statement signed by `certreg authority admit` and submitted to the running registry; the CB's
+officer issues within scope only, not while suspended; the statements are anchored with the
+certificates, and `certreg audit` replays both kinds of entry to the anchored roots. On SQLite
+and on PostgreSQL, each a fresh registry."""
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anchoring.devnode import HardhatNode
+from tests.conftest import create_postgres_database, drop_postgres_database
+from tests.e2e.harness import (
+    SAMPLES,
+    Accounts,
+    RunningRegistry,
+    certreg,
+    start_registry,
+    submission,
+)
+
+pytestmark = pytest.mark.e2e
+
+CB = "vn-cb-hoabinh"
+PASSWORD = "một mật khẩu đủ dài"
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    url = create_postgres_database(postgres_admin_url, "certreg_e2e_gov")
+    try:
+        yield url
+    finally:
+        drop_postgres_database(postgres_admin_url, url)
+
+
+@pytest.fixture(scope="module")
+def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The authority's key file and public key, made as the authority makes them."""
+    home = tmp_path_factory.mktemp("authority")
+    made = certreg(
+        "authority", "keygen", "--out", str(home / "authority.pem"), "--json",
+        env={}, cwd=home,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert (home / "authority.pem").stat().st_mode & 0o777 == 0o600
+    return home / "authority.pem", made.json()["public_key"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def governed(
+    request: pytest.FixtureRequest,
+    hardhat: HardhatNode,
+    accounts: Accounts,
+    authority_key: tuple[Path, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningRegistry]:
+    database_url = None
+    if request.param == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+    tmp = tmp_path_factory.mktemp(f"e2e-governance-{request.param}")
+    extra = {"CERTREG_AUTHORITY_PUBLIC_KEY": authority_key[1]}
+    with start_registry(
+        hardhat, tmp, accounts, database_url=database_url, extra_env=extra
+    ) as running:
+        yield running
+        errors = running.server_errors()
+    assert not errors, "the server logged errors:\n" + "\n".join(errors[:20])
+
+
+def _wait_anchored_size(registry: RunningRegistry, size: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        checkpoints = registry.http.get("/v1/checkpoints").json()["checkpoints"]
+        if checkpoints and max(c["tree_size"] for c in checkpoints) >= size:
+            return
+        assert time.monotonic() < deadline, f"no anchored checkpoint of {size} entries"
+        time.sleep(0.1)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _person(registry: RunningRegistry, by: dict[str, str], **account: Any) -> dict[str, str]:
+    """An account made by `by`, its holder's API token made with the account's setup token."""
+    created = registry.http.post("/v1/accounts", json=account, headers=by)
+    assert created.status_code == 201, created.text
+    setup = _bearer(created.json()["setup_token"])
+    token = registry.http.post("/v1/tokens", json={"label": "e2e"}, headers=setup)
+    assert token.status_code == 201, token.text
+    return _bearer(token.json()["secret"])
+
+
+def test_the_authority_admits_a_cb_that_then_issues_within_scope(
+    governed: RunningRegistry,
+    authority_key: tuple[Path, str],
+) -> None:
+    registry = governed
+    key_file, public_key = authority_key
+    assert registry.http.get("/v1/registry").json()["authority_key"] == public_key
+
+    init = certreg(
+        "authority", "init", "--name", "Trần Văn An", "--json",
+        env=registry.env, cwd=registry.data_dir,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    admin = registry.http.post(
+        "/v1/tokens", json={"label": "cli"}, headers=_bearer(init.json()["setup_token"])
+    )
+    assert admin.status_code == 201, admin.text
+    token = admin.json()["secret"]
+
+    def authority(*args: str) -> dict[str, Any]:
+        done = certreg(
+            "authority", *args, "--key", str(key_file), "--issuer", CB,
+            "--api", registry.url, "--token", token, "--json",
+            env={}, cwd=key_file.parent,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        result: dict[str, Any] = done.json()
+        return result
+
+    admitted = authority(
+        "admit",
+        "--name-vi", "Trung tâm Hòa Bình", "--name-en", "Hoa Binh Centre",
+        "--accreditation-body", "BoA", "--accreditation-number", "VICAS 777",
+        "--kind", "product-conformity", "--kind", "regulation-conformity",
+        "--valid-from", "2020-01-01", "--valid-until", "2099-12-31",
+    )  # fmt: skip
+    assert admitted["leaf"]["status"] == "admitted"
+    admission = registry.http.get(f"/v1/admissions/{CB}").json()
+    assert admission["statement"]["scope"]["kinds"] == [
+        "product-conformity",
+        "regulation-conformity",
+    ]
+
+    cb_admin = _person(
+        registry, _bearer(token), role="cb_admin", issuer_id=CB, name="Quản trị", login="hb-admin"
+    )
+    officer = _person(registry, cb_admin, role="cb_officer", issuer_id=CB, name="Cán bộ")
+    body = {**submission(f"GOV-{secrets.token_hex(3)}"), "kind": "regulation-conformity"}
+    issued = registry.http.post("/v1/certificates", json=body, headers=officer)
+    assert issued.status_code == 201, issued.text
+    sample = next(c for c in SAMPLES["certificates"] if c["kind"] == "calibration")
+    calibration = {
+        **{k: v for k, v in sample.items() if k != "issuer_id"},
+        "number": f"GOV-{secrets.token_hex(3)}",
+    }
+    refused = registry.http.post("/v1/certificates", json=calibration, headers=officer)
+    assert refused.status_code == 403 and "kind_not_covered" in refused.json()["detail"]
+
+    # Signed on one machine (--out), submitted from another.
+    signed_file = key_file.parent / f"suspend-{secrets.token_hex(3)}.json"
+    written = authority(
+        "suspend", "--reason", "Đình chỉ để đánh giá lại", "--out", str(signed_file)
+    )
+    assert written == {"written": str(signed_file)}
+    submitted = certreg(
+        "authority", "submit", str(signed_file), "--api", registry.url, "--token", token,
+        "--json", env={}, cwd=key_file.parent,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    suspended: dict[str, Any] = submitted.json()
+    assert suspended["leaf"]["status"] == "suspended"
+    again = {**body, "number": f"GOV-{secrets.token_hex(3)}"}
+    refused = registry.http.post("/v1/certificates", json=again, headers=officer)
+    assert refused.status_code == 403 and "suspended" in refused.json()["detail"]
+    _wait_anchored_size(registry, suspended["seq"] + 1)
+
+    trust = registry.pin()
+    audit = registry.outsider_cli("audit", "--trust-file", str(trust), "--json")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    report = audit.json()
+    assert report["ok"] is True and report["statements"] == 2
+    assert report["events"] >= suspended["seq"] + 1
