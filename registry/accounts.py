@@ -961,6 +961,7 @@ class Accounts:
             log.debug("last use of %s not recorded now: %s", row_id, exc)
 
     def logout(self, principal: Principal, *, actor: Actor) -> None:
+        self._active(principal)  # a setup token is for its one purpose (else forbidden)
         kind, _, session_id = principal.credential.partition(":")
         if kind != "session":
             raise InvalidRequestError("logout: got a token, want a session (revoke tokens instead)")
@@ -1205,23 +1206,25 @@ class Accounts:
         *,
         hidden: str | None = None,
     ) -> models.Account:
-        """An account `principal` manages: any for an authority admin; the own CB's for a CB
-        admin. One it may see but not manage is forbidden; one it may not see, not found."""
+        """An account `principal` manages: one of a role it may create (docs/security.md §8) —
+        for an authority admin the authority's admins, auditors and CB admins, not a CB's
+        officers (a reset would hand it their setup token); for a CB admin its own CB's admins
+        and officers. One it may see but not manage is forbidden; one it may not see, not
+        found."""
         try:
             row = self._visible(session, principal, account_id)
         except NotFoundError:
             if hidden is not None:
                 raise NotFoundError(f"{hidden}: got an unknown id") from None
             raise
-        manages = principal.is_(Role.AUTHORITY_ADMIN) or (
-            principal.is_(Role.CB_ADMIN)
-            and row.issuer_id == principal.issuer_id
-            and Role(row.role) in CB_ROLES
+        manages = Role(row.role) in _MAY_CREATE.get(principal.role, frozenset()) and (
+            principal.role not in CB_ROLES or row.issuer_id == principal.issuer_id
         )
         if not manages:
             raise ForbiddenError(
                 f"account {account_id}: got a {principal.role.value}, want its manager "
-                "(an authority admin, or an admin of its CB)"
+                "(an authority admin for the authority's accounts and CB admins, an admin of "
+                "its CB for a CB's)"
             )
         return row
 

@@ -85,6 +85,8 @@ class TestBootstrap:
             service.accounts.create_account(
                 setup, role=Role.AUDITOR, issuer_id=None, name="x", login=None, actor=_as(setup)
             )
+        with pytest.raises(ForbiddenError, match="setup token"):
+            service.accounts.logout(setup, actor=_as(setup))
         service.accounts.set_password(setup, current=None, new=PASSWORD, actor=_as(setup))
         with pytest.raises(AuthenticationError, match="revoked"):
             service.accounts.authenticate_token(created.setup_token)
@@ -176,6 +178,22 @@ class TestVisibility:
                 world.cb_admin, world.other_officer.account_id, reason="x",
                 actor=_as(world.cb_admin),
             )  # fmt: skip
+
+    def test_an_authority_admin_manages_cb_admins_not_their_officers(self, world: World) -> None:
+        """A CB's officers are its admins' to manage: a reset by the authority would hand it a
+        setup token of another organisation's account."""
+        officer = world.officer.account_id
+        with pytest.raises(ForbiddenError, match="manager"):
+            world.accounts.reset_credentials(world.admin, officer, actor=_as(world.admin))
+        with pytest.raises(ForbiddenError, match="manager"):
+            world.accounts.disable_account(world.admin, officer, reason="x", actor=_as(world.admin))
+        token_id = world.officer.credential.partition(":")[2]
+        with pytest.raises(ForbiddenError, match="manager"):
+            world.accounts.revoke_token(world.admin, token_id, actor=_as(world.admin))
+        disabled = world.accounts.disable_account(
+            world.admin, world.cb_admin.account_id, reason="x", actor=_as(world.admin)
+        )
+        assert disabled.disabled_at is not None
 
 
 class TestTokens:
