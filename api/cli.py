@@ -408,8 +408,10 @@ def _sign_and_send(
     api: str,
     token: str | None,
     as_json: bool,
+    quiet: bool = False,
 ) -> None:
-    """Build the statement, sign it with the key file, then write it (`--out`) or submit it."""
+    """Build the statement, sign it with the key file, then write it (`--out`) or submit it
+    (`quiet`: without printing the answer)."""
     from registry.core.governance import sign_statement  # noqa: PLC0415
     from registry.errors import RegistryError  # noqa: PLC0415
 
@@ -424,10 +426,18 @@ def _sign_and_send(
         out.write_text(json.dumps(signed, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         emit({"written": str(out)}, as_json=as_json, lines=[f"signed statement written to {out}"])
         return
-    _submit(command, signed, api=api, token=token, as_json=as_json)
+    _submit(command, signed, api=api, token=token, as_json=as_json, quiet=quiet)
 
 
-def _submit(command: str, signed: object, *, api: str, token: str | None, as_json: bool) -> None:
+def _submit(
+    command: str,
+    signed: object,
+    *,
+    api: str,
+    token: str | None,
+    as_json: bool,
+    quiet: bool = False,
+) -> None:
     import httpx2  # noqa: PLC0415
 
     if not token:
@@ -453,6 +463,8 @@ def _submit(command: str, signed: object, *, api: str, token: str | None, as_jso
             f"authority {command}", ValueError(f"registry: got {answer.status_code}: {detail}")
         )
     result = answer.json()
+    if quiet:
+        return
     emit(
         result,
         as_json=as_json,
@@ -545,6 +557,63 @@ def _status_command(name: str, help_text: str) -> None:
 _status_command("suspend", "Suspend a CB: it may not issue until reinstated.")
 _status_command("reinstate", "Reinstate a suspended CB.")
 _status_command("withdraw", "Withdraw a CB's admission.")
+
+
+@authority_app.command("adopt")
+def authority_adopt(
+    key: AuthorityKeyOption,
+    accreditation_body: Annotated[
+        str, typer.Option(help="The body that accredited them, e.g. BoA (for every CB adopted).")
+    ],
+    valid_until: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])],
+    valid_from: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Default: today (UTC).")
+    ] = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Admit, by signed statements, every CB the registry admitted before the authority's
+    statements (`certreg issuer add`): each with its names, its accreditation number and its
+    kinds, any standard within them, from --valid-from to --valid-until. Their keys, tokens and
+    certificates stay as they are."""
+    import httpx2  # noqa: PLC0415
+
+    from registry.core.governance import Admit, Scope  # noqa: PLC0415
+
+    try:
+        answer = httpx2.get(api.rstrip("/") + "/v1/issuers", timeout=30)
+        answer.raise_for_status()
+        known = answer.json()["issuers"]
+    except (httpx2.HTTPError, ValueError, KeyError) as exc:
+        raise _fail("authority adopt", OSError(f"{api}/v1/issuers: got {exc}")) from exc
+    start = (valid_from or dt.datetime.now(dt.UTC)).date()
+    adopted = []
+    for issuer in (i for i in known if i["admission"] is None):
+
+        def build(key_id: bytes, at: dt.datetime, issuer: dict[str, Any] = issuer) -> "Statement":
+            return Admit(
+                issuer_id=issuer["issuer_id"],
+                at=at,
+                authority_key_id=key_id,
+                name_vi=issuer["name_vi"],
+                name_en=issuer["name_en"],
+                accreditation_body=accreditation_body,
+                accreditation_number=issuer["accreditation"],
+                scope=Scope(kinds=tuple(issuer["kinds"])),
+                valid_from=start,
+                valid_until=valid_until.date(),
+            )
+
+        _sign_and_send(
+            "adopt", build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
+        )
+        adopted.append(issuer["issuer_id"])
+    emit(
+        {"adopted": adopted},
+        as_json=as_json,
+        lines=[f"adopted {', '.join(adopted)}" if adopted else "nothing to adopt"],
+    )
 
 
 @authority_app.command("submit")

@@ -61,11 +61,16 @@ class IssuerProfile:
     name_vi: str
     name_en: str
     accreditation: str
+    kinds: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: models.Issuer) -> "IssuerProfile":
         return cls(
-            id=row.id, name_vi=row.name_vi, name_en=row.name_en, accreditation=row.accreditation
+            id=row.id,
+            name_vi=row.name_vi,
+            name_en=row.name_en,
+            accreditation=row.accreditation,
+            kinds=tuple(row.kinds),
         )
 
 

@@ -48,6 +48,22 @@ class AdmissionsOut(BaseModel):
     admissions: list[AdmissionOut]
 
 
+class IssuerOut(BaseModel):
+    issuer_id: str
+    name_vi: str
+    name_en: str
+    accreditation: str
+    kinds: list[str] = Field(description="the kinds it may issue")
+    admission: AdmissionOut | None = Field(
+        description="its admission by the authority's statements; null for a CB admitted "
+        "before them (by the operator's `certreg issuer add`)"
+    )
+
+
+class IssuersOut(BaseModel):
+    issuers: list[IssuerOut]
+
+
 def _admission(view: AdmissionView) -> AdmissionOut:
     return AdmissionOut(
         issuer_id=view.issuer_id,
@@ -78,6 +94,27 @@ def submit_statement(body: SignedStatementIn, acting: ActorDep, stack: StackDep)
 )
 def admissions(stack: StackDep) -> AdmissionsOut:
     return AdmissionsOut(admissions=[_admission(v) for v in stack.service.governance.admissions()])
+
+
+@router.get(
+    "/issuers",
+    summary="Every CB the registry knows, with its admission by the authority, if any",
+)
+def issuers(stack: StackDep) -> IssuersOut:
+    admitted = {view.issuer_id: view for view in stack.service.governance.admissions()}
+    return IssuersOut(
+        issuers=[
+            IssuerOut(
+                issuer_id=profile.id,
+                name_vi=profile.name_vi,
+                name_en=profile.name_en,
+                accreditation=profile.accreditation,
+                kinds=list(profile.kinds),
+                admission=None if (view := admitted.get(profile.id)) is None else _admission(view),
+            )
+            for profile in stack.transparency.issuers()
+        ]
+    )
 
 
 @router.get(

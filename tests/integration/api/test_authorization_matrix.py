@@ -473,6 +473,7 @@ def calls(*rows: str) -> Callable[[Builder], Builder]:
     "GET /v1/certificates -",
     "GET /v1/registry -",
     "GET /v1/admissions -",
+    "GET /v1/issuers -",
     "GET /v1/checkpoints -",
     "GET /verify -",
     "GET /verify/bundle -",
