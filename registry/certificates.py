@@ -153,6 +153,7 @@ class _LogAppend:
         *,
         reason: str | None = None,
         supersedes: str | None = None,
+        admission_seq: int | None = None,
     ) -> Event:
         event = sign_event(
             Event(
@@ -165,6 +166,7 @@ class _LogAppend:
                 at=self._at,
                 reason=reason,
                 supersedes=supersedes,
+                admission_seq=admission_seq,
             ),
             self._signer.private_key,
         )
@@ -277,7 +279,12 @@ class Certificates:
                 record_bytes = canonical_json(item.record)
                 record_hash = sha256(record_bytes)
                 record_text = record_bytes.decode("utf-8")
-                event = log.event(EventType.ISSUE, item.certificate_id, record_hash)
+                event = log.event(
+                    EventType.ISSUE,
+                    item.certificate_id,
+                    record_hash,
+                    admission_seq=None if admission is None else admission.admission_seq,
+                )
                 row = self._certificate_row(
                     item.record, record_text, record_hash, event.seq, naive_now
                 )
@@ -410,7 +417,17 @@ class Certificates:
             assert allowed is not None
             self._check_transition(row, kind, allowed, today=now.date())
             log = _LogAppend(session, self._issuers.signer(session, row.issuer_id), seq=seq, at=now)
-            event = log.event(kind, row.id, row.record_hash, reason=reason)
+            event = log.event(
+                kind,
+                row.id,
+                row.record_hash,
+                reason=reason,
+                admission_seq=(
+                    admission.admission_seq
+                    if admission is not None and kind is EventType.REINSTATE
+                    else None
+                ),
+            )
             log.write()
             if actor is not None:
                 record_audit(
@@ -443,12 +460,9 @@ class Certificates:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
             old = self._own_certificate(session, issuer, certificate_id, change=EventType.SUPERSEDE)
+            admission = session.get(models.Admission, issuer_id)
             self._check_submission(
-                issuer,
-                submission,
-                position=0,
-                admission=session.get(models.Admission, issuer_id),
-                today=now.date(),
+                issuer, submission, position=0, admission=admission, today=now.date()
             )
             new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
             if new_id == old.id:
@@ -468,7 +482,12 @@ class Certificates:
             record_hash = sha256(record_text.encode("utf-8"))
             log = _LogAppend(session, self._issuers.signer(session, issuer_id), seq=seq, at=now)
             event = log.event(
-                EventType.SUPERSEDE, new_id, record_hash, reason=reason, supersedes=old.id
+                EventType.SUPERSEDE,
+                new_id,
+                record_hash,
+                reason=reason,
+                supersedes=old.id,
+                admission_seq=None if admission is None else admission.admission_seq,
             )
             row = self._certificate_row(record, record_text, record_hash, event.seq, naive_utc(now))
             row["supersedes"] = old.id

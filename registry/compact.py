@@ -137,6 +137,7 @@ LABELS: Final[Mapping[str, int]] = {
     "tree_size": -14,
     "log_root": -15,
     "map_root": -16,
+    "admission_seq": -17,
 }
 _NAMES: Final[Mapping[int, str]] = {label: name for name, label in LABELS.items()}
 #: the objects whose member names stay text: the record is the issuer's document

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import httpx2
 from eth_utils.address import is_hex_address
@@ -25,7 +25,7 @@ from anchoring.succession import Line, line_from, line_through
 from registry.core.checkpoint import verify_checkpoint
 from registry.core.encoding import parse_hex
 from registry.core.errors import CoreError
-from registry.core.events import Event, issuer_chain_id, verify_event_signature
+from registry.core.events import Event, EventType, issuer_chain_id, verify_event_signature
 from registry.core.governance import (
     AuthorityEntry,
     GovernanceState,
@@ -68,6 +68,7 @@ class AuditReport:
     events: int = 0  # log entries of both kinds
     signatures_checked: int = 0
     statements: int = 0  # the authority's entries among them (docs/spec.md §3a)
+    admissions_checked: int = 0  # certificate events naming the admission in force
     problems: list[str] = field(default_factory=list)
     at: PointInTime | None = None
 
@@ -82,6 +83,7 @@ class AuditReport:
             "events": self.events,
             "signatures_checked": self.signatures_checked,
             "statements": self.statements,
+            "admissions_checked": self.admissions_checked,
             "problems": self.problems,
             "at": None if self.at is None else self.at.__dict__,
         }
@@ -168,6 +170,10 @@ def audit(
     return report
 
 
+#: the events that put a certificate in force: the CB's admission must allow them
+_IN_FORCE: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.REINSTATE})
+
+
 class _Replay:
     """Rebuilds the log and the status map from the entries, checkpoint by checkpoint."""
 
@@ -212,6 +218,7 @@ class _Replay:
             problems.append(f"entry {event.seq}: beyond the last anchored checkpoint")
             return False
         self.tree.append(event.leaf_bytes())
+        self._check_admission(event)
         # The first checkpoint that covered the event: the issuer key is judged at its block.
         cover = self.pending[0]
         report.signatures_checked += _check_signature(
@@ -226,6 +233,36 @@ class _Replay:
         while self.pending and self.pending[0].tree_size == report.events:
             self._close(self.pending.pop(0))
         return True
+
+    def _check_admission(self, event: Event) -> None:
+        """An event that puts a certificate in force names the CB's admission in force, which
+        no statement since has suspended or withdrawn (docs/spec.md §3, §3a): as the log has
+        replayed so far, the CB's leaf is `admitted` under exactly that admission. A CB the
+        authority's statements never admitted names none."""
+        if event.type not in _IN_FORCE:
+            return
+        leaf = self.governance.issuers.get(event.issuer_id)
+        problems = self.report.problems
+        if event.admission_seq is None:
+            if leaf is not None:
+                problems.append(
+                    f"entry {event.seq}: {event.type.value} of {event.issuer_id} names no "
+                    f"admission, want the one in force (entry {leaf.admission_seq}, "
+                    f"{leaf.status})"
+                )
+            return
+        self.report.admissions_checked += 1
+        if leaf is None or leaf.admission_seq != event.admission_seq:
+            found = "none" if leaf is None else f"entry {leaf.admission_seq}"
+            problems.append(
+                f"entry {event.seq}: names admission entry {event.admission_seq} of "
+                f"{event.issuer_id}, want the one in force ({found})"
+            )
+        elif leaf.status != "admitted":
+            problems.append(
+                f"entry {event.seq}: {event.type.value} by {event.issuer_id} while it was "
+                f"{leaf.status} (entry {leaf.status_seq}), want admitted"
+            )
 
     def _add_statement(self, obj: dict[str, Any]) -> bool:
         """An authority entry: its CB's leaf replayed (§3a.5), and its statements in order of

@@ -50,7 +50,7 @@ _MAX_YEAR: Final = 9999
 _REQUIRED: Final = frozenset(
     {"seq", "type", "certificate_id", "record_hash", "issuer_id", "key_id", "at"}
 )
-_OPTIONAL: Final = frozenset({"reason", "supersedes", "signature"})
+_OPTIONAL: Final = frozenset({"reason", "supersedes", "admission_seq", "signature"})
 
 
 class EventType(enum.StrEnum):
@@ -68,6 +68,9 @@ _EVENT_TYPES: Final = frozenset(kind.value for kind in EventType)
 # Where `supersedes` may appear: required on `supersede`, optional on `issue` (a replacement
 # certificate naming the one it replaces), meaningless elsewhere.
 _SUPERSEDES_ALLOWED: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE})
+# Where `admission_seq` may appear: the events that put a certificate in force, which the CB's
+# admission must allow (docs/spec.md §3, §3a.6).
+_ADMISSION_ALLOWED: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.REINSTATE})
 
 
 def _nfc(value: object, *, what: str, optional: bool = False) -> str | None:
@@ -108,6 +111,8 @@ class Event:
     at: dt.datetime
     reason: str | None = None
     supersedes: str | None = None
+    #: the log position of the CB's admission in force when the event was appended (§3a)
+    admission_seq: int | None = None
     signature: bytes | None = None
 
     def __post_init__(self) -> None:
@@ -138,6 +143,21 @@ class Event:
                 raise EncodingError(
                     f"event.supersedes: got {self.supersedes!r:.80}, want another certificate"
                 )
+        admission = self.admission_seq
+        if admission is not None:
+            if (
+                isinstance(admission, bool)
+                or not isinstance(admission, int)
+                or not (0 <= admission < seq)
+            ):
+                raise EncodingError(
+                    f"event.admission_seq: got {admission!r:.40}, want an integer 0 <= n < seq"
+                )
+            if kind not in _ADMISSION_ALLOWED:
+                raise EncodingError(
+                    f"event.admission_seq: got it on a {kind.value!r} event, want it only on "
+                    "'issue', 'supersede' or 'reinstate'"
+                )
 
     def to_json(self) -> dict[str, str | int]:
         """The wire form: optional fields omitted when absent, never null."""
@@ -154,6 +174,8 @@ class Event:
             out["reason"] = self.reason
         if self.supersedes is not None:
             out["supersedes"] = self.supersedes
+        if self.admission_seq is not None:
+            out["admission_seq"] = self.admission_seq
         if self.signature is not None:
             out["signature"] = b64(self.signature)
         return out
@@ -187,6 +209,13 @@ class Event:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise EncodingError(f"event.seq: got {type(seq).__name__}, want an integer")
         signature = obj.get("signature")
+        admission = obj.get("admission_seq")
+        if admission is not None and (
+            isinstance(admission, bool) or not isinstance(admission, int)
+        ):
+            raise EncodingError(
+                f"event.admission_seq: got {type(admission).__name__}, want an integer"
+            )
         return cls(
             seq=seq,
             type=_event_type(text("type")),
@@ -197,6 +226,7 @@ class Event:
             at=parse_timestamp(text("at"), what="event.at"),
             reason=text("reason") if "reason" in obj else None,
             supersedes=text("supersedes") if "supersedes" in obj else None,
+            admission_seq=admission,
             signature=(
                 None
                 if signature is None

@@ -196,4 +196,5 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     assert audit.returncode == 0, audit.stdout + audit.stderr
     report = audit.json()
     assert report["ok"] is True and report["statements"] == 3
+    assert report["admissions_checked"] == 2  # the two issued under an admission
     assert report["events"] == last

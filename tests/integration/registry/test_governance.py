@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.accounts import Actor, Principal, Role
 from registry.checkpointing import CheckpointBuilder
+from registry.core.events import Event
 from registry.core.governance import (
     Admit,
     AuthorityEntry,
@@ -41,7 +42,7 @@ from registry.errors import (
     InvalidRequestError,
 )
 from registry.service import RegistryService
-from tests.integration.registry.conftest import Clock, sample_submissions
+from tests.integration.registry.conftest import Clock, admit, sample_submissions
 
 CB = "vn-cb-quatest3"
 AUTHORITY = Ed25519PrivateKey.generate()
@@ -239,6 +240,36 @@ class TestIssuanceFollowsTheAdmission:
         assert service.withdraw(CB, issued.id, reason="thu hồi").status == "withdrawn"
         with pytest.raises(ForbiddenError, match="got status withdrawn"):
             _issue(service, number="VICAS-Y-2")
+
+
+def _event(sessions: sessionmaker[Session], seq: int) -> Event:
+    with sessions() as session:
+        entry = LogRepository(session).entry(seq)
+    assert entry is not None
+    return Event.from_leaf(entry)
+
+
+def test_events_name_the_admission_in_force(
+    service: RegistryService, sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    """Issue, supersede and reinstate name the admission in force; suspend and withdraw do not;
+    a CB admitted before the statements names none."""
+    admitted = _submit(service, _signed(Admit(**_terms(clock))), clock)
+    issued = _issue(service).certificate
+    assert _event(sessions, issued.last_event_seq).admission_seq == admitted
+    wider = Scope(kinds=("calibration", "regulation-conformity"), standards=())
+    rescoped = _submit(service, _signed(ChangeScope(**_terms(clock, scope=wider))), clock)
+    suspended = service.suspend(CB, issued.id, reason="kiểm tra")
+    assert _event(sessions, suspended.last_event_seq).admission_seq is None
+    reinstated = service.reinstate(CB, issued.id, reason="xong")
+    assert _event(sessions, reinstated.last_event_seq).admission_seq == rescoped
+    replacement = next(s for s in sample_submissions() if s.kind.value == "calibration")
+    superseding = service.supersede(CB, issued.id, replacement)
+    assert _event(sessions, superseding.certificate.last_event_seq).admission_seq == rescoped
+    admit(service, "vn-cb-hoabinh")
+    legacy = next(s for s in sample_submissions("vn-cb-hoabinh"))
+    before = service.issue("vn-cb-hoabinh", legacy).certificate
+    assert _event(sessions, before.last_event_seq).admission_seq is None
 
 
 def test_the_anchored_map_holds_the_cbs_leaf(

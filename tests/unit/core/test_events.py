@@ -459,3 +459,52 @@ def test_deep_nesting_is_refused_even_under_a_raised_recursion_limit() -> None:
             Event.from_leaf(b"[" * 200_000)
     finally:
         sys.setrecursionlimit(before)
+
+
+class TestAdmissionSeq:
+    """`admission_seq` names the CB's admission in force (docs/spec.md §3, §3a)."""
+
+    def _issue(self, public_key: bytes, **changes: Any) -> Event:
+        fields: dict[str, Any] = {
+            "seq": 9,
+            "type": EventType.ISSUE,
+            "certificate_id": "VN-QUACERT-2026-000124",
+            "record_hash": sha256(b"record"),
+            "issuer_id": "quacert",
+            "key_id": issuer_key_id(public_key),
+            "at": AT,
+            "admission_seq": 3,
+        }
+        return Event(**{**fields, **changes})
+
+    def test_round_trip_and_signed(self, key: Ed25519PrivateKey, public_key: bytes) -> None:
+        signed = sign_event(self._issue(public_key), key)
+        assert signed.to_json()["admission_seq"] == 3
+        assert Event.from_leaf(signed.leaf_bytes()) == signed
+        assert b'"admission_seq":3' in signed.signing_bytes()
+        verify_event_signature(signed, public_key)
+        with pytest.raises(SignatureError):
+            verify_event_signature(dataclasses.replace(signed, admission_seq=4), public_key)
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"admission_seq": 9}, "0 <= n < seq"),
+            ({"admission_seq": -1}, "0 <= n < seq"),
+            ({"admission_seq": True}, "0 <= n < seq"),
+            ({"type": EventType.SUSPEND, "reason": "x"}, "only on 'issue'"),
+            ({"type": EventType.WITHDRAW, "reason": "x"}, "only on 'issue'"),
+        ],
+    )
+    def test_refused(self, public_key: bytes, changes: dict[str, Any], message: str) -> None:
+        with pytest.raises(EncodingError, match=message):
+            self._issue(public_key, **changes)
+
+    @pytest.mark.parametrize("value", [None, "3", 3.0, True])
+    def test_refused_in_json(self, public_key: bytes, value: object) -> None:
+        wire: dict[str, Any] = {**self._issue(public_key).to_json(), "admission_seq": value}
+        with pytest.raises(EncodingError, match="admission_seq"):
+            Event.from_json(wire)
+
+    def test_reinstate_may_name_it(self, public_key: bytes) -> None:
+        assert self._issue(public_key, type=EventType.REINSTATE, reason="x").admission_seq == 3
