@@ -10,26 +10,38 @@
    only: a development chain; docs/deploy.md §2 for production). A fresh chain cannot vouch
    for a database anchored on a chain that is gone, so an old `data/` is then moved aside to
    `data.previous-<time>/` and the registry starts empty.
-3. A demo issuer (the sample certification body) if there is none; its API key is printed and
-   kept in `data/demo-api-key.txt`.
+3. If the registry has no issuer yet, the institution as it works: a demo authority (its key
+   in `data/authority.pem`, its first admin's token in `data/demo-authority-token.txt`)
+   admits the sample certification body with a signed statement; the body's admin makes an
+   officer, whose API key is printed and kept in `data/demo-api-key.txt`.
 4. The API with the anchoring worker, one process, on http://127.0.0.1:8000.
 """
 
+import base64
 import datetime as dt
 import json
 import os
 import shutil
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from web3 import Web3
 
 from anchoring.devnode import HardhatNode, dev_account, start_hardhat_node
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from api.stack import Stack
+    from registry.accounts import Principal, Role
+
 __all__ = ["ensure_port_free", "port_taken", "run_dev"]
 
 DEV_RPC_PORT = 8545
+#: where a development run keeps the demo authority's key
+AUTHORITY_KEY_FILE = "authority.pem"
 DEV_CHAIN_ID = 31337
 
 
@@ -104,6 +116,87 @@ def run_dev(
             node.stop()
 
 
+def _authority_key(data: Path) -> "Ed25519PrivateKey":
+    """The demo authority's key, kept in `data/authority.pem` (a development run plays the
+    authority too; in production its key never comes near the registry, docs/deploy.md), and
+    the registry told its public half."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        load_pem_private_key,
+    )
+
+    path = data / AUTHORITY_KEY_FILE
+    if path.exists():
+        key = load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+    else:
+        key = Ed25519PrivateKey.generate()
+        data.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    public = base64.b64encode(key.public_key().public_bytes_raw()).decode("ascii")
+    os.environ["CERTREG_AUTHORITY_PUBLIC_KEY"] = public
+    return key
+
+
+def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[str, str, str]:
+    """The sample certification body admitted as the authority admits one: its first admin
+    (`certreg authority init`), a signed `admit` statement, the CB's admin and its officer.
+    Returns the CB's id, the officer's and the authority admin's API tokens."""
+    from registry.accounts import OPERATOR, Role  # noqa: PLC0415
+    from registry.core.governance import Admit, Scope, sign_statement  # noqa: PLC0415
+    from registry.core.hashing import sha256  # noqa: PLC0415
+    from registry.samples import load_samples  # noqa: PLC0415
+
+    accounts = stack.service.accounts
+    sample = load_samples()["issuers"][0]
+    setup = accounts.bootstrap_authority(name="Demo authority admin", login=None)
+    first = accounts.authenticate_token(setup.setup_token)
+    made = accounts.create_token(
+        first, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
+    )
+    admin = accounts.authenticate_token(made.secret)
+    today = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    admit = Admit(
+        issuer_id=sample["id"],
+        at=today,
+        authority_key_id=sha256(authority.public_key().public_bytes_raw()),
+        name_vi=sample["name_vi"],
+        name_en=sample["name_en"],
+        accreditation_body="BoA",
+        accreditation_number=sample["accreditation"],
+        scope=Scope(kinds=tuple(sample["kinds"])),
+        valid_from=today.date() - dt.timedelta(days=365),
+        valid_until=today.date() + dt.timedelta(days=5 * 365),
+    )
+    stack.service.governance.submit(
+        admin, sign_statement(admit, authority).to_json(), actor=OPERATOR
+    )
+
+    def person(by: "Principal", role: "Role", name: str) -> "Principal":
+        created = accounts.create_account(
+            by, role=role, issuer_id=sample["id"], name=name, login=None, actor=OPERATOR
+        )
+        holder = accounts.authenticate_token(created.setup_token)
+        token = accounts.create_token(
+            holder, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
+        )
+        return accounts.authenticate_token(token.secret)
+
+    cb_admin = person(admin, Role.CB_ADMIN, "Demo CB admin")
+    officer_account = person(cb_admin, Role.CB_OFFICER, "Demo officer")
+    officer = accounts.create_token(
+        officer_account, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
+    )
+    return sample["id"], officer.secret, made.secret
+
+
 def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> None:
     admin, anchorer, log_signer = dev_account(0), dev_account(1), dev_account(2)
     env = {
@@ -146,22 +239,35 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
         typer.echo(f"contract: reusing {address} on chain id {chain_id}")
 
     from api.stack import Stack  # noqa: PLC0415
-    from registry.samples import admit_sample_issuer  # noqa: PLC0415
     from verifier.trust import fingerprint_of  # noqa: PLC0415
 
+    authority = _authority_key(data)
     stack = Stack()
     key_file = data / "demo-api-key.txt"
+    authority_file = data / "demo-authority-token.txt"
     try:
         if not stack.transparency.issuers():
-            created = admit_sample_issuer(stack.service)
-            key_file.write_text(created.api_key + "\n", encoding="utf-8")
-            key_file.chmod(0o600)
-            typer.echo(f"issuer: admitted the demo issuer {created.issuer_id}")
+            issuer_id, officer_token, admin_token = _demo_institution(stack, authority)
+            for path, token in ((key_file, officer_token), (authority_file, admin_token)):
+                path.write_text(token + "\n", encoding="utf-8")
+                path.chmod(0o600)
+            typer.echo(
+                f"issuer: the authority admitted the demo issuer {issuer_id} (a statement in "
+                "the log), whose admin made an officer"
+            )
         identity = stack.trust.registry_key.vkey
     finally:
         stack.close()
+    if authority_file.exists():
+        typer.echo(
+            f"authority admin's API token ({authority_file}): "
+            f"{authority_file.read_text(encoding='utf-8').strip()}; the authority's key: "
+            f"{data / AUTHORITY_KEY_FILE}"
+        )
     if key_file.exists():
-        typer.echo(f"issuer API key ({key_file}): {key_file.read_text(encoding='utf-8').strip()}")
+        typer.echo(
+            f"issuer officer's API key ({key_file}): {key_file.read_text(encoding='utf-8').strip()}"
+        )
     typer.echo(f"registry key: {identity}")
     # What a verifier checks before pinning the registry (`certreg trust add`).
     typer.echo(f"registry key fingerprint: {fingerprint_of(identity)}")

@@ -57,6 +57,12 @@ def test_make_run_starts_anchors_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert created.status_code == 201, created.text
             certificate_id = created.json()["id"]
+            # The demo issuer was admitted as the authority admits one: a signed statement.
+            (admission,) = http.get("/v1/admissions").json()["admissions"]
+            assert admission["issuer_id"] == created.json()["issuer_id"]
+            authority = (data / "demo-authority-token.txt").read_text(encoding="utf-8").strip()
+            me = http.get("/v1/me", headers={"Authorization": f"Bearer {authority}"}).json()
+            assert me["account"]["role"] == "authority_admin"
             deadline = time.monotonic() + 60
             while http.get(f"/v1/certificates/{certificate_id}/proof").json()["status"] != (
                 "ANCHORED"
