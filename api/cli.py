@@ -343,6 +343,9 @@ TokenOption = Annotated[
 @authority_app.command("keygen")
 def authority_keygen(
     out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+    name: Annotated[
+        str, typer.Option(help="The authority's key name in its vkey, e.g. stameq.gov.vn.")
+    ] = "authority",
     as_json: JsonOption = False,
 ) -> None:
     """Make the authority's Ed25519 key: the private key stays in `--out` (never give it to the
@@ -358,6 +361,10 @@ def authority_keygen(
         PublicFormat,
     )
 
+    from registry.core.note import NoteVerifier, is_valid_key_name  # noqa: PLC0415
+
+    if not is_valid_key_name(name):
+        raise _fail("authority keygen", ValueError(f"--name: got {name!r}, want no spaces or +"))
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     try:
@@ -373,6 +380,7 @@ def authority_keygen(
         "key_file": str(out),
         "public_key": base64.b64encode(public).decode("ascii"),
         "key_id": "0x" + hashlib.sha256(public).hexdigest(),
+        "vkey": NoteVerifier.for_key(name, public).vkey,
     }
     emit(
         result,
@@ -381,6 +389,8 @@ def authority_keygen(
             f"private key written to {out} (mode 0600): keep it with the authority",
             f"public key (CERTREG_AUTHORITY_PUBLIC_KEY): {result['public_key']}",
             f"key id: {result['key_id']}",
+            f"vkey, for verifiers' trust stores (certreg trust add --authority-vkey): "
+            f"{result['vkey']}",
         ],
     )
 
@@ -1139,6 +1149,7 @@ def audit(
                 at_block=at_block,
                 at_time=at_time,
                 certificate_id=certificate,
+                authority_key=entry.authority_key(),
             )
     except AuditUnavailableError as exc:
         typer.echo(f"certreg audit: {exc}", err=True)
@@ -1153,7 +1164,13 @@ def audit(
     result = report.to_json()
     lines = [
         f"{'OK' if report.ok else 'DIVERGES'}: {report.checkpoints} checkpoints, "
-        f"{report.events} events, {report.signatures_checked} signatures checked",
+        f"{report.events} entries, {report.signatures_checked} issuer signatures checked; "
+        f"{report.statements} authority statements, "
+        + (
+            f"{report.authority_signatures_checked} signatures checked"
+            if entry.authority_vkey is not None
+            else "signatures not checked (no authority key pinned)"
+        ),
         *(f"  ✘ {p}" for p in report.problems),
     ]
     if report.at is not None:

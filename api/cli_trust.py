@@ -5,6 +5,7 @@ Every command takes `--trust-file PATH` (default: `$CERTREG_TRUST_FILE`, else
 A failure prints one line `certreg trust <command>: <what is wrong>` on stderr and exits 2.
 """
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
+from registry.core.errors import NoteError
+from registry.core.note import NoteVerifier
 from verifier.errors import TrustError
 from verifier.trust import (
     TrustEntry,
@@ -141,6 +144,20 @@ def _same_fingerprint(expected: str, actual: str) -> bool:
     return expected == actual or "SHA256:" + expected == actual
 
 
+def _check_authority(vkey: str, served: str | None) -> None:
+    """The authority key given out of band is the one the registry checks statements with."""
+    try:
+        key = NoteVerifier.from_vkey(vkey).public_key
+    except NoteError as exc:
+        raise ValueError(f"--authority-vkey: {exc}") from exc
+    given = base64.b64encode(key).decode("ascii")
+    if served != given:
+        raise ValueError(
+            f"authority key: got {served or 'none'} from the registry, want {given} (the key of "
+            "--authority-vkey); not pinned"
+        )
+
+
 @trust_app.command("add")
 def add(
     url: Annotated[
@@ -164,6 +181,16 @@ def add(
             "no question asked.",
         ),
     ] = None,
+    authority_vkey: Annotated[
+        str | None,
+        typer.Option(
+            "--authority-vkey",
+            metavar="VKEY",
+            help="Also pin the accreditation authority's key (its C2SP vkey, obtained out of "
+            "band, as `certreg authority keygen --name` prints it); the registry must check "
+            "statements with the same key.",
+        ),
+    ] = None,
     trust_file: TrustFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -177,7 +204,11 @@ def add(
     try:
         identity = fetch_identity(url)
         base = check_url(url, what="registry URL")
-        candidate = identity.to_entry(rpc=rpcs, registry_url=base, added_at=now_timestamp())
+        if authority_vkey is not None:
+            _check_authority(authority_vkey, identity.authority_key)
+        candidate = identity.to_entry(
+            rpc=rpcs, registry_url=base, added_at=now_timestamp(), authority_vkey=authority_vkey
+        )
     except (TrustError, ValueError) as exc:
         _fail(command, exc)
     pinned = store.get(identity.origin)

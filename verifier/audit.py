@@ -31,6 +31,7 @@ from registry.core.governance import (
     GovernanceState,
     IssuerLeaf,
     apply_statement,
+    verify_statement,
 )
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.core.log import LogTree
@@ -69,6 +70,8 @@ class AuditReport:
     signatures_checked: int = 0
     statements: int = 0  # the authority's entries among them (docs/spec.md §3a)
     admissions_checked: int = 0  # certificate events naming the admission in force
+    #: statements whose signature was checked with the pinned authority key (none pinned: 0)
+    authority_signatures_checked: int = 0
     problems: list[str] = field(default_factory=list)
     at: PointInTime | None = None
 
@@ -84,6 +87,7 @@ class AuditReport:
             "signatures_checked": self.signatures_checked,
             "statements": self.statements,
             "admissions_checked": self.admissions_checked,
+            "authority_signatures_checked": self.authority_signatures_checked,
             "problems": self.problems,
             "at": None if self.at is None else self.at.__dict__,
         }
@@ -128,11 +132,14 @@ def audit(
     at_block: int | None = None,
     at_time: dt.datetime | None = None,
     certificate_id: str | None = None,
+    authority_key: bytes | None = None,
 ) -> AuditReport:
     """Audit the registry behind `http` against the contract behind `client` (the pinned
     one) and its line of successions (docs/spec.md §7.7): the registry may anchor on a
     successor of the pinned contract, whose start must be its predecessor's checkpoint; the
-    checkpoints of the whole line are audited as one history."""
+    checkpoints of the whole line are audited as one history. `authority_key`: the
+    authority's raw public key, when the trust entry pins it: every statement in the log must
+    be signed with it (docs/spec.md §3a.2)."""
     report = AuditReport()
     problems = report.problems
     line = _registry_line(http, vkey, line_from(client), problems)
@@ -155,6 +162,7 @@ def audit(
         report=report,
         certificate_id=certificate_id,
         at_checkpoint=_checkpoint_at(chain, at_block=at_block, at_time=at_time),
+        authority_key=authority_key,
     )
     end = chain[-1].tree_size if chain else 0
     try:
@@ -185,8 +193,10 @@ class _Replay:
         report: AuditReport,
         certificate_id: str | None,
         at_checkpoint: ChainCheckpoint | None,
+        authority_key: bytes | None = None,
     ) -> None:
         self.client = client
+        self.authority_key = authority_key
         self.pending = list(chain)
         self.report = report
         self.certificate_id = certificate_id
@@ -280,6 +290,13 @@ class _Replay:
             problems.append(f"entry {entry.seq}: beyond the last anchored checkpoint")
             return False
         self.tree.append(entry.leaf_bytes())
+        if self.authority_key is not None:
+            try:
+                verify_statement(entry, self.authority_key)
+            except CoreError as exc:
+                problems.append(f"entry {entry.seq}: {exc}")
+            else:
+                report.authority_signatures_checked += 1
         statement = entry.statement
         previous = self.statement_at.get(statement.issuer_id)
         signed = statement.signing_bytes()

@@ -50,9 +50,10 @@ Entry fields (every field is checked; unknown fields are refused):
   trailing slash), or null. Never a source of trust.
 - `added_at` — when the entry was pinned in this store: RFC 3339 UTC, whole seconds
   (`YYYY-MM-DDTHH:MM:SSZ`).
-- `authority_vkey` — reserved, optional (null when absent): the C2SP verifier key of the
-  accreditation authority, set by `certreg trust import` of an authority-published entry, so that
-  later versions can accept a successor contract signed by that key.
+- `authority_vkey` — optional (null when absent): the C2SP verifier key of the accreditation
+  authority, set by `certreg trust import` of an authority-published entry or by `certreg trust
+  add --authority-vkey` (given out of band; the registry must check statements with the same
+  key). `certreg audit` then checks every authority statement in the log is signed with it.
 
 The fingerprint of an entry's key, as `certreg trust` prints it and `--expect-fingerprint` takes
 it: `SHA256:` followed by the unpadded standard base64 of SHA-256 over the vkey's key bytes
@@ -234,6 +235,9 @@ class RegistryIdentity(BaseModel):
     vkey: Vkey
     chain_id: ChainId
     contract: Contract
+    #: the authority key the registry checks statements with (base64), never pinned from here:
+    #: `certreg trust add --authority-vkey` compares it with the key given out of band
+    authority_key: str | None = None
 
     @model_validator(mode="after")
     def _vkey_names_origin(self) -> Self:
@@ -251,6 +255,7 @@ class RegistryIdentity(BaseModel):
         rpc: Sequence[str] = (),
         registry_url: str | None = None,
         added_at: str | None = None,
+        authority_vkey: str | None = None,
     ) -> "TrustEntry":
         """The trust entry pinning this identity (`added_at` defaults to now)."""
         return TrustEntry(
@@ -262,6 +267,7 @@ class RegistryIdentity(BaseModel):
             rpc=list(rpc),
             registry_url=registry_url,
             added_at=added_at if added_at is not None else now_timestamp(),
+            authority_vkey=authority_vkey,
         )
 
 
@@ -282,8 +288,8 @@ class TrustEntry(BaseModel):
     )
     authority_vkey: Vkey | None = Field(
         default=None,
-        description="Reserved: the accreditation authority's C2SP vkey, set by `certreg trust "
-        "import` of an authority-published entry.",
+        description="The accreditation authority's C2SP vkey, set by `certreg trust import` of "
+        "an authority-published entry or `certreg trust add --authority-vkey`.",
     )
 
     @model_validator(mode="after")
@@ -295,6 +301,12 @@ class TrustEntry(BaseModel):
     def fingerprint(self) -> str:
         """The vkey's fingerprint, `SHA256:…` (see the module docstring)."""
         return fingerprint_of(self.vkey)
+
+    def authority_key(self) -> bytes | None:
+        """The authority's raw Ed25519 public key, when the entry pins it (`authority_vkey`)."""
+        if self.authority_vkey is None:
+            return None
+        return NoteVerifier.from_vkey(self.authority_vkey).public_key
 
     def note_verifier(self) -> NoteVerifier:
         """The checkpoint-signing key as a note verifier."""

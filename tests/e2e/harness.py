@@ -225,9 +225,10 @@ class RunningRegistry:
         """The outsider's trust store, pinned once (`pin`)."""
         return self.outsider_home / "trust.json"
 
-    def pin(self) -> Path:
+    def pin(self, *options: str) -> Path:
         """`certreg trust add` of this registry with its RPC, pinned only if the registry's key
-        is the one of this test's own configuration (`--expect-fingerprint`)."""
+        is the one of this test's own configuration (`--expect-fingerprint`); `options`: more
+        of `trust add`'s (e.g. `--authority-vkey`)."""
         if not self.trust_file.exists():
             result = self.outsider_cli(
                 "trust",
@@ -239,6 +240,7 @@ class RunningRegistry:
                 fingerprint_of(self.vkey),
                 "--trust-file",
                 str(self.trust_file),
+                *options,
             )
             assert result.returncode == 0, result.stdout + result.stderr
         return self.trust_file

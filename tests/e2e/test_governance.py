@@ -41,16 +41,17 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The authority's key file and public key, made as the authority makes them."""
+def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The authority's key file, public key and vkey, made as the authority makes them."""
     home = tmp_path_factory.mktemp("authority")
     made = certreg(
-        "authority", "keygen", "--out", str(home / "authority.pem"), "--json",
-        env={}, cwd=home,
+        "authority", "keygen", "--out", str(home / "authority.pem"), "--name", "stameq.test",
+        "--json", env={}, cwd=home,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert (home / "authority.pem").stat().st_mode & 0o777 == 0o600
-    return home / "authority.pem", made.json()["public_key"]
+    assert made.json()["vkey"].startswith("stameq.test+")
+    return home / "authority.pem", made.json()["public_key"], made.json()["vkey"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -58,7 +59,7 @@ def governed(
     request: pytest.FixtureRequest,
     hardhat: HardhatNode,
     accounts: Accounts,
-    authority_key: tuple[Path, str],
+    authority_key: tuple[Path, str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningRegistry]:
     database_url = None
@@ -100,10 +101,10 @@ def _person(registry: RunningRegistry, by: dict[str, str], **account: Any) -> di
 
 def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     governed: RunningRegistry,
-    authority_key: tuple[Path, str],
+    authority_key: tuple[Path, str, str],
 ) -> None:
     registry = governed
-    key_file, public_key = authority_key
+    key_file, public_key, authority_vkey = authority_key
     assert registry.http.get("/v1/registry").json()["authority_key"] == public_key
 
     init = certreg(
@@ -191,10 +192,23 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     last = registry.http.get("/v1/registry").json()["log_size"]
     _wait_anchored_size(registry, last)
 
-    trust = registry.pin()
+    # A verifier that pins the authority's key (given out of band) has every statement's
+    # signature checked by the audit; the registry must check statements with the same key.
+    impostor = certreg(
+        "authority", "keygen", "--out", str(key_file.parent / f"x-{secrets.token_hex(3)}.pem"),
+        "--name", "stameq.test", "--json", env={}, cwd=key_file.parent,
+    )  # fmt: skip
+    mismatch = registry.outsider_cli(
+        "trust", "add", registry.url, "--rpc", registry.rpc_url, "--yes",
+        "--authority-vkey", impostor.json()["vkey"],
+        "--trust-file", str(registry.outsider_home / "refused.json"),
+    )  # fmt: skip
+    assert mismatch.returncode == 2 and "not pinned" in mismatch.stderr, mismatch.stderr
+    trust = registry.pin("--authority-vkey", authority_vkey)
     audit = registry.outsider_cli("audit", "--trust-file", str(trust), "--json")
     assert audit.returncode == 0, audit.stdout + audit.stderr
     report = audit.json()
     assert report["ok"] is True and report["statements"] == 3
     assert report["admissions_checked"] == 2  # the two issued under an admission
+    assert report["authority_signatures_checked"] == 3
     assert report["events"] == last
