@@ -379,6 +379,20 @@ def officer_of(principal: Principal) -> str:
     return principal.issuer_id
 
 
+def system_officer_token(
+    session: Session, issuer_id: str, *, label: str, now: dt.datetime
+) -> tuple[models.ApiKey, str]:
+    """A new token of the CB's system officer (the operator's API keys), for the longest a
+    token may last; the secret once."""
+    return new_token_row(
+        session,
+        system_officer(session, issuer_id, now=now),
+        label=label,
+        now=now,
+        expires_at=now + dt.timedelta(days=TOKEN_DAYS_MAX),
+    )
+
+
 class Accounts:
     """Accounts, tokens, password logins and the audit trail, over one database."""
 
@@ -447,14 +461,7 @@ class Accounts:
         with self._sessions.begin() as session:
             if session.get(models.Issuer, issuer_id) is None:
                 raise NotFoundError(f"issuer {issuer_id}: got an unknown id")
-            account = system_officer(session, issuer_id, now=now)
-            row, token = new_token_row(
-                session,
-                account,
-                label=label,
-                now=now,
-                expires_at=now + dt.timedelta(days=TOKEN_DAYS_MAX),
-            )
+            row, token = system_officer_token(session, issuer_id, label=label, now=now)
             record_audit(
                 session,
                 OPERATOR,
@@ -462,7 +469,7 @@ class Accounts:
                 now=now,
                 target=f"token:{row.id}",
                 issuer_id=issuer_id,
-                detail={"account_id": account.id, "label": label},
+                detail={"account_id": row.account_id, "label": label},
             )
             return token
 

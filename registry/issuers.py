@@ -18,13 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.accounts import (
-    OPERATOR,
-    TOKEN_DAYS_MAX,
-    new_token_row,
-    record_audit,
-    system_officer,
-)
+from registry.accounts import OPERATOR, record_audit, system_officer_token
 from registry.clock import naive_utc, utc_now
 from registry.core.events import issuer_key_id
 from registry.core.governance import Admission
@@ -115,13 +109,8 @@ class Issuers:
             session.flush()  # the key and API key rows refer to the issuer row
             key_row = self._new_key(session, issuer_id, now)
             # Its first API key: a token of the CB's system officer account.
-            officer = system_officer(session, issuer_id, now=now)
-            token_row, token = new_token_row(
-                session,
-                officer,
-                label=api_key_label,
-                now=now,
-                expires_at=now + dt.timedelta(days=TOKEN_DAYS_MAX),
+            token_row, token = system_officer_token(
+                session, issuer_id, label=api_key_label, now=now
             )
             record_audit(
                 session,

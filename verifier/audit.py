@@ -212,22 +212,36 @@ class _Replay:
         self.statement_at: dict[str, tuple[dt.datetime, set[bytes]]] = {}
 
     def add(self, obj: object) -> bool:
-        """Take the next entry; False if the log cannot be read further."""
+        """Take the next entry, of either kind (docs/spec.md §3a.3); False if the log cannot be
+        read further."""
         report, problems = self.report, self.report.problems
-        if isinstance(obj, dict) and "statement" in obj:  # the authority's (spec §3a.3)
-            return self._add_statement(obj)
+        entry: Event | AuthorityEntry
         try:
-            event = Event.from_json(obj)
+            if isinstance(obj, dict) and "statement" in obj:
+                entry = AuthorityEntry.from_json(obj)
+            else:
+                entry = Event.from_json(obj)
         except CoreError as exc:
             problems.append(f"entry {report.events}: {exc}")
             return False
-        if event.seq != report.events:
-            problems.append(f"entry {report.events}: got seq {event.seq}")
+        if entry.seq != report.events:
+            problems.append(f"entry {report.events}: got seq {entry.seq}")
             return False
         if not self.pending:
-            problems.append(f"entry {event.seq}: beyond the last anchored checkpoint")
+            problems.append(f"entry {entry.seq}: beyond the last anchored checkpoint")
             return False
-        self.tree.append(event.leaf_bytes())
+        self.tree.append(entry.leaf_bytes())
+        if isinstance(entry, AuthorityEntry):
+            self._statement(entry)
+        else:
+            self._event(entry)
+        report.events += 1
+        while self.pending and self.pending[0].tree_size == report.events:
+            self._close(self.pending.pop(0))
+        return True
+
+    def _event(self, event: Event) -> None:
+        report, problems = self.report, self.report.problems
         self._check_admission(event)
         # The first checkpoint that covered the event: the issuer key is judged at its block.
         cover = self.pending[0]
@@ -239,10 +253,6 @@ class _Replay:
                 self.changed[leaf.certificate_id] = leaf
         except CoreError as exc:
             problems.append(str(exc))
-        report.events += 1
-        while self.pending and self.pending[0].tree_size == report.events:
-            self._close(self.pending.pop(0))
-        return True
 
     def _check_admission(self, event: Event) -> None:
         """An event that puts a certificate in force names the CB's admission in force, which
@@ -274,22 +284,10 @@ class _Replay:
                 f"{leaf.status} (entry {leaf.status_seq}), want admitted"
             )
 
-    def _add_statement(self, obj: dict[str, Any]) -> bool:
-        """An authority entry: its CB's leaf replayed (§3a.5), and its statements in order of
-        time (a statement the registry appended twice would show here)."""
+    def _statement(self, entry: AuthorityEntry) -> None:
+        """An authority entry: its signature (when the authority's key is pinned), its CB's
+        statements in order of time, each once, and its CB's leaf replayed (§3a.5)."""
         report, problems = self.report, self.report.problems
-        try:
-            entry = AuthorityEntry.from_json(obj)
-        except CoreError as exc:
-            problems.append(f"entry {report.events}: {exc}")
-            return False
-        if entry.seq != report.events:
-            problems.append(f"entry {report.events}: got seq {entry.seq}")
-            return False
-        if not self.pending:
-            problems.append(f"entry {entry.seq}: beyond the last anchored checkpoint")
-            return False
-        self.tree.append(entry.leaf_bytes())
         if self.authority_key is not None:
             try:
                 verify_statement(entry, self.authority_key)
@@ -316,10 +314,6 @@ class _Replay:
             if leaf is not None:
                 self.changed_issuers[leaf.issuer_id] = leaf
         report.statements += 1
-        report.events += 1
-        while self.pending and self.pending[0].tree_size == report.events:
-            self._close(self.pending.pop(0))
-        return True
 
     def _close(self, cp: ChainCheckpoint) -> None:
         problems = self.report.problems
