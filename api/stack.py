@@ -213,11 +213,13 @@ class Stack:
 
     @cached_property
     def trust(self) -> TrustAnchors:
-        """What this registry's own verifier pins: its signing key, chain and contract."""
+        """What this registry's own verifier pins: its signing key, chain and contract, and the
+        authority's key it checks statements with."""
         return TrustAnchors(
             registry_key=self.settings.checkpoint_signer().verifier(),
             chain_id=self.anchor_info.chain_id,
             contract=self.anchor_info.contract,
+            authority_key=self.settings.authority_key(),
         )
 
     @cached_property

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from registry.bundle import (
     Bundle,
+    BundleAdmission,
     BundleAnchor,
     BundleCheckpoint,
     BundleIssuerKey,
@@ -284,6 +285,7 @@ class ProofAssembler:
         # anchored it (the verifier judges the issuer key at that checkpoint's block)
         self._sizes: list[int] = []
         self._issuer_keys: dict[bytes, BundleIssuerKey] = {}
+        self._admissions: dict[int, dict[str, Any]] = {}  # the authority's entries, by seq
         self._caches_lock = threading.Lock()
         self._queries: dict[int, _RowQuery] = {}  # by the number of map nodes read with the row
 
@@ -308,6 +310,7 @@ class ProofAssembler:
             anchor=bundle.anchor,
             issuer_key=bundle.issuer_key,
             first_anchored_index=bundle.first_anchored_index,
+            admission=bundle.admission,
         )
 
     def _retrying(self, certificate_id: str, *, anchored_only: bool) -> Bundle:
@@ -394,6 +397,11 @@ class ProofAssembler:
         event = None if row.entry is None else Event.from_leaf(row.entry)
         issuer_key = None if event is None else self._issuer_key(connection, event.key_id)
         first = None if event is None else self._first_covering(connection, version, event.seq)
+        admission_entry = (
+            None
+            if event is None or event.admission_seq is None
+            else self._admission_entry(connection, event.admission_seq)
+        )
         # Every read a cache miss needs is done: give the connection back before waiting on the
         # log tree's lock, whose holder may need a pooled connection to read tiles (holding
         # ours there deadlocked a cold server under load until the pool's timeout).
@@ -440,7 +448,34 @@ class ProofAssembler:
             anchor=self._anchor(anchored),
             issuer_key=issuer_key,
             first_anchored_index=first,
+            admission=None
+            if admission_entry is None or event.admission_seq is None
+            else BundleAdmission(
+                entry=admission_entry,
+                log_inclusion=BundleLogInclusion(
+                    leaf_index=event.admission_seq,
+                    tree_size=anchored.tree_size,
+                    hashes=[
+                        hex0x(h)
+                        for h in tree.inclusion_proof(
+                            leaf_index=event.admission_seq, tree_size=anchored.tree_size
+                        )
+                    ],
+                ),
+            ),
         )
+
+    def _admission_entry(self, connection: _Connection, seq: int) -> dict[str, Any]:
+        """The authority's entry at `seq` as JSON: log entries never change, so kept."""
+        found = self._admissions.get(seq)
+        if found is None:
+            leaf = (
+                connection().execute(select(models.Event.entry).where(models.Event.seq == seq))
+            ).scalar_one()
+            found = json.loads(bytes(leaf))
+            with self._caches_lock:
+                self._admissions[seq] = found
+        return found
 
     def _checkpoint(self, connection: _Connection, version: int) -> _Anchored:
         anchored = self._checkpoints.get(version)

@@ -15,6 +15,7 @@ from registry.core.verify import BUNDLE_FORMAT, MAX_COUNT, STATUS_FORMAT
 __all__ = [
     "BUNDLE_FORMAT",
     "Bundle",
+    "BundleAdmission",
     "BundleAnchor",
     "BundleCheckpoint",
     "BundleIssuerKey",
@@ -97,6 +98,14 @@ class BundleIssuerKey(_Strict):
     public_key: Base64Key
 
 
+class BundleAdmission(_Strict):
+    """The CB's admission the event names (spec §3, §3a): the authority's log entry and its
+    inclusion proof in the checkpoint's log."""
+
+    entry: dict[str, Any]
+    log_inclusion: BundleLogInclusion
+
+
 class Bundle(_Strict):
     """A certificate's proof bundle.
 
@@ -119,6 +128,8 @@ class Bundle(_Strict):
     #: the first checkpoint that covered `event` (its key is judged at that block); ANCHORED only
     first_anchored_index: Count | None
     next_checkpoint_due: Timestamp | None = Field(default=None, exclude_if=lambda v: v is None)
+    #: present when the event names an admission (spec §9.2 `issuer_accredited`); ANCHORED only
+    admission: BundleAdmission | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class StatusDocument(_Strict):
@@ -138,3 +149,4 @@ class StatusDocument(_Strict):
     anchor: BundleAnchor
     issuer_key: BundleIssuerKey | None
     first_anchored_index: Count | None
+    admission: BundleAdmission | None = Field(default=None, exclude_if=lambda v: v is None)

@@ -92,6 +92,7 @@ _BYTES_V1: Final[Mapping[str, _Schema]] = {
 #: version 2: those, and the event's hashes and signature
 _BYTES: Final[Mapping[str, _Schema]] = {
     **_BYTES_V1,
+    "admission": {"log_inclusion": {"hashes": {"[]": _HEX}}},
     "event": {"record_hash": _HEX, "key_id": _HEX, "signature": _B64},
 }
 
@@ -138,6 +139,8 @@ LABELS: Final[Mapping[str, int]] = {
     "log_root": -15,
     "map_root": -16,
     "admission_seq": -17,
+    "admission": -18,
+    "entry": -19,
 }
 _NAMES: Final[Mapping[int, str]] = {label: name for name, label in LABELS.items()}
 #: the objects whose member names stay text: the record is the issuer's document

@@ -89,7 +89,10 @@ class Verifier:
         from `registry_url`, else the entry's registry URL (a place to fetch from, never a
         source of trust)."""
         trust = TrustAnchors(
-            registry_key=entry.note_verifier(), chain_id=entry.chain_id, contract=entry.contract
+            registry_key=entry.note_verifier(),
+            chain_id=entry.chain_id,
+            contract=entry.contract,
+            authority_key=entry.authority_key(),
         )
         if offline:
             return cls.offline(trust)

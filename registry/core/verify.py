@@ -31,6 +31,12 @@ from registry.core.encoding import hex0x, parse_b64, parse_date, parse_hashes, p
 from registry.core.errors import CoreError
 from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_id
 from registry.core.events import verify_event_signature as _verify_event_signature
+from registry.core.governance import (
+    Admission,
+    AuthorityEntry,
+    admission_covers,
+    verify_statement,
+)
 from registry.core.hashing import RFC6962
 from registry.core.ids import certificate_id_for
 from registry.core.lifecycle import NEXT_STATUS
@@ -79,6 +85,7 @@ CHECK_NAMES: Final = (
     "record_integrity",
     "issuer_signature",
     "issuer_key_registered",
+    "issuer_accredited",
     "log_inclusion",
     "checkpoint_anchored",
     "certificate_status",
@@ -194,6 +201,9 @@ class TrustAnchors:
     registry_key: NoteVerifier  # the checkpoint-signing key; its name is the log's origin
     chain_id: int
     contract: str  # 0x address, compared case-insensitively
+    #: the accreditation authority's raw Ed25519 key, when pinned: admissions are checked
+    #: against it (spec §3a.2, §9.2 `issuer_accredited`)
+    authority_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +293,7 @@ class _MalformedError(CoreError):
 
 _ISSUER_KEY_MEMBERS: Final = frozenset({"issuer_id", "key_id", "public_key"})
 _INCLUSION_MEMBERS: Final = frozenset({"leaf_index", "tree_size", "hashes"})
+_ADMISSION_MEMBERS: Final = frozenset({"entry", "log_inclusion"})
 _CHECKPOINT_MEMBERS: Final = frozenset({"index", "tree_size", "log_root", "map_root", "note"})
 _STATUS_PROOF_MEMBERS: Final = frozenset({"key", "leaf", "bitmap", "siblings"})
 _LEAF_MEMBERS: Final = frozenset({"certificate_id", "status", "record_hash", "event_seq"})
@@ -446,6 +457,7 @@ class _Parts:
         self.status_proof = _Lazy(self._status_proof)
         self.anchor = _Lazy(self._anchor)
         self.first_anchored = _Lazy(self._first_anchored)
+        self.admission = _Lazy(self._admission)
 
     def present(self, part: str) -> bool:
         return self.raw.get(part) is not None
@@ -552,6 +564,21 @@ class _Parts:
             _int(raw["block_number"], "anchor.block_number"),
         )
 
+    def _admission(self) -> tuple[AuthorityEntry, InclusionPart]:
+        raw = _object(self.raw.get("admission"), "admission", required=_ADMISSION_MEMBERS)
+        proof = _object(
+            raw["log_inclusion"], "admission.log_inclusion", required=_INCLUSION_MEMBERS
+        )
+        try:
+            entry = AuthorityEntry.from_json(raw["entry"])
+        except CoreError as exc:
+            raise _MalformedError(f"admission.entry: {exc}") from exc
+        return entry, InclusionPart(
+            _int(proof["leaf_index"], "admission.log_inclusion.leaf_index"),
+            _int(proof["tree_size"], "admission.log_inclusion.tree_size"),
+            _hashes(proof["hashes"], "admission.log_inclusion.hashes"),
+        )
+
     def _first_anchored(self) -> int | None:
         if self.version < 2:
             return None
@@ -575,7 +602,7 @@ _REQUIRED: Final = {
     BUNDLE_FORMAT_V1: frozenset(_COMMON),
     BUNDLE_FORMAT: frozenset(_COMMON | {"first_anchored_index"}),
 }
-_OPTIONAL: Final = frozenset({"next_checkpoint_due"})
+_OPTIONAL: Final = frozenset({"next_checkpoint_due", "admission"})
 _BUNDLE_STATES: Final = ("ANCHORED", "PENDING", "UNKNOWN")
 _STATUS_REQUIRED: Final = frozenset(
     (_COMMON - {"record"}) | {"first_anchored_index"},
@@ -618,7 +645,7 @@ def compose(bundle: Mapping[str, Any], fresh: object) -> dict[str, Any]:
             f"want {STATUS_FORMAT!r}"
         )
     missing = _STATUS_REQUIRED - fresh.keys()
-    unknown = fresh.keys() - _STATUS_REQUIRED
+    unknown = fresh.keys() - _STATUS_REQUIRED - {"admission"}
     if missing or unknown:
         raise _MalformedError(
             f"fresh status: got members {sorted(fresh)}, want {sorted(_STATUS_REQUIRED)}"
@@ -751,7 +778,7 @@ _NO_CHAIN: Final = "no_chain_access"
 
 
 class _Checks:
-    """The seven checks of one bundle against one set of chain facts (None: offline)."""
+    """The eight checks of one bundle against one set of chain facts (None: offline)."""
 
     def __init__(
         self,
@@ -977,6 +1004,90 @@ class _Checks:
         self.first_anchored = candidate
         return candidate, covering.block_number
 
+    def issuer_accredited(self) -> Check:
+        """The admission the event names (spec §3): in the checkpoint's log, the authority's
+        (when its key is pinned), of the event's CB, covering the certificate on the day the
+        event was appended (§3a.6). Events that name none come from before the authority's
+        statements, or from a CB admitted before them."""
+        name = "issuer_accredited"
+        if self.state == "UNKNOWN":
+            return _skipped(name, "no_record", "no certificate was issued under this id")
+        try:
+            event = self.p.event.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_event", str(exc))
+        if event.admission_seq is None:
+            if self.p.present("admission"):
+                return _failed(name, "unexpected_admission", "the event names no admission")
+            return _skipped(
+                name, "before_governance", "the event names no admission by the authority"
+            )
+        if self.state != "ANCHORED":
+            return _skipped(name, "not_anchored", "checked once an anchored checkpoint covers it")
+        if not self.p.present("admission"):
+            return _failed(
+                name, "missing_admission", f"the event names admission {event.admission_seq}"
+            )
+        try:
+            entry, proof = self.p.admission.get()
+            checkpoint = self.p.checkpoint.get()
+            record = self.p.record.get().fields
+        except _MalformedError as exc:
+            return _failed(name, "malformed_admission", str(exc))
+        statement = entry.statement
+        if (
+            entry.seq != event.admission_seq
+            or proof.leaf_index != entry.seq
+            or proof.tree_size != checkpoint.tree_size
+            or not isinstance(statement, Admission)
+            or statement.issuer_id != event.issuer_id
+        ):
+            return _failed(
+                name,
+                "admission_mismatch",
+                f"admission: got entry {entry.seq} ({statement.TYPE.value} of "
+                f"{statement.issuer_id}), want the admit or change_scope of {event.issuer_id} "
+                f"at entry {event.admission_seq}",
+            )
+        try:
+            verify_inclusion(
+                leaf_index=proof.leaf_index,
+                tree_size=proof.tree_size,
+                leaf_hash=entry.leaf_hash(),
+                proof=list(proof.hashes),
+                root_hash=checkpoint.log_root,
+            )
+        except CoreError as exc:
+            return _failed(name, "admission_not_included", str(exc))
+        standards = record.get("standards") or []
+        kind = record.get("kind")
+        if not isinstance(kind, str) or not isinstance(standards, list):
+            return _failed(name, "malformed_record", "record: want a kind and a standards list")
+        try:
+            refused = admission_covers(
+                statement, kind=kind, standards=standards, on=event.at.date()
+            )
+        except CoreError as exc:
+            return _failed(name, "malformed_record", str(exc))
+        if refused is not None:
+            return _failed(name, refused.code, refused.message)
+        issued_by = (
+            f"{statement.accreditation_body} {statement.accreditation_number} for {kind} when "
+            f"issued (admission, log entry {entry.seq})"
+        )
+        if self.trust.authority_key is None:
+            return _skipped(
+                name,
+                "authority_not_pinned",
+                f"{issued_by}; the authority's signature was not checked: no authority key "
+                "is pinned",
+            )
+        try:
+            verify_statement(entry, self.trust.authority_key)
+        except CoreError as exc:
+            return _failed(name, "authority_signature_invalid", str(exc))
+        return _passed(name, "accredited", f"accredited by {issued_by}")
+
     def log_inclusion(self) -> Check:
         name = "log_inclusion"
         if self.state != "ANCHORED":
@@ -1170,6 +1281,7 @@ class _Checks:
             self.record_integrity(),
             self.issuer_signature(),
             self.issuer_key_registered(),
+            self.issuer_accredited(),
             self.log_inclusion(),
             self.checkpoint_anchored(),
             status_check,

@@ -5,6 +5,7 @@ officer issues within scope only, not while suspended; the statements are anchor
 certificates, and `certreg audit` replays both kinds of entry to the anchored roots. On SQLite
 and on PostgreSQL, each a fresh registry."""
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -211,4 +212,30 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     assert report["ok"] is True and report["statements"] == 3
     assert report["admissions_checked"] == 2  # the two issued under an admission
     assert report["authority_signatures_checked"] == 3
+
+    # The bundle carries the admission the event names; the verifier checks it against the
+    # pinned authority key. The CB's later suspension leaves the certificate valid.
+    bundle = registry.proof(issued.json()["id"])
+    assert bundle["status"] == "ANCHORED"
+    assert bundle["admission"]["entry"]["seq"] == admitted["seq"]
+    verdict = registry.verify(bundle)
+    assert verdict["status"] == "VALID", verdict
+    accredited = next(c for c in verdict["checks"] if c["name"] == "issuer_accredited")
+    assert (accredited["status"], accredited["code"]) == ("passed", "accredited")
+    assert "BoA VICAS 777 for regulation-conformity" in accredited["message"]
+    (cli,) = registry.verify_cli([(bundle, [])])
+    assert cli.returncode == 0 and cli.json()["status"] == "VALID", cli.stdout + cli.stderr
+    # Tampered admissions are refused: another scope (the authority's signature and the log's
+    # inclusion no longer hold), or none at all.
+    widened = json.loads(json.dumps(bundle))
+    widened["admission"]["entry"]["statement"]["scope"]["kinds"] = ["calibration"]
+    assert registry.verify(widened)["status"] == "INVALID"
+    stripped = {k: v for k, v in bundle.items() if k != "admission"}
+    without = registry.verify(stripped)
+    assert without["status"] == "INVALID"
+    assert any(c["code"] == "missing_admission" for c in without["checks"])
+    # The adopted CB's certificate, issued since, names the admission that adopted it.
+    adopted_cb = registry.verify(registry.proof(legacy.json()["id"]))
+    check = next(c for c in adopted_cb["checks"] if c["name"] == "issuer_accredited")
+    assert check["status"] == "passed" and adopted_cb["status"] == "VALID", adopted_cb
     assert report["events"] == last

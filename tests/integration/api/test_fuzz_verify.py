@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from anchoring.devnode import free_port
 from api.schemas import VerdictOut
 from api.stack import AssemblerStatusSource
+from registry.core.verify import CHECK_NAMES
 from tests.integration.api.conftest import bodies
 from tests.integration.api.fuzzing import FuzzTarget, fuzz_target, in_process, report
 from tests.integration.conftest import Chain
@@ -309,7 +310,7 @@ def check_answer(response: Any, bundle: Any, seeds: Seeds) -> str:
     assert status < 500, f"got {status}, want no 5xx: {response.text[:2000]}"
     if status == 200:
         verdict = VerdictOut.model_validate(response.json())  # the declared shape
-        assert len(verdict.checks) == 7, verdict
+        assert len(verdict.checks) == len(CHECK_NAMES), verdict
         if bundle is not None and verdict.status == "VALID":
             assert genuine(bundle, seeds), f"got VALID for a changed bundle: {bundle}"
         return verdict.status

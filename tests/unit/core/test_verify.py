@@ -56,7 +56,11 @@ class TestStatuses:
         assert verdict.status is VerdictStatus.VALID
         assert verdict.exit_code == 0
         assert [c.name for c in verdict.checks] == list(CHECK_NAMES)
-        assert all(c.status is CheckStatus.PASSED for c in verdict.checks), verdict.to_json()
+        # The world's CB is not admitted by statements: its events name no admission.
+        accredited = verdict.check("issuer_accredited")
+        assert (accredited.status, accredited.code) == (CheckStatus.SKIPPED, "before_governance")
+        others = [c for c in verdict.checks if c.name != "issuer_accredited"]
+        assert all(c.status is CheckStatus.PASSED for c in others), verdict.to_json()
         assert verdict.check("certificate_status").code == "valid"
         assert verdict.check("checkpoint_anchored").code == "anchored_latest"
         assert verdict.checkpoint_index == 0
@@ -111,7 +115,7 @@ class TestNoChainNoValid:
         assert verdict.status is VerdictStatus.UNCONFIRMED
         assert verdict.exit_code == 3
         skipped = {c.name for c in verdict.checks if c.status is CheckStatus.SKIPPED}
-        assert skipped == {"issuer_key_registered", "checkpoint_anchored"}
+        assert skipped == {"issuer_key_registered", "checkpoint_anchored", "issuer_accredited"}
 
     def test_an_unreachable_chain_is_unconfirmed(self, world: World) -> None:
         verdict = verify_bundle(
