@@ -162,6 +162,9 @@ class IssuerInfo:
     name_vi: str
     name_en: str
     accreditation: str
+    #: its admission's status by the authority's statements now (admitted, suspended,
+    #: withdrawn), or None for a CB admitted before them
+    standing: str | None = None
 
     def name(self, lang: str) -> str:
         return nfc(self.name_vi if lang == "vi" else self.name_en)

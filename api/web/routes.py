@@ -168,8 +168,13 @@ def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
     row = stack.transparency.issuer(issuer_id)
     if row is None:
         return None
+    admission = stack.service.governance.admission(issuer_id)
     return IssuerInfo(
-        id=row.id, name_vi=row.name_vi, name_en=row.name_en, accreditation=row.accreditation
+        id=row.id,
+        name_vi=row.name_vi,
+        name_en=row.name_en,
+        accreditation=row.accreditation,
+        standing=None if admission is None else admission.status,
     )
 
 

@@ -2,12 +2,14 @@
 session's Hardhat chain: pages, QR codes and PDFs. The pages do not depend on the database
 engine, so these tests run on SQLite only (the API suite covers PostgreSQL)."""
 
+import base64
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -25,6 +27,10 @@ BASE_URL = "https://verify.example.vn"
 EXPLORER = "https://explorer.example.vn/tx/"
 
 
+#: the authority whose statements the pages' registry checks
+AUTHORITY: Final = Ed25519PrivateKey.generate()
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     url = sqlite_url(tmp_path / "web.db")
@@ -36,7 +42,8 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def stack(database_url: str, chain: Chain, tmp_path: Path) -> Iterator[Stack]:
-    built = make_stack(database_url, chain, tmp_path)
+    authority = base64.b64encode(AUTHORITY.public_key().public_bytes_raw()).decode()
+    built = make_stack(database_url, chain, tmp_path, authority_public_key=authority)
     yield built
     built.close()
 

@@ -23,9 +23,19 @@ from sqlalchemy import text
 from api.app import create_app
 from api.stack import Stack
 from api.web.i18n import catalogue
+from registry.accounts import Actor, Principal, Role
+from registry.core.governance import Admit, Scope, Statement, SuspendIssuer, sign_statement
+from registry.core.hashing import sha256
 from registry.records import CertificateSubmission
 from registry.service import IssueResult
-from tests.integration.web.conftest import BASE_URL, EXPLORER, ISSUER_ID, admit, sample
+from tests.integration.web.conftest import (
+    AUTHORITY,
+    BASE_URL,
+    EXPLORER,
+    ISSUER_ID,
+    admit,
+    sample,
+)
 from verifier.verify import Verifier
 
 PROBLEM = "application/problem+json"
@@ -100,6 +110,49 @@ def get(client: TestClient, path: str, **headers: str) -> Page:
 
 def title(outcome: str, lang: str) -> str:
     return catalogue(lang)[f"verdict.{outcome}.title"]
+
+
+def test_a_cb_suspended_since_is_said_and_its_certificate_stands(
+    client: TestClient, stack: Stack
+) -> None:
+    """The authority adopts the CB, then suspends it: its certificate from before stays valid,
+    and the page says the body's accreditation is suspended now (docs/spec.md §11.10)."""
+    admit(stack)
+    cid = issue(stack, "WEB-STANDING").certificate.id
+    stack.worker.run_until_idle()
+    admin = Principal(
+        account_id="a" * 16,
+        role=Role.AUTHORITY_ADMIN,
+        issuer_id=None,
+        name="x",
+        credential="token:x",
+    )
+    key_id = sha256(AUTHORITY.public_key().public_bytes_raw())
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    statements: list[Statement] = [
+        Admit(
+            issuer_id=ISSUER_ID,
+            at=now,
+            authority_key_id=key_id,
+            name_vi="Trung tâm",
+            name_en="Centre",
+            accreditation_body="BoA",
+            accreditation_number="VICAS 901",
+            scope=Scope(kinds=("regulation-conformity",)),
+            valid_from=now.date() - dt.timedelta(days=1),
+            valid_until=now.date() + dt.timedelta(days=365),
+        ),
+        SuspendIssuer(issuer_id=ISSUER_ID, at=now, authority_key_id=key_id, reason="đánh giá lại"),
+    ]
+    for statement in statements:
+        signed = sign_statement(statement, AUTHORITY).to_json()
+        stack.service.governance.submit(admin, signed, actor=Actor())
+    for lang in ("vi", "en"):
+        page = get(client, f"/verify/{cid}?lang={lang}")
+        assert page.outcome == "valid"
+        assert catalogue(lang)["issuer.standing.suspended"] in page.text
+    before = get(client, f"/verify/{cid}")
+    assert before.checks["issuer_accredited"] == "skipped"  # issued before the adoption
 
 
 def test_pending_then_valid_in_both_languages(client: TestClient, stack: Stack) -> None:
