@@ -14,8 +14,6 @@ import typer
 from api.cli_trust import trust_app
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from api.stack import Stack
     from registry.core.governance import Statement
 
@@ -351,31 +349,18 @@ def authority_keygen(
     """Make the authority's Ed25519 key: the private key stays in `--out` (never give it to the
     registry); set the printed public key as the registry's CERTREG_AUTHORITY_PUBLIC_KEY and in
     verifiers' trust stores."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
-        Ed25519PrivateKey,
-    )
-    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        PublicFormat,
-    )
-
     from registry.core.note import NoteVerifier, is_valid_key_name  # noqa: PLC0415
+    from registry.keys import new_key_file  # noqa: PLC0415
 
     if not is_valid_key_name(name):
         raise _fail("authority keygen", ValueError(f"--name: got {name!r}, want no spaces or +"))
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        key = new_key_file(out)
     except OSError as exc:
         raise _fail(
             "authority keygen", OSError(f"{out}: got {exc.strerror}, want a new file")
         ) from exc
-    with os.fdopen(fd, "wb") as file:
-        file.write(pem)
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    public = key.public_key().public_bytes_raw()
     result = {
         "key_file": str(out),
         "public_key": base64.b64encode(public).decode("ascii"),
@@ -395,20 +380,6 @@ def authority_keygen(
     )
 
 
-def _authority_key(path: Path) -> "Ed25519PrivateKey":
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
-        Ed25519PrivateKey,
-    )
-    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
-        load_pem_private_key,
-    )
-
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: got a {type(key).__name__}, want an Ed25519 private key")
-    return key
-
-
 def _sign_and_send(
     command: str,
     build: Callable[[bytes, dt.datetime], "Statement"],
@@ -424,9 +395,10 @@ def _sign_and_send(
     (`quiet`: without printing the answer)."""
     from registry.core.governance import sign_statement  # noqa: PLC0415
     from registry.errors import RegistryError  # noqa: PLC0415
+    from registry.keys import load_key_file  # noqa: PLC0415
 
     try:
-        key = _authority_key(key_file)
+        key = load_key_file(key_file)
         public = key.public_key().public_bytes_raw()
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         signed = sign_statement(build(hashlib.sha256(public).digest(), at), key).to_json()

@@ -120,26 +120,14 @@ def _authority_key(data: Path) -> "Ed25519PrivateKey":
     """The demo authority's key, kept in `data/authority.pem` (a development run plays the
     authority too; in production its key never comes near the registry, docs/deploy.md), and
     the registry told its public half."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
-        Ed25519PrivateKey,
-    )
-    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        load_pem_private_key,
-    )
+    from registry.keys import load_key_file, new_key_file  # noqa: PLC0415
 
     path = data / AUTHORITY_KEY_FILE
     if path.exists():
-        key = load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
+        key = load_key_file(path)
     else:
-        key = Ed25519PrivateKey.generate()
         data.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        key = new_key_file(path)
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode("ascii")
     os.environ["CERTREG_AUTHORITY_PUBLIC_KEY"] = public
     return key
@@ -179,7 +167,8 @@ def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[s
         admin, sign_statement(admit, authority).to_json(), actor=OPERATOR
     )
 
-    def person(by: "Principal", role: "Role", name: str) -> "Principal":
+    def person(by: "Principal", role: "Role", name: str) -> tuple["Principal", str]:
+        """An account made by `by`, and the API token its holder makes with its setup token."""
         created = accounts.create_account(
             by, role=role, issuer_id=sample["id"], name=name, login=None, actor=OPERATOR
         )
@@ -187,14 +176,11 @@ def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[s
         token = accounts.create_token(
             holder, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
         )
-        return accounts.authenticate_token(token.secret)
+        return accounts.authenticate_token(token.secret), token.secret
 
-    cb_admin = person(admin, Role.CB_ADMIN, "Demo CB admin")
-    officer_account = person(cb_admin, Role.CB_OFFICER, "Demo officer")
-    officer = accounts.create_token(
-        officer_account, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
-    )
-    return sample["id"], officer.secret, made.secret
+    cb_admin, _ = person(admin, Role.CB_ADMIN, "Demo CB admin")
+    _, officer_token = person(cb_admin, Role.CB_OFFICER, "Demo officer")
+    return sample["id"], officer_token, made.secret
 
 
 def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> None:

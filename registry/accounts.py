@@ -432,14 +432,7 @@ class Accounts:
         refused once an active authority admin exists."""
         now = self._now()
         with self._sessions.begin() as session:
-            active = session.scalar(
-                select(func.count())
-                .select_from(models.Account)
-                .where(
-                    models.Account.role == Role.AUTHORITY_ADMIN.value,
-                    models.Account.disabled_at.is_(None),
-                )
-            )
+            active = self._active_admins(session)
             if active:
                 raise ConflictError(
                     f"authority: got {active} active admin(s) already, want none; an admin "

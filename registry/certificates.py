@@ -399,14 +399,15 @@ class Certificates:
             seq = LogRepository(session).lock_head()
             issuer = self._issuers.issuer(session, issuer_id)
             row = self._own_certificate(session, issuer, certificate_id, change=kind)
-            admission = session.get(models.Admission, row.issuer_id)
-            # Reinstating puts a certificate back in force, as issuing does; suspending and
-            # withdrawing stay open to a suspended or withdrawn CB.
-            if (
-                kind is EventType.REINSTATE
-                and admission is not None
-                and admission.status != ("admitted")
-            ):
+            # Reinstating puts a certificate back in force, as issuing does (and names the
+            # admission in force); suspending and withdrawing stay open to a suspended or
+            # withdrawn CB, and name none.
+            admission = (
+                session.get(models.Admission, row.issuer_id)
+                if kind is EventType.REINSTATE
+                else None
+            )
+            if admission is not None and admission.status != "admitted":
                 raise ForbiddenError(
                     f"issuer {row.issuer_id}: got status {admission.status} (log entry "
                     f"{admission.status_seq}), want admitted to reinstate"
@@ -422,11 +423,7 @@ class Certificates:
                 row.id,
                 row.record_hash,
                 reason=reason,
-                admission_seq=(
-                    admission.admission_seq
-                    if admission is not None and kind is EventType.REINSTATE
-                    else None
-                ),
+                admission_seq=None if admission is None else admission.admission_seq,
             )
             log.write()
             if actor is not None:

@@ -3,13 +3,21 @@ under a key-encryption key from the settings) and issuers' API keys (only a hash
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
 from registry.errors import RegistryError
 
@@ -18,7 +26,9 @@ __all__ = [
     "KeyEncryptor",
     "KeyStoreError",
     "api_key_hash",
+    "load_key_file",
     "new_api_key",
+    "new_key_file",
     "parse_api_key",
 ]
 
@@ -99,3 +109,21 @@ def parse_api_key(token: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, stored_hash: bytes) -> bool:
     return hmac.compare_digest(api_key_hash(secret), stored_hash)
+
+
+def new_key_file(path: Path) -> Ed25519PrivateKey:
+    """A new Ed25519 key written to `path` as PKCS#8 PEM, readable by its owner only; a file
+    already there is never overwritten (`FileExistsError`)."""
+    key = Ed25519PrivateKey.generate()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return key
+
+
+def load_key_file(path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 key `new_key_file` wrote; `ValueError` for a file that holds another."""
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: got a {type(key).__name__}, want an Ed25519 private key")
+    return key

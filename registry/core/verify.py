@@ -1083,7 +1083,7 @@ class _Checks:
                 "is pinned",
             )
         try:
-            verify_statement(entry, self.trust.authority_key)
+            _verified_statement(entry, self.trust.authority_key)
         except CoreError as exc:
             return _failed(name, "authority_signature_invalid", str(exc))
         return _passed(name, "accredited", f"accredited by {issued_by}")
@@ -1327,6 +1327,12 @@ class _Checks:
 def _verified_checkpoint(note: str, registry_key: NoteVerifier) -> Checkpoint:
     # Many bundles share one checkpoint: its note is verified once (a pure function of both).
     return verify_checkpoint(note, verifier=registry_key)
+
+
+@functools.lru_cache(maxsize=256)
+def _verified_statement(entry: AuthorityEntry, authority_key: bytes) -> None:
+    # Every certificate of a CB names the same few admissions: each is verified once.
+    verify_statement(entry, authority_key)
 
 
 def _maybe_str(value: object) -> str | None:
