@@ -141,6 +141,7 @@ LABELS: Final[Mapping[str, int]] = {
     "admission_seq": -17,
     "admission": -18,
     "entry": -19,
+    "version": -21,
 }
 _NAMES: Final[Mapping[int, str]] = {label: name for name, label in LABELS.items()}
 #: the objects whose member names stay text: the record is the issuer's document

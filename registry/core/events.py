@@ -32,7 +32,9 @@ from registry.core.errors import CanonicalizationError, EncodingError, Signature
 from registry.core.hashing import RFC6962, sha256
 
 __all__ = [
+    "ISSUER_STATEMENT",
     "MAX_SEQ",
+    "REGISTRY_SIGNED",
     "Event",
     "EventType",
     "issuer_chain_id",
@@ -50,7 +52,16 @@ _MAX_YEAR: Final = 9999
 _REQUIRED: Final = frozenset(
     {"seq", "type", "certificate_id", "record_hash", "issuer_id", "key_id", "at"}
 )
-_OPTIONAL: Final = frozenset({"reason", "supersedes", "admission_seq", "signature"})
+_OPTIONAL: Final = frozenset({"reason", "supersedes", "admission_seq", "version", "signature"})
+
+#: the event formats (docs/spec.md §3.1): 1, the registry signs the whole event, `seq` included
+#: (absent from the wire form); 2, the issuer signs a statement without the members the registry
+#: fills in at append time, which no client can know beforehand
+REGISTRY_SIGNED: Final = 1
+ISSUER_STATEMENT: Final = 2
+_VERSIONS: Final = frozenset({REGISTRY_SIGNED, ISSUER_STATEMENT})
+#: what the registry adds to a version-2 statement when it appends it: outside the signature
+_APPENDED: Final = ("seq", "admission_seq")
 
 
 class EventType(enum.StrEnum):
@@ -113,6 +124,8 @@ class Event:
     supersedes: str | None = None
     #: the log position of the CB's admission in force when the event was appended (§3a)
     admission_seq: int | None = None
+    #: the event format: REGISTRY_SIGNED (1) or ISSUER_STATEMENT (2)
+    version: int = REGISTRY_SIGNED
     signature: bytes | None = None
 
     def __post_init__(self) -> None:
@@ -121,6 +134,9 @@ class Event:
             raise EncodingError(f"event.seq: got {seq!r:.40}, want an integer 0 <= n <= 2^53 - 1")
         kind = _event_type(self.type)
         object.__setattr__(self, "type", kind)
+        version = self.version
+        if isinstance(version, bool) or version not in _VERSIONS:
+            raise EncodingError(f"event.version: got {version!r:.40}, want 1 (omitted) or 2")
         for name in ("certificate_id", "issuer_id"):
             object.__setattr__(self, name, _nfc(getattr(self, name), what=name))
         for name in ("reason", "supersedes"):
@@ -176,6 +192,8 @@ class Event:
             out["supersedes"] = self.supersedes
         if self.admission_seq is not None:
             out["admission_seq"] = self.admission_seq
+        if self.version != REGISTRY_SIGNED:
+            out["version"] = self.version
         if self.signature is not None:
             out["signature"] = b64(self.signature)
         return out
@@ -209,6 +227,13 @@ class Event:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise EncodingError(f"event.seq: got {type(seq).__name__}, want an integer")
         signature = obj.get("signature")
+        version = obj.get("version", REGISTRY_SIGNED)
+        # Version 1 is the format without the member: spelling it out would be a second
+        # encoding of one event, with another leaf hash.
+        if "version" in obj and (
+            isinstance(version, bool) or not isinstance(version, int) or version == REGISTRY_SIGNED
+        ):
+            raise EncodingError(f"event.version: got {version!r:.40}, want 2 or the member omitted")
         admission = obj.get("admission_seq")
         if admission is not None and (
             isinstance(admission, bool) or not isinstance(admission, int)
@@ -227,12 +252,39 @@ class Event:
             reason=text("reason") if "reason" in obj else None,
             supersedes=text("supersedes") if "supersedes" in obj else None,
             admission_seq=admission,
+            version=version,
             signature=(
                 None
                 if signature is None
                 else parse_b64(text("signature"), size=64, what="event.signature")
             ),
         )
+
+    @classmethod
+    def from_statement(cls, obj: object, *, seq: int, admission_seq: int | None) -> "Event":
+        """The event a signed version-2 statement becomes when appended at `seq`.
+
+        `obj` is the statement as its signer sent it (`statement_json` plus `signature`):
+        `version` 2, signed, and without `seq` or `admission_seq`, which are the registry's.
+        """
+        if not isinstance(obj, Mapping):
+            raise EncodingError(f"statement: got {type(obj).__name__}, want a JSON object")
+        if given := sorted(name for name in _APPENDED if name in obj):
+            raise EncodingError(
+                f"statement: got {given}, want them left to the registry, which assigns them "
+                "when it appends the statement"
+            )
+        if obj.get("version") != ISSUER_STATEMENT:
+            raise EncodingError(
+                f"statement.version: got {obj.get('version')!r:.40}, want 2 (a statement the "
+                "issuer signed without seq)"
+            )
+        if "signature" not in obj:
+            raise EncodingError("statement.signature: got none, want the issuer's signature")
+        wire: dict[str, object] = {**obj, "seq": seq}
+        if admission_seq is not None:
+            wire["admission_seq"] = admission_seq
+        return cls.from_json(wire)
 
     @classmethod
     def from_leaf(cls, entry: bytes) -> "Event":
@@ -258,10 +310,25 @@ class Event:
         return event
 
     def signing_bytes(self) -> bytes:
-        """What the issuer signs: canonical JSON of the wire form without `signature`."""
+        """What the issuer signs: canonical JSON of the wire form without `signature` — and,
+        for a version-2 statement, without `seq` and `admission_seq`, which the registry
+        assigns when it appends the statement."""
         unsigned = self.to_json()
         unsigned.pop("signature", None)
+        if self.version == ISSUER_STATEMENT:
+            for name in _APPENDED:
+                unsigned.pop(name, None)
         return _canonical(unsigned)
+
+    def statement_json(self) -> dict[str, str | int]:
+        """A version-2 statement as its signer hands it over: the wire form without what the
+        registry fills in at append time (`seq`, `admission_seq`)."""
+        if self.version != ISSUER_STATEMENT:
+            raise EncodingError(f"event.version: got {self.version}, want 2 (a statement)")
+        wire = self.to_json()
+        for name in _APPENDED:
+            wire.pop(name, None)
+        return wire
 
     def leaf_bytes(self) -> bytes:
         """The log entry: canonical JSON of the full signed wire form."""
@@ -276,6 +343,9 @@ class Event:
         wire = self.to_json()
         leaf = _canonical(wire)
         del wire["signature"]
+        if self.version == ISSUER_STATEMENT:
+            for name in _APPENDED:
+                wire.pop(name, None)
         return _canonical(wire), leaf
 
     def leaf_hash(self) -> bytes:

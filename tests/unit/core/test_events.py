@@ -44,6 +44,22 @@ SPEC_SIGNATURE = (
 )
 SPEC_LEAF_HASH = "ee11603573f98c182ee3d790f2361e70dff34342a86ed09624b3f3bab8875b25"
 SPEC_CHAIN_ID = "9fde82cd40e6c595c80b6398e2ff4ecbf102f1bf018e19e868c29d5fb5df04ac"
+# docs/spec.md §3.1: a version-2 statement (the issuer signs without seq) appended at 12
+SPEC_STATEMENT_SIGNING_BYTES = (
+    '{"at":"2026-03-02T09:15:00Z","certificate_id":"VN-QUACERT-2026-000125",'
+    '"issuer_id":"quacert","key_id":"' + SPEC_KEY_ID + '",'
+    '"record_hash":"0x70ce871f8a3d3fb449bc3c3ace6547cef02dfc74ffe48d912532a724bfdbe5b9",'
+    '"type":"issue","version":2}'
+).encode()
+SPEC_STATEMENT_SIGNATURE = (
+    "HrVFviBUjvEu3GnMM8sFOOwGPFWkJ83zY3vpWYNTudMeDfxTLGrRCJ0RwWw28M3n196QZHHMg/E0bhI8bHcvBA=="
+)
+SPEC_STATEMENT_LEAF = (
+    '{"admission_seq":3,"at":"2026-03-02T09:15:00Z","certificate_id":"VN-QUACERT-2026-000125",'
+    '"issuer_id":"quacert","key_id":"' + SPEC_KEY_ID + '",'
+    '"record_hash":"0x70ce871f8a3d3fb449bc3c3ace6547cef02dfc74ffe48d912532a724bfdbe5b9",'
+    '"seq":12,"signature":"' + SPEC_STATEMENT_SIGNATURE + '","type":"issue","version":2}'
+).encode()
 ED25519_L = 2**252 + 27742317777372353535851937790883648493  # the group order
 
 
@@ -508,3 +524,101 @@ class TestAdmissionSeq:
 
     def test_reinstate_may_name_it(self, public_key: bytes) -> None:
         assert self._issue(public_key, type=EventType.REINSTATE, reason="x").admission_seq == 3
+
+
+class TestIssuerStatement:
+    """Version 2: the issuer signs the event without `seq` and `admission_seq`, which the
+    registry assigns at append time (docs/spec.md §3.1)."""
+
+    def _statement(self, public_key: bytes, **changes: Any) -> Event:
+        fields: dict[str, Any] = {
+            "seq": 12,
+            "type": EventType.ISSUE,
+            "certificate_id": "VN-QUACERT-2026-000125",
+            "record_hash": sha256(b"record"),
+            "issuer_id": "quacert",
+            "key_id": issuer_key_id(public_key),
+            "at": AT,
+            "admission_seq": 3,
+            "version": 2,
+        }
+        return Event(**{**fields, **changes})
+
+    def test_spec_vector(self, key: Ed25519PrivateKey, public_key: bytes) -> None:
+        signed = sign_event(self._statement(public_key), key)
+        assert signed.signing_bytes() == SPEC_STATEMENT_SIGNING_BYTES
+        assert signed.signature is not None
+        assert b64(signed.signature) == SPEC_STATEMENT_SIGNATURE
+        assert signed.leaf_bytes() == SPEC_STATEMENT_LEAF
+        assert signed.leaf_hash().hex() == (
+            "ea6308f193f6b58f2e74fbc51927c531643f02275501d841b56a27a6b28eb091"
+        )
+
+    def test_seq_and_admission_are_outside_the_signature(
+        self, key: Ed25519PrivateKey, public_key: bytes
+    ) -> None:
+        signed = sign_event(self._statement(public_key), key)
+        assert b'"seq"' not in signed.signing_bytes()
+        assert b'"admission_seq"' not in signed.signing_bytes()
+        assert b'"version":2' in signed.signing_bytes()
+        # The same signature verifies wherever the registry appends it.
+        for seq, admission in ((12, 3), (40, 7), (5, None)):
+            moved = dataclasses.replace(signed, seq=seq, admission_seq=admission)
+            verify_event_signature(moved, public_key)
+            assert Event.from_leaf(moved.leaf_bytes()) == moved
+        # Everything else stays signed, the version too.
+        for changes in (
+            {"reason": None, "type": EventType.ISSUE, "record_hash": sha256(b"other")},
+            {"at": AT + dt.timedelta(seconds=1)},
+            {"version": 1},
+        ):
+            with pytest.raises(SignatureError):
+                verify_event_signature(dataclasses.replace(signed, **changes), public_key)
+
+    def test_version_one_still_signs_seq(self, key: Ed25519PrivateKey, public_key: bytes) -> None:
+        signed = sign_event(self._statement(public_key, version=1), key)
+        assert b'"seq":12' in signed.signing_bytes()
+        assert "version" not in signed.to_json()
+        with pytest.raises(SignatureError):
+            verify_event_signature(dataclasses.replace(signed, seq=13), public_key)
+
+    def test_from_statement(self, key: Ed25519PrivateKey, public_key: bytes) -> None:
+        signed = sign_event(self._statement(public_key), key)
+        sent = {**signed.statement_json()}
+        assert "seq" not in sent
+        assert "admission_seq" not in sent
+        appended = Event.from_statement(sent, seq=12, admission_seq=3)
+        assert appended == signed
+        verify_event_signature(appended, public_key)
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"seq": 4}, "left to the registry"),
+            ({"admission_seq": 1}, "left to the registry"),
+            ({"version": 1}, "want 2"),
+            ({"version": None}, "want 2"),
+            ({"signature": None}, "signature"),
+        ],
+    )
+    def test_from_statement_refuses(
+        self, key: Ed25519PrivateKey, public_key: bytes, changes: dict[str, Any], message: str
+    ) -> None:
+        sent: dict[str, Any] = {**sign_event(self._statement(public_key), key).statement_json()}
+        for name, value in changes.items():
+            if value is None:
+                sent.pop(name, None)
+            else:
+                sent[name] = value
+        with pytest.raises(EncodingError, match=message):
+            Event.from_statement(sent, seq=12, admission_seq=None)
+
+    @pytest.mark.parametrize("value", [1, 3, 0, "2", 2.0, True])
+    def test_version_refused(self, public_key: bytes, value: object) -> None:
+        wire: dict[str, Any] = {**self._statement(public_key).to_json(), "version": value}
+        with pytest.raises(EncodingError, match="version"):
+            Event.from_json(wire)
+
+    def test_statement_json_of_version_one_refused(self, public_key: bytes) -> None:
+        with pytest.raises(EncodingError, match="want 2"):
+            self._statement(public_key, version=1).statement_json()

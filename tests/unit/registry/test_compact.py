@@ -189,7 +189,7 @@ def _model_names(model: type[BaseModel]) -> set[str]:
 
 
 def test_every_member_name_of_the_models_has_a_label() -> None:
-    event_names = set(BUNDLES[0]["event"]) | {"reason", "supersedes", "admission_seq"}
+    event_names = set(BUNDLES[0]["event"]) | {"reason", "supersedes", "admission_seq", "version"}
     names = (_model_names(Bundle) | _model_names(StatusDocument) | event_names) - {"format"}
     assert names == set(LABELS)
 
