@@ -516,19 +516,28 @@ class AnchoringWorker:
     # -- issuer keys ------------------------------------------------------------------------------
 
     def _sync_issuer_keys(self) -> bool:
-        """Register new issuer keys; revoke retired ones whose events are all anchored."""
+        """Register approved issuer keys; revoke retired ones whose events are all anchored,
+        and revoked ones from the block the authority's revocation names (`_revocation_block`)."""
         with self._sessions() as session:
             todo = [
-                (k.key_id, k.issuer_id, k.public_key, k.state, k.valid_from_block)
+                (
+                    k.key_id,
+                    k.issuer_id,
+                    k.public_key,
+                    k.state,
+                    k.valid_from_block,
+                    k.revoked_at_block,
+                    k.revoked_from_seq,
+                )
                 for k in IssuerRepository(session).unregistered_keys()
             ]
             anchored = CheckpointRepository(session).latest_anchored()
             anchored_size = 0 if anchored is None else anchored.tree_size
         changed = False
-        for key_id, issuer_id, public_key, state, valid_from in todo:
-            client = self.key_client()
+        for key_id, issuer_id, public_key, state, valid_from, revoked_at, revoked_from in todo:
             chain_id = issuer_id_hash(issuer_id)
             if valid_from is None:
+                client = self.key_client()
                 on_chain = client.issuer_key(issuer_id=chain_id, key_id=key_id)
                 if on_chain.registered:
                     block = on_chain.valid_from
@@ -540,7 +549,34 @@ class AnchoringWorker:
                 self._store_key(key_id, valid_from_block=block)
                 log_event(log, "issuer_key.registered", issuer_id=issuer_id, block=block)
                 changed = True
-            elif state == "retired" and self._all_signed_anchored(key_id, anchored_size):
+            elif state == "revoked":
+                assert revoked_from is not None  # set with the state (registry.issuers)
+                target = self._revocation_block(revoked_from, valid_from=valid_from)
+                if revoked_at is not None and (target is None or revoked_at <= target):
+                    continue  # on chain already, from that block or an earlier one
+                client = self.key_client()
+                on_chain = client.issuer_key(issuer_id=chain_id, key_id=key_id)
+                if on_chain.revoked_at and (target is None or on_chain.revoked_at <= target):
+                    block = on_chain.revoked_at
+                else:
+                    block, _ = client.revoke_issuer_key(
+                        issuer_id=chain_id, key_id=key_id, revoked_at=target or 0
+                    )
+                self._store_key(key_id, revoked_at_block=block)
+                log_event(
+                    log,
+                    "issuer_key.revoked",
+                    issuer_id=issuer_id,
+                    block=block,
+                    revoked_from_seq=revoked_from,
+                )
+                changed = True
+            elif (
+                state == "retired"
+                and revoked_at is None
+                and self._all_signed_anchored(key_id, anchored_size)
+            ):
+                client = self.key_client()
                 on_chain = client.issuer_key(issuer_id=chain_id, key_id=key_id)
                 if on_chain.revoked_at:
                     block = on_chain.revoked_at
@@ -550,6 +586,19 @@ class AnchoringWorker:
                 log_event(log, "issuer_key.revoked", issuer_id=issuer_id, block=block)
                 changed = True
         return changed
+
+    def _revocation_block(self, revoked_from_seq: int, *, valid_from: int) -> int | None:
+        """The block from which the chain must refuse a key the authority revoked from log
+        position `revoked_from_seq` (a checkpoint boundary): that of the first anchored
+        checkpoint holding that position, so exactly the events it and later checkpoints first
+        anchored are refused (docs/spec.md §9.3); None while no anchored checkpoint holds it —
+        then from now, before the next checkpoint is anchored."""
+        with self._sessions() as session:
+            covering = CheckpointRepository(session).first_covering(seq=revoked_from_seq)
+            if covering is None or covering.block_number is None:
+                return None
+            # The contract refuses a revocation before the key's registration.
+            return max(covering.block_number, valid_from)
 
     def _store_key(self, key_id: bytes, **values: int) -> None:
         with self._sessions.begin() as session:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.cli_cb import register as register_cb_commands
 from api.cli_trust import trust_app
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ issuer_app = typer.Typer(
 )
 app.add_typer(issuer_app, name="issuer")
 app.add_typer(trust_app, name="trust")
+register_cb_commands(app)
 
 
 def _stack() -> "Stack":
@@ -482,6 +484,14 @@ def authority_admit(
     change_scope: Annotated[
         bool, typer.Option("--change-scope", help="New terms for an admitted CB.")
     ] = False,
+    hosted_key: Annotated[
+        bool,
+        typer.Option(
+            "--hosted-key",
+            help="Then have the registry make a signing key it keeps for the CB, and approve it "
+            "(custody hosted). Without it the CB proposes its own (certreg signing-key propose).",
+        ),
+    ] = False,
     out: OutOption = None,
     api: ApiOption = "http://127.0.0.1:8000",
     token: TokenOption = None,
@@ -509,6 +519,16 @@ def authority_admit(
         return Admit(**terms)
 
     _sign_and_send("admit", build, key_file=key, out=out, api=api, token=token, as_json=as_json)
+    if hosted_key and out is None:
+        proposed = _registry_post(
+            "admit", api, f"/v1/issuers/{issuer}/keys", token, {"custody": "hosted"}
+        )
+        _approve("admit", key, issuer, proposed, api=api, token=token)
+        emit(
+            {"approved": proposed["key_id"], "custody": "hosted"},
+            as_json=as_json,
+            lines=[f"approved key {proposed['key_id']} of {issuer} (custody hosted)"],
+        )
 
 
 def _status_command(name: str, help_text: str) -> None:
@@ -539,6 +559,174 @@ def _status_command(name: str, help_text: str) -> None:
 _status_command("suspend", "Suspend a CB: it may not issue until reinstated.")
 _status_command("reinstate", "Reinstate a suspended CB.")
 _status_command("withdraw", "Withdraw a CB's admission.")
+
+
+def _registry_get(command: str, api: str, path: str) -> Any:
+    import httpx2  # noqa: PLC0415
+
+    try:
+        answer = httpx2.get(api.rstrip("/") + path, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise _fail(f"authority {command}", OSError(f"{api}{path}: got {exc}")) from exc
+
+
+def _registry_post(
+    command: str, api: str, path: str, token: str | None, body: object
+) -> dict[str, Any]:
+    import httpx2  # noqa: PLC0415
+
+    try:
+        answer = httpx2.post(
+            api.rstrip("/") + path,
+            json=body,
+            headers={"Authorization": f"Bearer {token or ''}"},
+            timeout=30,
+        )
+    except httpx2.HTTPError as exc:
+        raise _fail(f"authority {command}", OSError(f"{api}{path}: got {exc}")) from exc
+    if answer.status_code >= 400:
+        raise _fail(
+            f"authority {command}",
+            ValueError(f"{path}: got {answer.status_code}: {answer.text[:500]}"),
+        )
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def _proposed_key(command: str, api: str, issuer: str, key_id: str) -> dict[str, Any]:
+    """The key as the registry lists it for the CB (the authority signs what it read)."""
+    for key in _registry_get(command, api, f"/v1/issuers/{issuer}/keys")["keys"]:
+        if key["key_id"] == key_id.lower():
+            return dict(key)
+    raise _fail(
+        f"authority {command}", ValueError(f"--key-id: got {key_id}, want a key of {issuer}")
+    )
+
+
+def _approve(
+    command: str, key_file: Path, issuer: str, key: dict[str, Any], *, api: str, token: str | None
+) -> None:
+    from registry.core.encoding import parse_b64, parse_hex  # noqa: PLC0415
+    from registry.core.governance import ApproveKey, Custody  # noqa: PLC0415
+
+    def build(authority_key_id: bytes, at: dt.datetime) -> "Statement":
+        return ApproveKey(
+            issuer_id=issuer,
+            at=at,
+            authority_key_id=authority_key_id,
+            key_id=parse_hex(key["key_id"], what="key_id"),
+            public_key=parse_b64(key["public_key"], size=32, what="public_key"),
+            custody=Custody(key["custody"]),
+        )
+
+    _sign_and_send(
+        command, build, key_file=key_file, out=None, api=api, token=token, as_json=True, quiet=True
+    )
+
+
+@authority_app.command("approve-key")
+def authority_approve_key(
+    key: AuthorityKeyOption,
+    issuer: IssuerOption,
+    key_id: Annotated[
+        str,
+        typer.Option(
+            help="The key id the CB gave you by a channel of its own (certreg keygen prints it)."
+        ),
+    ],
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a key the CB proposed, stating its custody (held by the CB, or hosted by the
+    registry): it becomes the CB's active key, and is registered on chain."""
+    proposed = _proposed_key("approve-key", api, issuer, key_id)
+    _approve("approve-key", key, issuer, proposed, api=api, token=token)
+    emit(
+        {"approved": proposed["key_id"], "custody": proposed["custody"]},
+        as_json=as_json,
+        lines=[f"approved key {proposed['key_id']} of {issuer} (custody {proposed['custody']})"],
+    )
+
+
+def _compromise_boundary(api: str, at: dt.datetime) -> int:
+    """The size of the last checkpoint anchored at or before `at` (0: none): events after it
+    may have been signed by whoever had the key."""
+    boundary, start = 0, 0
+    while True:
+        page = _registry_get("revoke-key", api, f"/v1/checkpoints?start={start}&limit=1000")[
+            "checkpoints"
+        ]
+        for checkpoint in page:
+            stamp = checkpoint.get("block_timestamp")
+            if stamp is None or stamp > at.timestamp():
+                return boundary
+            boundary = int(checkpoint["tree_size"])
+        if len(page) < 1000:
+            return boundary
+        start = int(page[-1]["index"]) + 1
+
+
+@authority_app.command("revoke-key")
+def authority_revoke_key(
+    key: AuthorityKeyOption,
+    issuer: IssuerOption,
+    key_id: Annotated[str, typer.Option(help="The CB's key to revoke.")],
+    reason: Annotated[str, typer.Option(help="Why, as the log will say it.")],
+    compromised_at: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%z"],
+            help="When the CB says the key was compromised: every certificate event first "
+            "anchored after the last checkpoint anchored by then is refused.",
+        ),
+    ] = None,
+    from_seq: Annotated[
+        int | None,
+        typer.Option(help="Or the log position to refuse events from (a checkpoint's size)."),
+    ] = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a CB's key (e.g. reported compromised): the registry refuses it at once, and its
+    worker revokes it on chain from the block of the first checkpoint after the boundary, so
+    exactly the certificates anchored after the compromise verify INVALID."""
+    from registry.core.encoding import parse_hex  # noqa: PLC0415
+    from registry.core.governance import RevokeKey  # noqa: PLC0415
+
+    if (compromised_at is None) == (from_seq is None):
+        raise _fail("authority revoke-key", ValueError("want one of --compromised-at, --from-seq"))
+    if compromised_at is not None:
+        when = (
+            compromised_at.replace(tzinfo=dt.UTC)
+            if compromised_at.tzinfo is None
+            else compromised_at
+        )
+        from_seq = _compromise_boundary(api, when)
+    assert from_seq is not None
+    revoked_from = from_seq
+
+    def build(authority_key_id: bytes, at: dt.datetime) -> "Statement":
+        return RevokeKey(
+            issuer_id=issuer,
+            at=at,
+            authority_key_id=authority_key_id,
+            key_id=parse_hex(key_id.lower(), what="--key-id"),
+            revoked_from_seq=revoked_from,
+            reason=reason,
+        )
+
+    _sign_and_send(
+        "revoke-key", build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
+    )
+    emit(
+        {"revoked": key_id.lower(), "revoked_from_seq": revoked_from},
+        as_json=as_json,
+        lines=[f"revoked key {key_id.lower()} of {issuer} from log position {revoked_from}"],
+    )
 
 
 @authority_app.command("adopt")
@@ -590,6 +778,13 @@ def authority_adopt(
         _sign_and_send(
             "adopt", build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
         )
+        # Its keys, made by the registry before the authority approved keys, stay valid: the
+        # authority states their custody, so its later certificates carry the approval.
+        for signing_key in _registry_get("adopt", api, f"/v1/issuers/{issuer['issuer_id']}/keys")[
+            "keys"
+        ]:
+            if signing_key["state"] == "active" and signing_key["approved_seq"] is None:
+                _approve("adopt", key, issuer["issuer_id"], signing_key, api=api, token=token)
         adopted.append(issuer["issuer_id"])
     emit(
         {"adopted": adopted},

@@ -15,14 +15,22 @@ import math
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.accounts import Actor, record_audit
 from registry.clock import naive_utc, utc_now
 from registry.core.canonical import canonical_json, normalize
-from registry.core.events import Event, EventType, sign_event
+from registry.core.encoding import hex0x
+from registry.core.errors import CoreError, SignatureError
+from registry.core.events import (
+    ISSUER_STATEMENT,
+    Event,
+    EventType,
+    sign_event,
+    verify_event_signature,
+)
 from registry.core.hashing import sha256
 from registry.core.lifecycle import ALLOWED_FROM, NEXT_STATUS, SUPERSEDABLE
 from registry.db import models
@@ -42,10 +50,18 @@ from registry.records import (
     CertificateSubmission,
     build_record,
     certificate_id_for,
+    record_from_signer,
     same_submission,
 )
 
-__all__ = ["CertificateView", "Certificates", "IssueResult", "effective_status"]
+__all__ = [
+    "CertificateView",
+    "Certificates",
+    "IssueResult",
+    "SignedItem",
+    "StatementResult",
+    "effective_status",
+]
 
 
 def effective_status(status: str, valid_until: dt.date | None, *, today: dt.date) -> str:
@@ -105,6 +121,15 @@ class CertificateView:
 
 
 @dataclass(frozen=True)
+class SignedItem:
+    """A statement an issuer signed (its JSON, `signature` included) and, for `issue` and
+    `supersede`, the record it hashed."""
+
+    statement: dict[str, Any]
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class IssueResult:
     certificate: CertificateView
     created: bool  # False: the same record was already issued (idempotent repeat)
@@ -131,12 +156,13 @@ def _nfc_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class _LogAppend:
-    """Signs events with one issuer's key and appends them at the log head, which the caller
-    locked (`LogRepository.lock_head`) at the start of its transaction: the one way an event is
-    written. `write` inserts them and advances the head, in the caller's transaction."""
+    """Appends events at the log head, which the caller locked (`LogRepository.lock_head`) at
+    the start of its transaction: the one way an event is written. `event` signs one with the
+    issuer's hosted key; `statement` appends one the issuer signed itself. `write` inserts them
+    and advances the head, in the caller's transaction."""
 
     def __init__(
-        self, session: Session, signer: IssuerSigner, *, seq: int, at: dt.datetime
+        self, session: Session, signer: IssuerSigner | None, *, seq: int, at: dt.datetime
     ) -> None:
         self._session = session
         self._signer = signer
@@ -155,6 +181,7 @@ class _LogAppend:
         supersedes: str | None = None,
         admission_seq: int | None = None,
     ) -> Event:
+        assert self._signer is not None  # a log of statements signs nothing
         event = sign_event(
             Event(
                 seq=self.seq,
@@ -170,6 +197,17 @@ class _LogAppend:
             ),
             self._signer.private_key,
         )
+        return self._append(event)
+
+    def statement(self, event: Event) -> Event:
+        """Append an issuer statement (version 2, docs/spec.md §3.1) made into an event at the
+        next position: its `seq` and `admission_seq` are the registry's, the rest its signer's,
+        whose signature the caller checked."""
+        assert event.seq == self.seq
+        assert event.version == ISSUER_STATEMENT
+        return self._append(event)
+
+    def _append(self, event: Event) -> Event:
         self._rows.append(
             {
                 "seq": event.seq,
@@ -184,10 +222,33 @@ class _LogAppend:
         self.seq += 1
         return event
 
+    def flush(self) -> None:
+        """Insert the events appended so far, so the rest of the transaction reads them."""
+        if self._rows:
+            LogRepository(self._session).insert_events(self._rows)
+            self._rows = []
+
     def write(self) -> None:
-        log = LogRepository(self._session)
-        log.insert_events(self._rows)
-        log.set_head(self.seq)
+        self.flush()
+        LogRepository(self._session).set_head(self.seq)
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    """One issuer statement of a request: the certificate after it and the event's position."""
+
+    certificate: CertificateView
+    seq: int
+    created: bool  # False: the certificate's last event was this very statement (a repeat)
+
+
+#: how far an issuer statement's `at` may be from the registry's clock (docs/spec.md §3.1):
+#: long enough for a signer offline for a few minutes, short enough that an old signed statement
+#: cannot be replayed to undo a newer one
+STATEMENT_PAST: Final = dt.timedelta(minutes=10)
+STATEMENT_FUTURE: Final = dt.timedelta(minutes=5)
+#: the events that put a certificate in force, and name the CB's admission in force
+_IN_FORCE: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.REINSTATE})
 
 
 class Certificates:
@@ -265,7 +326,8 @@ class Certificates:
                     issuer, submission, position=position, admission=admission, today=today
                 )
             pending = self._plan(session, issuer_id, submissions)
-            log = _LogAppend(session, self._issuers.signer(session, issuer_id), seq=seq, at=now)
+            signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
+            log = _LogAppend(session, signer, seq=seq, at=now)
             certificates: list[dict[str, Any]] = []
             views: dict[str, CertificateView] = {}
             for item in pending:
@@ -417,7 +479,8 @@ class Certificates:
             allowed = ALLOWED_FROM[kind]
             assert allowed is not None
             self._check_transition(row, kind, allowed, today=now.date())
-            log = _LogAppend(session, self._issuers.signer(session, row.issuer_id), seq=seq, at=now)
+            signer = self._issuers.signer(session, row.issuer_id, approved=admission is not None)
+            log = _LogAppend(session, signer, seq=seq, at=now)
             event = log.event(
                 kind,
                 row.id,
@@ -477,7 +540,8 @@ class Certificates:
             )
             record_text = canonical_json(record).decode("utf-8")
             record_hash = sha256(record_text.encode("utf-8"))
-            log = _LogAppend(session, self._issuers.signer(session, issuer_id), seq=seq, at=now)
+            signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
+            log = _LogAppend(session, signer, seq=seq, at=now)
             event = log.event(
                 EventType.SUPERSEDE,
                 new_id,
@@ -512,6 +576,242 @@ class Certificates:
             return IssueResult(
                 certificate=CertificateView.from_row(new_row, today=now.date()), created=True
             )
+
+    def append_statements(
+        self, issuer_id: str, items: Sequence[SignedItem], *, actor: Actor | None = None
+    ) -> list[StatementResult]:
+        """Append statements the CB signed with a key it keeps (docs/spec.md §3.1), all or
+        none, in the order given: each checked as the registry's own change of that kind is
+        (scope, transitions, ownership), and signed by the CB's active key the authority
+        approved, dated within the window around the registry's clock and no earlier than the
+        certificate's previous event. The very statement of a certificate's last event again is
+        a repeat, answered without appending."""
+        if not items:
+            raise InvalidRequestError("statements: got none, want at least one")
+        if len(items) > self._max_batch:
+            raise InvalidRequestError(
+                f"statements: got {len(items)}, want at most {self._max_batch}"
+            )
+        now = self._clock()
+        today = now.date()
+        with self._sessions.begin() as session:
+            seq = LogRepository(session).lock_head()
+            issuer = self._issuers.issuer(session, issuer_id)
+            admission = session.get(models.Admission, issuer_id)
+            key = self._issuers.active_key(session, issuer_id, approved=True)
+            log = _LogAppend(session, None, seq=seq, at=now)
+            results: list[StatementResult] = []
+            issued = 0
+            for position, item in enumerate(items):
+                event = self._signed_event(
+                    item, position=position, seq=log.seq, key=key, now=now, admission=admission
+                )
+                result = self._apply_statement(
+                    session, issuer, event, item, position=position, admission=admission, now=now
+                )
+                if result is None:  # a repeat: nothing appended
+                    row = CertificateRepository(session).get(event.certificate_id)
+                    assert row is not None
+                    view = CertificateView.from_row(row, today=today)
+                    results.append(
+                        StatementResult(certificate=view, seq=row.last_event_seq, created=False)
+                    )
+                    continue
+                log.statement(event)
+                log.flush()  # a later statement of the request may change this certificate
+                issued += event.type in (EventType.ISSUE, EventType.SUPERSEDE)
+                results.append(StatementResult(certificate=result, seq=event.seq, created=True))
+            if self._quota is not None and issued:
+                self._count_issued(session, issuer_id, now, issued)
+            log.write()
+            appended = [r for r in results if r.created]
+            if actor is not None and appended:
+                record_audit(
+                    session,
+                    actor,
+                    "certificate.statements",
+                    now=now,
+                    target=f"certificate:{appended[0].certificate.id}",
+                    issuer_id=issuer_id,
+                    detail={
+                        "count": len(appended),
+                        "first_seq": appended[0].seq,
+                        "last_seq": appended[-1].seq,
+                        "key_id": hex0x(key.key_id),
+                    },
+                )
+        return results
+
+    def _signed_event(
+        self,
+        item: SignedItem,
+        *,
+        position: int,
+        seq: int,
+        key: models.IssuerKey,
+        now: dt.datetime,
+        admission: models.Admission | None,
+    ) -> Event:
+        """The statement as the event it becomes at `seq`, its signature and date checked."""
+        where = f"statements[{position}]"
+        try:
+            event = Event.from_statement(item.statement, seq=seq, admission_seq=None)
+            if event.type in _IN_FORCE and admission is not None:
+                event = Event.from_statement(
+                    item.statement, seq=seq, admission_seq=admission.admission_seq
+                )
+        except CoreError as exc:
+            raise InvalidRequestError(f"{where}: {exc}") from exc
+        if event.issuer_id != key.issuer_id:
+            raise ForbiddenError(
+                f"{where}.issuer_id: got {event.issuer_id!r}, want the authenticated issuer "
+                f"{key.issuer_id!r}"
+            )
+        if event.key_id != key.key_id:
+            raise ForbiddenError(
+                f"{where}.key_id: got {hex0x(event.key_id)}, want {hex0x(key.key_id)}, the "
+                f"active key the authority approved for {key.issuer_id}"
+            )
+        try:
+            verify_event_signature(event, key.public_key)
+        except SignatureError as exc:
+            raise InvalidRequestError(f"{where}: {exc}") from exc
+        if not now - STATEMENT_PAST <= event.at <= now + STATEMENT_FUTURE:
+            raise InvalidRequestError(
+                f"{where}.at: got {event.at.isoformat()}, want within "
+                f"{int(STATEMENT_PAST.total_seconds() // 60)} min before and "
+                f"{int(STATEMENT_FUTURE.total_seconds() // 60)} min after the registry's clock "
+                f"({now.isoformat()}): sign statements when you send them"
+            )
+        if event.type is not EventType.ISSUE and event.type is not EventType.SUPERSEDE:
+            if item.record is not None:
+                raise InvalidRequestError(
+                    f"{where}.record: got one for a {event.type.value}, want none"
+                )
+            if event.reason is None:
+                raise InvalidRequestError(
+                    f"{where}.reason: got none, want the reason for the {event.type.value}"
+                )
+        return event
+
+    def _apply_statement(
+        self,
+        session: Session,
+        issuer: models.Issuer,
+        event: Event,
+        item: SignedItem,
+        *,
+        position: int,
+        admission: models.Admission | None,
+        now: dt.datetime,
+    ) -> CertificateView | None:
+        """Check `event` against the certificate it changes and change it (the event itself is
+        appended by the caller); None for a repeat of the certificate's last event."""
+        where = f"statements[{position}]"
+        today = now.date()
+        repository = CertificateRepository(session)
+        kind = event.type
+        if kind is EventType.ISSUE or kind is EventType.SUPERSEDE:
+            if kind is EventType.ISSUE and event.supersedes is not None:
+                raise InvalidRequestError(
+                    f"{where}.supersedes: got it on an issue, want a supersede statement to "
+                    "replace a certificate"
+                )
+            try:
+                submission, record = record_from_signer(
+                    item.record, issuer_id=issuer.id, supersedes=event.supersedes
+                )
+            except ValueError as exc:
+                raise InvalidRequestError(f"{where}: {exc}") from exc
+            self._check_submission(
+                issuer, submission, position=position, admission=admission, today=today
+            )
+            record_text = canonical_json(record).decode("utf-8")
+            record_hash = sha256(record_text.encode("utf-8"))
+            if record_hash != event.record_hash or record["id"] != event.certificate_id:
+                raise InvalidRequestError(
+                    f"{where}: got record {record['id']} hashing to {hex0x(record_hash)} and a "
+                    f"statement about {event.certificate_id} with record_hash "
+                    f"{hex0x(event.record_hash)}, want the statement of this record"
+                )
+            existing = repository.get(event.certificate_id)
+            if existing is not None:
+                if self._same_statement(session, existing, event):
+                    return None
+                raise ConflictError(
+                    f"{where}: got number {submission.number!r}, already issued as "
+                    f"{existing.id}; want a new number"
+                )
+            old = None
+            if event.supersedes is not None:
+                old = self._own_certificate(
+                    session, issuer, event.supersedes, change=EventType.SUPERSEDE
+                )
+                self._check_transition(old, EventType.SUPERSEDE, SUPERSEDABLE, today=today)
+            columns = self._certificate_row(
+                record, record_text, record_hash, event.seq, naive_utc(now)
+            )
+            columns["supersedes"] = event.supersedes
+            repository.insert_many([columns])
+            if old is not None:
+                repository.set_status(
+                    old.id,
+                    status="superseded",
+                    event_seq=event.seq,
+                    now=naive_utc(now),
+                    superseded_by=event.certificate_id,
+                )
+            return CertificateView.from_columns(columns, json.loads(record_text), today=today)
+        row = self._own_certificate(session, issuer, event.certificate_id, change=kind)
+        if event.record_hash != row.record_hash:
+            raise InvalidRequestError(
+                f"{where}.record_hash: got {hex0x(event.record_hash)}, want the certificate's "
+                f"{hex0x(row.record_hash)}"
+            )
+        if self._same_statement(session, row, event):
+            return None
+        last = self._last_event(session, row)
+        if event.at < last.at:
+            raise ConflictError(
+                f"{where}.at: got {event.at.isoformat()}, want no earlier than the "
+                f"certificate's last event {last.seq} ({last.at.isoformat()}): a statement "
+                "is appended in order, once"
+            )
+        if (
+            kind is EventType.REINSTATE
+            and admission is not None
+            and (admission.status != "admitted")
+        ):
+            raise ForbiddenError(
+                f"issuer {row.issuer_id}: got status {admission.status} (log entry "
+                f"{admission.status_seq}), want admitted to reinstate"
+            )
+        allowed = ALLOWED_FROM[kind]
+        assert allowed is not None
+        self._check_transition(row, kind, allowed, today=today)
+        repository.set_status(
+            row.id, status=NEXT_STATUS[kind], event_seq=event.seq, now=naive_utc(now)
+        )
+        session.refresh(row)
+        return CertificateView.from_row(row, today=today)
+
+    @staticmethod
+    def _last_event(session: Session, row: models.Certificate) -> Event:
+        entry = LogRepository(session).entry(row.last_event_seq)
+        assert entry is not None
+        return Event.from_leaf(entry)
+
+    @classmethod
+    def _same_statement(cls, session: Session, row: models.Certificate, event: Event) -> bool:
+        """Whether the certificate's last event is `event`'s very statement (a client retrying
+        after a lost answer): the same signed bytes and signature."""
+        last = cls._last_event(session, row)
+        return (
+            last.version == ISSUER_STATEMENT
+            and last.certificate_id == event.certificate_id
+            and last.signature == event.signature
+            and last.signing_bytes() == event.signing_bytes()
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 

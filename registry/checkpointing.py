@@ -17,9 +17,11 @@ from registry.core.checkpoint import sign_checkpoint
 from registry.core.errors import LifecycleError
 from registry.core.events import Event
 from registry.core.governance import (
+    ApproveKey,
     AuthorityEntry,
     GovernanceState,
     IssuerLeaf,
+    RevokeKey,
     apply_statement,
     parse_log_entry,
 )
@@ -169,6 +171,10 @@ class CheckpointBuilder:
         )
         changed: dict[str, IssuerLeaf] = {}
         for entry in statements:
+            if isinstance(entry.statement, ApproveKey | RevokeKey):
+                # Keys are not in the map (the chain registers them, spec §7.5); the registry
+                # judged the statement against the CB's keys when it appended it.
+                continue
             try:
                 leaf = apply_statement(state, entry)
             except LifecycleError as exc:

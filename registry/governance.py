@@ -8,8 +8,10 @@ one (an old signed statement cannot be replayed) — and appends it to the log u
 lock as certificate events, keeping each CB's admission in `admissions` for issuance to be
 checked against.
 
-Statements about keys (`approve_key`, `revoke_key`) are defined in the core but not accepted
-yet: issuer keys are still made by the registry and registered on chain by the worker.
+Statements about keys: `approve_key` makes a key the CB proposed its active one (the worker
+then registers it on chain), and states who keeps its private half; `revoke_key` refuses the
+key's events from a checkpoint boundary on (the worker revokes it on chain from the block of the
+first checkpoint past that boundary) — docs/spec.md §3a.1, §11.11.
 """
 
 import datetime as dt
@@ -28,12 +30,15 @@ from registry.core.encoding import hex0x
 from registry.core.errors import CoreError, LifecycleError, SignatureError
 from registry.core.governance import (
     Admission,
+    ApproveKey,
+    Custody,
     GovernanceState,
     IssuerLeaf,
+    KeyApproval,
     NotCovered,
+    RevokeKey,
     SignedStatement,
     Statement,
-    StatementType,
     admission_covers,
     apply_statement,
     verify_statement,
@@ -52,23 +57,14 @@ from registry.issuers import Issuers
 
 __all__ = ["AdmissionView", "Appended", "Governance", "check_admission"]
 
-#: the statements the registry appends today
-ACCEPTED: Final = frozenset(
-    {
-        StatementType.ADMIT,
-        StatementType.CHANGE_SCOPE,
-        StatementType.SUSPEND_ISSUER,
-        StatementType.REINSTATE_ISSUER,
-        StatementType.WITHDRAW_ISSUER,
-    }
-)
 #: how far in the future a statement's `at` may be (the authority's clock may run ahead)
 _CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Appended:
-    """A statement appended: its position and leaf hash, and the CB's leaf after it."""
+    """A statement appended: its position and leaf hash, and the CB's leaf after it (the
+    leaf a key statement leaves unchanged)."""
 
     seq: int
     leaf_hash: bytes
@@ -165,14 +161,20 @@ class Governance:
             state = GovernanceState()
             if row is not None:
                 state.issuers[issuer_id] = _leaf(row)
+            if isinstance(statement, ApproveKey | RevokeKey):
+                _load_key(session, state, issuer_id, statement.key_id)
             entry = checked.at_seq(seq)
             try:
-                leaf = apply_statement(state, entry)
+                changed = apply_statement(state, entry)
             except LifecycleError as exc:
                 raise IllegalTransitionError(str(exc)) from exc
-            assert leaf is not None  # every accepted statement sets the CB's leaf
             if isinstance(statement, Admission):
                 self._issuers.admit_from_statement(session, statement, now=naive_utc(now))
+            elif isinstance(statement, ApproveKey):
+                self._issuers.approve_from_statement(session, statement, seq=seq)
+            elif isinstance(statement, RevokeKey):
+                self._issuers.revoke_from_statement(session, statement)
+            leaf = state.issuers[issuer_id] if changed is None else changed
             log.insert_events(
                 [
                     {
@@ -214,13 +216,6 @@ class Governance:
             raise ForbiddenError(str(exc)) from exc
         except CoreError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        kind = checked.statement.TYPE
-        if kind not in ACCEPTED:
-            raise InvalidRequestError(
-                f"statement type: got {kind.value}, want one of "
-                f"{', '.join(sorted(t.value for t in ACCEPTED))} (key statements are not "
-                "accepted yet)"
-            )
         now = self._clock()
         if checked.statement.at > now + _CLOCK_SKEW:
             raise InvalidRequestError(
@@ -239,6 +234,21 @@ class Governance:
         with self._reading() as session:
             row = session.get(models.Admission, issuer_id)
             return None if row is None else _view(row)
+
+
+def _load_key(session: Session, state: GovernanceState, issuer_id: str, key_id: bytes) -> None:
+    """The key's approval as the log set it, for `apply_statement` to judge a key statement."""
+    row = session.get(models.IssuerKey, key_id)
+    if row is None or row.issuer_id != issuer_id or row.approved_seq is None:
+        return
+    state.keys[(issuer_id, key_id)] = KeyApproval(
+        issuer_id=issuer_id,
+        key_id=key_id,
+        public_key=row.public_key,
+        custody=Custody(row.custody),
+        approved_seq=row.approved_seq,
+        revoked_from_seq=row.revoked_from_seq,
+    )
 
 
 def _statement_hash(statement: Statement) -> str:

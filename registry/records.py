@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from registry.core.canonical import canonical_json
+from registry.core.canonical import canonical_json, normalize
 from registry.core.encoding import hex0x
 from registry.core.ids import certificate_id_for
 
@@ -199,6 +199,47 @@ def build_record(submission: CertificateSubmission, *, issuer_id: str) -> dict[s
         "issuer_id": issuer_id,
         "salt": hex0x(secrets.token_bytes(16)),
     }
+
+
+_SALT = re.compile(r"0x[0-9a-f]{32}")
+#: what `build_record` adds to the submitted fields, and a replacement's link to the old one
+_ADDED: Final = ("id", "issuer_id", "salt")
+
+
+def record_from_signer(
+    record: object, *, issuer_id: str, supersedes: str | None = None
+) -> tuple[CertificateSubmission, dict[str, Any]]:
+    """A record a CB built and hashed on its side (an issuer statement, docs/spec.md §3.1):
+    exactly what `build_record` makes of its submitted fields — the id its number gives, this
+    issuer, a 16-byte salt, `supersedes` on a replacement — and nothing else. Returns the
+    submission (for the scope checks) and the record in NFC."""
+    if not isinstance(record, dict):
+        raise ValueError(f"record: got {type(record).__name__}, want a JSON object")
+    salt = record.get("salt")
+    if not isinstance(salt, str) or _SALT.fullmatch(salt) is None:
+        raise ValueError(f"record.salt: got {salt!r:.80}, want 0x and 32 lowercase hex digits")
+    if record.get("issuer_id") != issuer_id:
+        raise ValueError(
+            f"record.issuer_id: got {record.get('issuer_id')!r:.80}, want {issuer_id!r}"
+        )
+    if record.get("supersedes") != supersedes:
+        raise ValueError(
+            f"record.supersedes: got {record.get('supersedes')!r:.80}, want "
+            f"{'none' if supersedes is None else repr(supersedes)} (the statement's)"
+        )
+    fields = {k: v for k, v in record.items() if k not in (*_ADDED, "supersedes")}
+    submission = CertificateSubmission.model_validate(fields)
+    if canonical_json(submitted_fields(submission)) != canonical_json(fields):
+        raise ValueError(
+            "record: got fields that are not the canonical form of a submission (a null, an "
+            "empty optional, another spelling), want exactly what the submission holds"
+        )
+    expected = certificate_id_for(issuer_id=issuer_id, number=submission.number)
+    if record.get("id") != expected:
+        raise ValueError(f"record.id: got {record.get('id')!r:.80}, want {expected!r}")
+    normalized = normalize(record)
+    assert isinstance(normalized, dict)
+    return submission, normalized
 
 
 def same_submission(record: dict[str, Any], submission: CertificateSubmission) -> bool:

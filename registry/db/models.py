@@ -75,9 +75,17 @@ class IssuerKey(Base):
     key_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    private_key_enc: Mapped[bytes]
-    # active: signs new events; retired: replaced by a newer key, kept to verify old events.
+    #: sealed with the key-encryption key; none for a key the CB holds itself
+    private_key_enc: Mapped[bytes | None]
+    # proposed: waits for the authority's approve_key; active: signs new events; retired:
+    # replaced by a newer key, kept to verify old events; revoked: by the authority's revoke_key.
     state: Mapped[str] = mapped_column(String(16))
+    #: who keeps the private half: "hosted" (the registry) or "held" (the CB)
+    custody: Mapped[str] = mapped_column(String(8), server_default="hosted")
+    #: the log position of the authority's approve_key, and of the first event its revoke_key
+    #: refuses (docs/spec.md §3a.1)
+    approved_seq: Mapped[int | None]
+    revoked_from_seq: Mapped[int | None]
     created_at: Mapped[dt.datetime]
     retired_at: Mapped[dt.datetime | None]
     # The log size when it was retired: every event it signed has a smaller seq.

@@ -59,13 +59,15 @@ class IssuerRepository:
         return self.session.get(IssuerKey, key_id)
 
     def unregistered_keys(self) -> Sequence[IssuerKey]:
-        """Keys not on chain yet, and retired keys whose revocation is not on chain yet."""
+        """Approved keys not on chain yet, retired keys whose revocation is not on chain yet,
+        and keys the authority revoked (whose revocation may have to move earlier)."""
         return self.session.scalars(
             select(IssuerKey)
             .where(
                 or_(
-                    IssuerKey.valid_from_block.is_(None),
+                    IssuerKey.valid_from_block.is_(None) & (IssuerKey.state != "proposed"),
                     (IssuerKey.state == "retired") & IssuerKey.revoked_at_block.is_(None),
+                    IssuerKey.state == "revoked",
                 )
             )
             .order_by(IssuerKey.created_at)
@@ -234,6 +236,15 @@ class CheckpointRepository:
             select(Checkpoint)
             .where(Checkpoint.tree_size <= tree_size, Checkpoint.state == "anchored")
             .order_by(Checkpoint.index.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def first_covering(self, *, seq: int) -> Checkpoint | None:
+        """The first anchored checkpoint whose log holds entry `seq`."""
+        return self.session.scalars(
+            select(Checkpoint)
+            .where(Checkpoint.tree_size > seq, Checkpoint.state == "anchored")
+            .order_by(Checkpoint.index)
             .limit(1)
         ).one_or_none()
 

@@ -34,10 +34,21 @@ from api.settings import ApiSettings
 from api.stack import Stack
 from api.web.pages import CSS_PATH
 from registry.accounts import Actor, Principal, Role, new_token_row
+from registry.client import KeyHolder
 from registry.clock import utc_now
-from registry.core.governance import Admit, Scope, sign_statement
+from registry.core.canonical import canonical_json
+from registry.core.events import EventType
+from registry.core.governance import (
+    Admit,
+    ApproveKey,
+    Custody,
+    Scope,
+    Statement,
+    sign_statement,
+)
 from registry.core.hashing import sha256
 from registry.db import models
+from registry.records import CertificateSubmission, build_record
 from tests.clock import ManualClock
 from tests.integration.api.conftest import UNLIMITED, admit, bodies, chain_settings, make_stack
 from tests.integration.conftest import Chain
@@ -218,6 +229,11 @@ class World:
         created = stack.service.accounts.bootstrap_authority(name="Quản trị", login="m-authority")
         setup = _bearer(created.setup_token)
         self.authority = self._own_token(setup, created.account.account_id, Role.AUTHORITY_ADMIN)
+        # Both CBs adopted by the authority's statements, their hosted keys approved: so a CB
+        # may propose keys, and keep one for the statements' rows.
+        self.holders = {cb: KeyHolder(cb, Ed25519PrivateKey.generate()) for cb in (A, B)}
+        for cb in (A, B):
+            self._adopt(cb)
         self.auditor = self._person(self.authority, Role.AUDITOR, None, "m-auditor")
         self.admins = {
             cb: self._person(self.authority, Role.CB_ADMIN, cb, f"m-admin-{cb}") for cb in (A, B)
@@ -280,6 +296,72 @@ class World:
             valid_until=dt.date(2099, 12, 31),
         )
         return sign_statement(admit_cb, AUTHORITY).to_json()
+
+    # -- the authority's statements, signed here and appended straight through the service --
+
+    def _authority_says(self, statement: Statement) -> None:
+        principal = self._as(self.authority)
+        signed = sign_statement(statement, AUTHORITY).to_json()
+        self.stack.service.governance.submit(principal, signed, actor=Actor())
+
+    def _common(self, cb: str) -> dict[str, Any]:
+        return {
+            "issuer_id": cb,
+            "at": self.clock.now().replace(microsecond=0),
+            "authority_key_id": sha256(AUTHORITY.public_key().public_bytes_raw()),
+        }
+
+    def _adopt(self, cb: str) -> None:
+        issuer = next(i for i in self.stack.transparency.issuers() if i.id == cb)
+        self._authority_says(
+            Admit(
+                **self._common(cb),
+                name_vi=issuer.name_vi,
+                name_en=issuer.name_en,
+                accreditation_body="BoA",
+                accreditation_number="VICAS 901",
+                scope=Scope(kinds=tuple(issuer.kinds)),
+                valid_from=dt.date(2020, 1, 1),
+                valid_until=dt.date(2099, 12, 31),
+            )
+        )
+        [key] = [k for k in self.stack.service.issuers.keys(cb) if k.state == "active"]
+        self._approve(cb, key.key_id, key.public_key, Custody.HOSTED)
+
+    def _approve(self, cb: str, key_id: bytes, public_key: bytes, custody: Custody) -> None:
+        self._authority_says(
+            ApproveKey(**self._common(cb), key_id=key_id, public_key=public_key, custody=custody)
+        )
+
+    def keep_key(self, cb: str) -> KeyHolder:
+        """`cb` keeps its signing key from now on: a new one, proposed and approved."""
+        holder = self.holders[cb] = KeyHolder(cb, Ed25519PrivateKey.generate())
+        self.stack.service.issuers.propose_key(
+            cb,
+            custody=Custody.HELD,
+            actor=Actor(),
+            public_key=holder.public_key,
+            proof=holder.possession_proof(),
+        )
+        self._approve(cb, holder.key_id, holder.public_key, Custody.HELD)
+        return holder
+
+    def host_key(self, cb: str) -> None:
+        """`cb`'s key is the registry's again (a new hosted one), for the other rows."""
+        proposed = self.stack.service.issuers.propose_key(cb, custody=Custody.HOSTED, actor=Actor())
+        self._approve(cb, proposed.key_id, proposed.public_key, Custody.HOSTED)
+
+    def signed_issue(self, holder: KeyHolder, kind_of: str) -> dict[str, Any]:
+        """A new certificate of `holder`'s CB (of `kind_of`'s first sample kind), signed."""
+        submission = CertificateSubmission.model_validate(self.submission(kind_of))
+        record = build_record(submission, issuer_id=holder.issuer_id)
+        statement = holder.sign(
+            EventType.ISSUE,
+            certificate_id=record["id"],
+            record_hash=sha256(canonical_json(record)),
+            at=self.clock.now().replace(microsecond=0),
+        )
+        return {"record": record, "statement": statement}
 
     # -- through the API --
 
@@ -545,6 +627,27 @@ def _entries(world: World, ask: Ask) -> Call:
 @calls("POST /v1/certificates issuer_id")
 def _issue(world: World, ask: Ask) -> Call:
     return Call(json=world.submission(ask.who.cb, issuer_id=ask.cb))
+
+
+@calls("POST /v1/certificates/statements issuer_id")
+def _statements(world: World, ask: Ask) -> Call:
+    # The CB named keeps its key for this call only: a statement it signed about a new
+    # certificate, sent by the caller.
+    holder = world.keep_key(ask.cb)
+    return Call(
+        json={"statements": [world.signed_issue(holder, ask.who.cb)]},
+        after=lambda: world.host_key(ask.cb),
+    )
+
+
+@calls("GET /v1/issuers/{issuer_id}/keys -")
+def _keys(world: World, ask: Ask) -> Call:
+    return Call(path={"issuer_id": A})
+
+
+@calls("POST /v1/issuers/{issuer_id}/keys issuer_id")
+def _propose_key(world: World, ask: Ask) -> Call:
+    return Call(path={"issuer_id": ask.cb}, json={"custody": "hosted"})
 
 
 @calls("POST /v1/certificates/batch issuer_id")

@@ -17,8 +17,10 @@ from registry.checkpointing import CheckpointBuilder
 from registry.core.events import Event
 from registry.core.governance import (
     Admit,
+    ApproveKey,
     AuthorityEntry,
     ChangeScope,
+    Custody,
     ReinstateIssuer,
     Scope,
     Statement,
@@ -99,6 +101,24 @@ def _submit(service: RegistryService, signed: dict[str, Any], clock: Clock) -> i
     appended = service.governance.submit(ADMIN, signed, actor=ACTOR)
     clock.advance(seconds=1)  # statements about one CB are dated in increasing order
     return appended.seq
+
+
+def _admit(service: RegistryService, clock: Clock, **terms: Any) -> int:
+    """Admit the CB and, if it has none, approve a hosted key for it: a CB the authority's
+    statements admitted signs only with a key the authority approved."""
+    seq = _submit(service, _signed(Admit(**_terms(clock, **terms))), clock)
+    if not any(key.state == "active" for key in service.issuers.keys(CB)):
+        proposed = service.issuers.propose_key(CB, custody=Custody.HOSTED, actor=ACTOR)
+        approval = ApproveKey(
+            issuer_id=CB,
+            at=clock.now,
+            authority_key_id=sha256(AUTHORITY_PUBLIC),
+            key_id=proposed.key_id,
+            public_key=proposed.public_key,
+            custody=Custody.HOSTED,
+        )
+        _submit(service, _signed(approval), clock)
+    return seq
 
 
 def _issue(service: RegistryService, *, kind: str = "regulation-conformity", **changes: Any) -> Any:
@@ -208,7 +228,7 @@ class TestIssuanceFollowsTheAdmission:
     def test_scope_kinds_standards_and_validity(
         self, service: RegistryService, clock: Clock
     ) -> None:
-        _submit(service, _signed(Admit(**_terms(clock))), clock)
+        _admit(service, clock)
         assert _issue(service).created
         with pytest.raises(ForbiddenError, match="kind_not_covered"):
             # the issuers row follows the admission: calibration is not among its kinds
@@ -226,7 +246,7 @@ class TestIssuanceFollowsTheAdmission:
     def test_a_suspended_cb_may_not_issue_but_may_withdraw(
         self, service: RegistryService, clock: Clock
     ) -> None:
-        _submit(service, _signed(Admit(**_terms(clock))), clock)
+        _admit(service, clock)
         issued = _issue(service).certificate
         service.suspend(CB, issued.id, reason="kiểm tra")
         _submit(service, _status(SuspendIssuer, clock), clock)
@@ -254,7 +274,7 @@ def test_events_name_the_admission_in_force(
 ) -> None:
     """Issue, supersede and reinstate name the admission in force; suspend and withdraw do not;
     a CB admitted before the statements names none."""
-    admitted = _submit(service, _signed(Admit(**_terms(clock))), clock)
+    admitted = _admit(service, clock)
     issued = _issue(service).certificate
     assert _event(sessions, issued.last_event_seq).admission_seq == admitted
     wider = Scope(kinds=("calibration", "regulation-conformity"), standards=())
@@ -298,7 +318,7 @@ def test_the_anchored_map_holds_the_cbs_leaf(
         assert status_map.root_hash == row.map_root
         return None if stored is None else stored.status
 
-    _submit(service, _signed(Admit(**_terms(clock))), clock)
+    _admit(service, clock)
     _issue(service)
     assert checkpoint(1) == "admitted"
     _submit(service, _status(SuspendIssuer, clock), clock)
