@@ -145,6 +145,14 @@ class VerdictOut(_Out):
     first_anchored_index: int | None = Field(
         description="the checkpoint that first anchored the event; its block judged the key"
     )
+    key_custody: Literal["held", "hosted"] | None = Field(
+        default=None,
+        description="who keeps the signing key's private half, as the authority's approval of "
+        "the key states it: set when issuer_key_registered checked that approval",
+    )
+    key_approval_seq: int | None = Field(
+        default=None, description="the log position of the authority's approval of the key"
+    )
     checks: list[CheckOut]
 
 

@@ -43,6 +43,7 @@ from registry.bundle import (
     BundleAnchor,
     BundleCheckpoint,
     BundleIssuerKey,
+    BundleKeyApproval,
     BundleLogInclusion,
     BundleOtherLeaf,
     BundleStatusLeaf,
@@ -51,6 +52,7 @@ from registry.bundle import (
 )
 from registry.core.encoding import b64, format_timestamp, hex0x
 from registry.core.events import Event
+from registry.core.governance import ApproveKey, AuthorityEntry
 from registry.core.log import LogTree, TileKey
 from registry.core.statusmap import MapProof, map_key
 from registry.db import models
@@ -286,6 +288,9 @@ class ProofAssembler:
         self._sizes: list[int] = []
         self._issuer_keys: dict[bytes, BundleIssuerKey] = {}
         self._admissions: dict[int, dict[str, Any]] = {}  # the authority's entries, by seq
+        # the approve_key entry of each (issuer id, key id), as (seq, JSON); or (None, size):
+        # none in the log's first `size` entries
+        self._key_approvals: dict[tuple[str, bytes], tuple[int | None, Any]] = {}
         self._caches_lock = threading.Lock()
         self._queries: dict[int, _RowQuery] = {}  # by the number of map nodes read with the row
 
@@ -311,6 +316,7 @@ class ProofAssembler:
             issuer_key=bundle.issuer_key,
             first_anchored_index=bundle.first_anchored_index,
             admission=bundle.admission,
+            key_approval=bundle.key_approval,
         )
 
     def _retrying(self, certificate_id: str, *, anchored_only: bool) -> Bundle:
@@ -402,6 +408,11 @@ class ProofAssembler:
             if event is None or event.admission_seq is None
             else self._admission_entry(connection, event.admission_seq)
         )
+        approval = (
+            None
+            if event is None
+            else self._key_approval(connection, event, bound=anchored.tree_size)
+        )
         # Every read a cache miss needs is done: give the connection back before waiting on the
         # log tree's lock, whose holder may need a pooled connection to read tiles (holding
         # ours there deadlocked a cold server under load until the pool's timeout).
@@ -463,6 +474,21 @@ class ProofAssembler:
                     ],
                 ),
             ),
+            key_approval=None
+            if approval is None
+            else BundleKeyApproval(
+                entry=approval[1],
+                log_inclusion=BundleLogInclusion(
+                    leaf_index=approval[0],
+                    tree_size=anchored.tree_size,
+                    hashes=[
+                        hex0x(h)
+                        for h in tree.inclusion_proof(
+                            leaf_index=approval[0], tree_size=anchored.tree_size
+                        )
+                    ],
+                ),
+            ),
         )
 
     def _admission_entry(self, connection: _Connection, seq: int) -> dict[str, Any]:
@@ -476,6 +502,41 @@ class ProofAssembler:
             with self._caches_lock:
                 self._admissions[seq] = found
         return found
+
+    def _key_approval(
+        self, connection: _Connection, event: Event, *, bound: int
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The authority's approve_key entry of the event's key, (seq, JSON), if the log holds
+        one before the event (spec §3a.1). A key is approved once per CB and log entries never
+        change: a found approval is kept for good, and the absence of one in the log's first
+        `bound` entries (the anchored size, beyond the event) until a larger `bound` is asked."""
+        slot = (event.issuer_id, event.key_id)
+        cached = self._key_approvals.get(slot)
+        if cached is None or (cached[0] is None and cached[1] < bound):
+            found: tuple[int | None, Any] = (None, bound)
+            e = models.Event
+            rows = connection().execute(
+                select(e.seq, e.entry)
+                .where(
+                    e.certificate_id == "",  # authority entries (an index's prefix)
+                    e.type == "approve_key",
+                    e.issuer_id == event.issuer_id,
+                    e.seq < bound,
+                )
+                .order_by(e.seq)
+            )
+            for row_seq, leaf in rows:
+                statement = AuthorityEntry.from_leaf(bytes(leaf)).statement
+                if isinstance(statement, ApproveKey) and statement.key_id == event.key_id:
+                    found = (row_seq, json.loads(bytes(leaf)))
+                    break
+            with self._caches_lock:
+                self._key_approvals[slot] = found
+            cached = found
+        approved_at, entry_json = cached
+        if approved_at is None or approved_at >= event.seq:
+            return None
+        return approved_at, entry_json
 
     def _checkpoint(self, connection: _Connection, version: int) -> _Anchored:
         anchored = self._checkpoints.get(version)

@@ -19,6 +19,7 @@ __all__ = [
     "BundleAnchor",
     "BundleCheckpoint",
     "BundleIssuerKey",
+    "BundleKeyApproval",
     "BundleLogInclusion",
     "BundleOtherLeaf",
     "BundleStatusLeaf",
@@ -106,6 +107,14 @@ class BundleAdmission(_Strict):
     log_inclusion: BundleLogInclusion
 
 
+class BundleKeyApproval(_Strict):
+    """The authority's approval of the event's key (spec §3a.1 `approve_key`): its log entry,
+    which states the key's custody, and its inclusion proof in the checkpoint's log."""
+
+    entry: dict[str, Any]
+    log_inclusion: BundleLogInclusion
+
+
 class Bundle(_Strict):
     """A certificate's proof bundle.
 
@@ -130,6 +139,9 @@ class Bundle(_Strict):
     next_checkpoint_due: Timestamp | None = Field(default=None, exclude_if=lambda v: v is None)
     #: present when the event names an admission (spec §9.2 `issuer_accredited`); ANCHORED only
     admission: BundleAdmission | None = Field(default=None, exclude_if=lambda v: v is None)
+    #: present when the log approves the event's key before the event (spec §9.2
+    #: `issuer_key_registered`); ANCHORED only
+    key_approval: BundleKeyApproval | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class StatusDocument(_Strict):
@@ -150,3 +162,4 @@ class StatusDocument(_Strict):
     issuer_key: BundleIssuerKey | None
     first_anchored_index: Count | None
     admission: BundleAdmission | None = Field(default=None, exclude_if=lambda v: v is None)
+    key_approval: BundleKeyApproval | None = Field(default=None, exclude_if=lambda v: v is None)

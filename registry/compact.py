@@ -93,6 +93,7 @@ _BYTES_V1: Final[Mapping[str, _Schema]] = {
 _BYTES: Final[Mapping[str, _Schema]] = {
     **_BYTES_V1,
     "admission": {"log_inclusion": {"hashes": {"[]": _HEX}}},
+    "key_approval": {"log_inclusion": {"hashes": {"[]": _HEX}}},
     "event": {"record_hash": _HEX, "key_id": _HEX, "signature": _B64},
 }
 
@@ -141,6 +142,7 @@ LABELS: Final[Mapping[str, int]] = {
     "admission_seq": -17,
     "admission": -18,
     "entry": -19,
+    "key_approval": -20,
     "version": -21,
 }
 _NAMES: Final[Mapping[int, str]] = {label: name for name, label in LABELS.items()}

@@ -14,6 +14,22 @@ from registry.core.canonical import canonical_hash, normalize
 from registry.core.checkpoint import Checkpoint, sign_checkpoint
 from registry.core.encoding import b64, hex0x
 from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_id, sign_event
+from registry.core.governance import (
+    KINDS,
+    Admit,
+    ApproveKey,
+    AuthorityEntry,
+    Custody,
+    GovernanceState,
+    IssuerLeaf,
+    RevokeKey,
+    Scope,
+    SignedStatement,
+    Statement,
+    apply_statement,
+    parse_log_entry,
+    sign_statement,
+)
 from registry.core.ids import certificate_id_for
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.core.log import LogTree
@@ -35,6 +51,8 @@ from registry.samples import load_samples
 
 ORIGIN = "registry.example/log"
 CHAIN_ID = 31337
+#: the events that put a certificate in force: they name the CB's admission (spec §3)
+_IN_FORCE = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.REINSTATE})
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TODAY = dt.date(2026, 11, 25)
 
@@ -60,12 +78,100 @@ class World:
     at: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     # Status-map leaves that are no certificate's (see `fill`).
     filler: list[tuple[bytes, bytes]] = field(default_factory=list)
+    # The accreditation authority: its key, whether verifiers pin it, and what its statements
+    # in the log have set (the CBs' leaves, the keys it approved).
+    authority: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    pin_authority: bool = True
+    governance: GovernanceState = field(default_factory=GovernanceState)
 
     @property
     def trust(self) -> TrustAnchors:
         return TrustAnchors(
-            registry_key=self.signer.verifier(), chain_id=CHAIN_ID, contract=CONTRACT
+            registry_key=self.signer.verifier(),
+            chain_id=CHAIN_ID,
+            contract=CONTRACT,
+            authority_key=self.authority_public if self.pin_authority else None,
         )
+
+    @property
+    def authority_public(self) -> bytes:
+        return self.authority.public_key().public_bytes_raw()
+
+    def state(
+        self, statement: Statement, *, forged_by: Ed25519PrivateKey | None = None
+    ) -> AuthorityEntry:
+        """Append the authority's signed `statement` to the log (spec §3a.2); `forged_by`: a
+        key that is not the authority's signs it instead (a registry forging a statement)."""
+        if forged_by is None:
+            signed = sign_statement(statement, self.authority)
+        else:
+            signed = SignedStatement(
+                statement=statement, signature=forged_by.sign(statement.signing_bytes())
+            )
+        entry = signed.at_seq(len(self.entries))
+        apply_statement(self.governance, entry)
+        self.entries.append(entry.leaf_bytes())
+        self.log.append(entry.leaf_bytes())
+        return entry
+
+    def _common(self, issuer_id: str) -> dict[str, Any]:
+        self.at += dt.timedelta(minutes=1)
+        return {
+            "issuer_id": issuer_id,
+            "at": self.at,
+            "authority_key_id": issuer_key_id(self.authority_public),
+        }
+
+    def admit(self, issuer_id: str) -> AuthorityEntry:
+        """The authority admits `issuer_id` for every kind and standard, 2020 to 2099: its
+        events that put a certificate in force name this admission from now on."""
+        return self.state(
+            Admit(
+                **self._common(issuer_id),
+                name_vi="Tổ chức chứng nhận",
+                name_en="Certification body",
+                accreditation_body="BoA",
+                accreditation_number="VICAS 001",
+                scope=Scope(kinds=tuple(sorted(KINDS))),
+                valid_from=dt.date(2020, 1, 1),
+                valid_until=dt.date(2099, 12, 31),
+            )
+        )
+
+    def approve_key(
+        self,
+        issuer_id: str,
+        custody: Custody = Custody.HELD,
+        *,
+        forged_by: Ed25519PrivateKey | None = None,
+    ) -> AuthorityEntry:
+        """The authority approves `issuer_id`'s current signing key (spec §3a.1)."""
+        public = self.key(issuer_id).public_key().public_bytes_raw()
+        return self.state(
+            ApproveKey(
+                **self._common(issuer_id),
+                key_id=issuer_key_id(public),
+                public_key=public,
+                custody=custody,
+            ),
+            forged_by=forged_by,
+        )
+
+    def revoke_key(self, issuer_id: str, revoked_from_seq: int) -> AuthorityEntry:
+        public = self.key(issuer_id).public_key().public_bytes_raw()
+        return self.state(
+            RevokeKey(
+                **self._common(issuer_id),
+                key_id=issuer_key_id(public),
+                revoked_from_seq=revoked_from_seq,
+            )
+        )
+
+    def authority_json(self, seq: int) -> dict[str, Any]:
+        """The authority entry at `seq`, as JSON."""
+        entry = parse_log_entry(self.entries[seq])
+        assert isinstance(entry, AuthorityEntry)
+        return entry.to_json()
 
     def key(self, issuer_id: str) -> Ed25519PrivateKey:
         if issuer_id not in self.issuer_keys:
@@ -98,6 +204,9 @@ class World:
         record = self.records[certificate_id]
         private = self.key(record["issuer_id"])
         self.at += dt.timedelta(minutes=5)
+        admitted = self.governance.issuers.get(record["issuer_id"])
+        if admitted is not None and kind in _IN_FORCE:
+            extra.setdefault("admission_seq", admitted.admission_seq)
         event = sign_event(
             Event(
                 seq=len(self.entries),
@@ -151,8 +260,11 @@ class World:
 
     def checkpoint(self) -> int:
         status_map = StatusMap()
+        issuers: list[IssuerLeaf] = list(self.governance.issuers.values())
         status_map.update_many(
-            [(leaf.key, leaf.value) for leaf in self.leaves.values()] + self.filler
+            [(leaf.key, leaf.value) for leaf in self.leaves.values()]
+            + [(leaf.key, leaf.value) for leaf in issuers]
+            + self.filler
         )
         cp = Checkpoint(
             origin=ORIGIN,
@@ -241,15 +353,35 @@ class World:
                 }
             )
         )
+        if event.admission_seq is not None:
+            bundle["admission"] = self.authority_member(event.admission_seq, cp.tree_size)
+        approval = self.governance.keys.get((event.issuer_id, event.key_id))
+        if approval is not None and approval.approved_seq < event.seq:
+            bundle["key_approval"] = self.authority_member(approval.approved_seq, cp.tree_size)
         return bundle
 
+    def authority_member(self, seq: int, tree_size: int) -> dict[str, Any]:
+        """`{entry, log_inclusion}` of the authority entry at `seq` (spec §8)."""
+        return {
+            "entry": self.authority_json(seq),
+            "log_inclusion": {
+                "leaf_index": seq,
+                "tree_size": tree_size,
+                "hashes": [
+                    hex0x(h) for h in self.log.inclusion_proof(leaf_index=seq, tree_size=tree_size)
+                ],
+            },
+        }
+
+    def events(self) -> list[Event]:
+        """The certificate events of the log (authority entries left out)."""
+        parsed = [parse_log_entry(entry) for entry in self.entries]
+        return [e for e in parsed if isinstance(e, Event)]
+
     def pending_bundle(self, certificate_id: str) -> dict[str, Any]:
-        seq = max(
-            i
-            for i, entry in enumerate(self.entries)
-            if Event.from_leaf(entry).certificate_id == certificate_id
+        event = max(
+            (e for e in self.events() if e.certificate_id == certificate_id), key=lambda e: e.seq
         )
-        event = Event.from_leaf(self.entries[seq])
         public = self.public_key(event.key_id)
         return {
             "format": "certreg-bundle/2",
@@ -326,8 +458,7 @@ class World:
             return []
         by_key = {issuer_key_id(p.public_key().public_bytes_raw()): p for p in self.retired}
         out = []
-        for entry in self.entries:
-            event = Event.from_leaf(entry)
+        for event in self.events():
             if event.key_id in by_key:
                 out.append((event.issuer_id, by_key.pop(event.key_id)))
         return out

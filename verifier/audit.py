@@ -6,8 +6,11 @@ same roots; each consecutive pair is consistent (RFC 9162 proof from the registr
 against the chain's roots); the log root recomputed from the downloaded entries equals the
 anchored one; the status-map root recomputed by replaying the log (spec §5.7) equals the
 anchored one; and every event is signed by a key the chain had in force when the event was
-anchored. Every answer of the registry is treated as hostile: a wrong status, shape or count
-is a named finding, never a crash.
+anchored. The authority's entries are replayed beside the events: an event that puts a
+certificate in force names the CB's admission in force, and one that names an admission (or
+that the CB signed itself, version 2) is signed with a key the authority approved for the CB
+earlier in the log and had not revoked. Every answer of the registry is treated as hostile:
+a wrong status, shape or count is a named finding, never a crash.
 """
 
 import datetime as dt
@@ -70,6 +73,9 @@ class AuditReport:
     signatures_checked: int = 0
     statements: int = 0  # the authority's entries among them (docs/spec.md §3a)
     admissions_checked: int = 0  # certificate events naming the admission in force
+    #: certificate events that need their key approved by the authority (naming an admission,
+    #: or signed by the CB itself: version 2), checked against the approvals replayed so far
+    keys_checked: int = 0
     #: statements whose signature was checked with the pinned authority key (none pinned: 0)
     authority_signatures_checked: int = 0
     problems: list[str] = field(default_factory=list)
@@ -87,6 +93,7 @@ class AuditReport:
             "signatures_checked": self.signatures_checked,
             "statements": self.statements,
             "admissions_checked": self.admissions_checked,
+            "keys_checked": self.keys_checked,
             "authority_signatures_checked": self.authority_signatures_checked,
             "problems": self.problems,
             "at": None if self.at is None else self.at.__dict__,
@@ -205,7 +212,8 @@ class _Replay:
         self.leaves: dict[str, StatusLeaf] = {}
         self.status_map = StatusMap()
         self.changed: dict[str, StatusLeaf] = {}
-        self.keys: dict[tuple[str, bytes], Any] = {}
+        self.keys: dict[tuple[str, bytes], Any] = {}  # the chain's issuer keys, as read
+        # the CBs' leaves and the keys the authority approved (`apply_statement` fills both)
         self.governance = GovernanceState()
         self.changed_issuers: dict[str, IssuerLeaf] = {}
         #: per CB: its latest statement's `at`, and the statements of that second
@@ -243,6 +251,7 @@ class _Replay:
     def _event(self, event: Event) -> None:
         report, problems = self.report, self.report.problems
         self._check_admission(event)
+        self._check_key_approval(event)
         # The first checkpoint that covered the event: the issuer key is judged at its block.
         cover = self.pending[0]
         report.signatures_checked += _check_signature(
@@ -282,6 +291,31 @@ class _Replay:
             problems.append(
                 f"entry {event.seq}: {event.type.value} by {event.issuer_id} while it was "
                 f"{leaf.status} (entry {leaf.status_seq}), want admitted"
+            )
+
+    def _check_key_approval(self, event: Event) -> None:
+        """An event that names an admission, or that the CB signed itself (version 2), is
+        signed with a key the authority approved for the CB earlier in the log, and had not
+        revoked, as the log has replayed so far, from a position at or before the event
+        (docs/spec.md §3a.1, §3a.5). Events of other CBs' keys, registered before the authority
+        approved keys, need none."""
+        if event.admission_seq is None and getattr(event, "version", 1) != 2:
+            return
+        self.report.keys_checked += 1
+        approval = self.governance.keys.get((event.issuer_id, event.key_id))
+        signed = (
+            f"entry {event.seq}: {event.type.value} by {event.issuer_id} signed with key "
+            f"0x{event.key_id.hex()}"
+        )
+        if approval is None or approval.approved_seq >= event.seq:
+            found = "none" if approval is None else f"entry {approval.approved_seq}"
+            self.report.problems.append(
+                f"{signed}, want a key the authority approved for it before ({found})"
+            )
+        elif approval.revoked_from_seq is not None and approval.revoked_from_seq <= event.seq:
+            self.report.problems.append(
+                f"{signed}, want a key not revoked: revoked from entry "
+                f"{approval.revoked_from_seq} (approved at entry {approval.approved_seq})"
             )
 
     def _statement(self, entry: AuthorityEntry) -> None:

@@ -165,6 +165,11 @@ class IssuerInfo:
     #: its admission's status by the authority's statements now (admitted, suspended,
     #: withdrawn), or None for a CB admitted before them
     standing: str | None = None
+    #: who keeps the key that signed the certificate (`held`, `hosted`) and the log position
+    #: of the authority's approval that says so, as the verdict checked them (spec §9.2); None
+    #: for a key registered before the authority approved keys, or an approval not checked
+    key_custody: str | None = None
+    key_approval_seq: int | None = None
 
     def name(self, lang: str) -> str:
         return nfc(self.name_vi if lang == "vi" else self.name_en)

@@ -162,7 +162,9 @@ def _chain_backs_issuer(verdict: Verdict) -> bool:
     )
 
 
-def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
+def _issuer(stack: Stack, issuer_id: object, verdict: Verdict | None = None) -> IssuerInfo | None:
+    """The issuer as the registry knows it, and (given the verdict) the custody of its signing
+    key as the verdict checked the authority's approval of it."""
     if not isinstance(issuer_id, str) or not issuer_id:
         return None
     row = stack.transparency.issuer(issuer_id)
@@ -175,6 +177,8 @@ def _issuer(stack: Stack, issuer_id: object) -> IssuerInfo | None:
         name_en=row.name_en,
         accreditation=row.accreditation,
         standing=None if admission is None else admission.status,
+        key_custody=None if verdict is None else verdict.key_custody,
+        key_approval_seq=None if verdict is None else verdict.key_approval_seq,
     )
 
 
@@ -250,7 +254,11 @@ def _result_page(
     registered = registered_hash(bundle) if isinstance(record, Mapping) else None
     shown: Details | None = None
     if outcome is not Outcome.NOT_FOUND and isinstance(record, Mapping):
-        issuer = _issuer(stack, record.get("issuer_id")) if _chain_backs_issuer(verdict) else None
+        issuer = (
+            _issuer(stack, record.get("issuer_id"), verdict)
+            if _chain_backs_issuer(verdict)
+            else None
+        )
         shown = details(record, issuer=issuer, t=t, record_hash=registered)
     successor, predecessor = _related(bundle, certificate_id)
     if live and shown is not None and predecessor is None and successor is None:

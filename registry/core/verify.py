@@ -33,7 +33,9 @@ from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_i
 from registry.core.events import verify_event_signature as _verify_event_signature
 from registry.core.governance import (
     Admission,
+    ApproveKey,
     AuthorityEntry,
+    Custody,
     admission_covers,
     verify_statement,
 )
@@ -169,6 +171,11 @@ class Verdict:
     bundle_checkpoint_index: int | None = None
     refreshed_from: str | None = None
     first_anchored_index: int | None = None
+    #: who keeps the signing key's private half (`held`, `hosted`) and the log position of the
+    #: authority's `approve_key` that says so, when `issuer_key_registered` passed with that
+    #: approval checked, its signature by the pinned authority key included (spec §9.2)
+    key_custody: str | None = None
+    key_approval_seq: int | None = None
 
     def check(self, name: str) -> Check:
         found = [c for c in self.checks if c.name == name]
@@ -190,6 +197,8 @@ class Verdict:
             "bundle_checkpoint_index": self.bundle_checkpoint_index,
             "refreshed_from": self.refreshed_from,
             "first_anchored_index": self.first_anchored_index,
+            "key_custody": self.key_custody,
+            "key_approval_seq": self.key_approval_seq,
             "checks": [c.to_json() for c in self.checks],
         }
 
@@ -201,8 +210,9 @@ class TrustAnchors:
     registry_key: NoteVerifier  # the checkpoint-signing key; its name is the log's origin
     chain_id: int
     contract: str  # 0x address, compared case-insensitively
-    #: the accreditation authority's raw Ed25519 key, when pinned: admissions are checked
-    #: against it (spec §3a.2, §9.2 `issuer_accredited`)
+    #: the accreditation authority's raw Ed25519 key, when pinned: admissions and key
+    #: approvals are checked against it (spec §3a.2, §9.2 `issuer_accredited`,
+    #: `issuer_key_registered`)
     authority_key: bytes | None = None
 
 
@@ -293,7 +303,8 @@ class _MalformedError(CoreError):
 
 _ISSUER_KEY_MEMBERS: Final = frozenset({"issuer_id", "key_id", "public_key"})
 _INCLUSION_MEMBERS: Final = frozenset({"leaf_index", "tree_size", "hashes"})
-_ADMISSION_MEMBERS: Final = frozenset({"entry", "log_inclusion"})
+#: `admission` and `key_approval`: an authority entry and its inclusion proof
+_AUTHORITY_MEMBERS: Final = frozenset({"entry", "log_inclusion"})
 _CHECKPOINT_MEMBERS: Final = frozenset({"index", "tree_size", "log_root", "map_root", "note"})
 _STATUS_PROOF_MEMBERS: Final = frozenset({"key", "leaf", "bitmap", "siblings"})
 _LEAF_MEMBERS: Final = frozenset({"certificate_id", "status", "record_hash", "event_seq"})
@@ -457,7 +468,8 @@ class _Parts:
         self.status_proof = _Lazy(self._status_proof)
         self.anchor = _Lazy(self._anchor)
         self.first_anchored = _Lazy(self._first_anchored)
-        self.admission = _Lazy(self._admission)
+        self.admission = _Lazy(lambda: self._authority_entry("admission"))
+        self.key_approval = _Lazy(lambda: self._authority_entry("key_approval"))
 
     def present(self, part: str) -> bool:
         return self.raw.get(part) is not None
@@ -564,19 +576,20 @@ class _Parts:
             _int(raw["block_number"], "anchor.block_number"),
         )
 
-    def _admission(self) -> tuple[AuthorityEntry, InclusionPart]:
-        raw = _object(self.raw.get("admission"), "admission", required=_ADMISSION_MEMBERS)
+    def _authority_entry(self, member: str) -> tuple[AuthorityEntry, InclusionPart]:
+        """`admission` or `key_approval`: an authority entry and its inclusion proof."""
+        raw = _object(self.raw.get(member), member, required=_AUTHORITY_MEMBERS)
         proof = _object(
-            raw["log_inclusion"], "admission.log_inclusion", required=_INCLUSION_MEMBERS
+            raw["log_inclusion"], f"{member}.log_inclusion", required=_INCLUSION_MEMBERS
         )
         try:
             entry = AuthorityEntry.from_json(raw["entry"])
         except CoreError as exc:
-            raise _MalformedError(f"admission.entry: {exc}") from exc
+            raise _MalformedError(f"{member}.entry: {exc}") from exc
         return entry, InclusionPart(
-            _int(proof["leaf_index"], "admission.log_inclusion.leaf_index"),
-            _int(proof["tree_size"], "admission.log_inclusion.tree_size"),
-            _hashes(proof["hashes"], "admission.log_inclusion.hashes"),
+            _int(proof["leaf_index"], f"{member}.log_inclusion.leaf_index"),
+            _int(proof["tree_size"], f"{member}.log_inclusion.tree_size"),
+            _hashes(proof["hashes"], f"{member}.log_inclusion.hashes"),
         )
 
     def _first_anchored(self) -> int | None:
@@ -602,7 +615,7 @@ _REQUIRED: Final = {
     BUNDLE_FORMAT_V1: frozenset(_COMMON),
     BUNDLE_FORMAT: frozenset(_COMMON | {"first_anchored_index"}),
 }
-_OPTIONAL: Final = frozenset({"next_checkpoint_due", "admission"})
+_OPTIONAL: Final = frozenset({"next_checkpoint_due", "admission", "key_approval"})
 _BUNDLE_STATES: Final = ("ANCHORED", "PENDING", "UNKNOWN")
 _STATUS_REQUIRED: Final = frozenset(
     (_COMMON - {"record"}) | {"first_anchored_index"},
@@ -645,7 +658,7 @@ def compose(bundle: Mapping[str, Any], fresh: object) -> dict[str, Any]:
             f"want {STATUS_FORMAT!r}"
         )
     missing = _STATUS_REQUIRED - fresh.keys()
-    unknown = fresh.keys() - _STATUS_REQUIRED - {"admission"}
+    unknown = fresh.keys() - _STATUS_REQUIRED - {"admission", "key_approval"}
     if missing or unknown:
         raise _MalformedError(
             f"fresh status: got members {sorted(fresh)}, want {sorted(_STATUS_REQUIRED)}"
@@ -775,6 +788,11 @@ def _utc(timestamp: int) -> str:
 
 
 _NO_CHAIN: Final = "no_chain_access"
+#: what each custody of an approved key means (spec §3a.1), in check messages
+_CUSTODY: Final = {
+    Custody.HELD: "the certification body keeps the private key",
+    Custody.HOSTED: "the registry keeps the private key, sealed, on the body's behalf",
+}
 
 
 class _Checks:
@@ -797,6 +815,9 @@ class _Checks:
         self.state = bundle.get("status")
         self.leaf_status: str | None = None
         self.first_anchored: int | None = None
+        # set by `issuer_key_registered` when the key's approval by the authority checked out
+        self.key_custody: str | None = None
+        self.key_approval_seq: int | None = None
 
     def record_integrity(self) -> Check:
         name = "record_integrity"
@@ -962,11 +983,90 @@ class _Checks:
                 f"it in force at block {block}, when checkpoint {index} first anchored "
                 f"event {event.seq}",
             )
-        return _passed(
-            name,
-            "key_in_force",
+        return self._key_approval(
+            event,
+            carried,
             f"registered on chain from block {key.valid_from}; in force at block {block}, "
             f"when checkpoint {index} first anchored event {event.seq}",
+        )
+
+    def _key_approval(self, event: Event, carried: IssuerKeyPart, on_chain: str) -> Check:
+        """The authority's approval of the event's key (spec §3a.1 `approve_key`, §9.2): an
+        entry of the checkpoint's log before the event, for the event's CB, key id and public
+        key, signed by the pinned authority key. Required when the event names an admission or
+        is a statement the CB signed itself (version 2); a key registered before the authority
+        approved keys has none, and its custody is not stated."""
+        name = "issuer_key_registered"
+        if not self.p.present("key_approval"):
+            version = getattr(event, "version", 1)
+            if event.admission_seq is not None or version == 2:
+                why = (
+                    f"names admission {event.admission_seq}"
+                    if event.admission_seq is not None
+                    else "is a statement the certification body signed (version 2)"
+                )
+                return _failed(
+                    name,
+                    "missing_key_approval",
+                    f"key_approval: got none, want the authority's approval of key "
+                    f"{hex0x(event.key_id)}: the event {why}",
+                )
+            return _passed(
+                name,
+                "key_in_force",
+                f"{on_chain}; custody not stated: the key was registered before the authority "
+                "approved keys in the log",
+            )
+        try:
+            entry, proof = self.p.key_approval.get()
+            checkpoint = self.p.checkpoint.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_key_approval", str(exc))
+        statement = entry.statement
+        if (
+            not isinstance(statement, ApproveKey)
+            or statement.issuer_id != event.issuer_id
+            or statement.key_id != event.key_id
+            or statement.public_key != carried.public_key
+            or entry.seq >= event.seq
+            or proof.leaf_index != entry.seq
+            or proof.tree_size != checkpoint.tree_size
+        ):
+            return _failed(
+                name,
+                "key_approval_mismatch",
+                f"key_approval: got entry {entry.seq} ({statement.TYPE.value} of "
+                f"{statement.issuer_id}) proved as leaf {proof.leaf_index} of "
+                f"{proof.tree_size}, want the approve_key of {event.issuer_id}'s key "
+                f"{hex0x(event.key_id)} with the bundle's public key, before event {event.seq}, "
+                f"proved in the checkpoint's {checkpoint.tree_size}",
+            )
+        try:
+            verify_inclusion(
+                leaf_index=proof.leaf_index,
+                tree_size=proof.tree_size,
+                leaf_hash=entry.leaf_hash(),
+                proof=list(proof.hashes),
+                root_hash=checkpoint.log_root,
+            )
+        except CoreError as exc:
+            return _failed(name, "key_approval_not_included", str(exc))
+        custody = statement.custody.value
+        approved = f"{on_chain}; custody {custody}: {_CUSTODY[statement.custody]}"
+        if self.trust.authority_key is None:
+            return _passed(
+                name,
+                "key_in_force",
+                f"{approved} (approval in the log, entry {entry.seq}; the authority's "
+                "signature on it was not checked: no authority key is pinned)",
+            )
+        try:
+            _verified_statement(entry, self.trust.authority_key)
+        except CoreError as exc:
+            return _failed(name, "authority_signature_invalid", str(exc))
+        self.key_custody, self.key_approval_seq = custody, entry.seq
+        return _passed(
+            name, "key_in_force", f"{approved} (approved by the authority, log entry {entry.seq})"
         )
 
     def _first_anchoring(self, event: Event) -> tuple[int, int] | Check:
@@ -1427,6 +1527,8 @@ def verify_bundle(
         tree_size=own.tree_size(),
         as_of=own.as_of(),
         first_anchored_index=own.first_anchored,
+        key_custody=own.key_custody,
+        key_approval_seq=own.key_approval_seq,
     )
     if status is VerdictStatus.INVALID:
         return verdict
@@ -1496,6 +1598,8 @@ def _refreshed(
                     bundle_checkpoint_index=verdict.checkpoint_index,
                     refreshed_from=fresh_source,
                     first_anchored_index=checks_now.first_anchored,
+                    key_custody=checks_now.key_custody,
+                    key_approval_seq=checks_now.key_approval_seq,
                 )
     as_of = f"checkpoint {verdict.checkpoint_index}"
     if verdict.as_of is not None:

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.core.events import EventType
+from registry.core.governance import Custody
 from registry.core.verify import (
     BUNDLE_FORMAT_V1,
     CHECK_NAMES,
@@ -382,6 +384,236 @@ class TestMalformed:
         assert claims_our_format(obj) is ours
 
 
+# --- the key's approval by the authority (spec §3a.1 approve_key, §9.2) ----------------------
+
+
+def governed(
+    custody: Custody = Custody.HELD, *, approve: bool = True
+) -> tuple[World, str, int | None]:
+    """A world whose CB the authority admitted and (`approve`) whose key it approved before
+    the CB issued a certificate: (world, certificate id, the approval's seq)."""
+    world = World()
+    issuer = sample("regulation-conformity")["issuer_id"]
+    world.admit(issuer)
+    approval = world.approve_key(issuer, custody).seq if approve else None
+    cid = world.issue(sample("regulation-conformity"), valid_until="2029-02-26")
+    world.checkpoint()
+    return world, cid, approval
+
+
+def key_check(verdict: Verdict) -> tuple[CheckStatus, str]:
+    check = verdict.check("issuer_key_registered")
+    return check.status, check.code
+
+
+class TestKeyApproval:
+    @pytest.mark.parametrize(
+        ("custody", "words"),
+        [
+            (Custody.HELD, "custody held: the certification body keeps the private key"),
+            (Custody.HOSTED, "custody hosted: the registry keeps the private key, sealed"),
+        ],
+    )
+    def test_an_approved_key_passes_and_names_its_custody(
+        self, custody: Custody, words: str
+    ) -> None:
+        world, cid, approval = governed(custody)
+        bundle = world.bundle(cid)
+        assert bundle["key_approval"]["log_inclusion"]["leaf_index"] == approval
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.VALID, verdict.to_json()
+        assert key_check(verdict) == (CheckStatus.PASSED, "key_in_force")
+        message = verdict.check("issuer_key_registered").message
+        assert words in message
+        assert f"(approved by the authority, log entry {approval})" in message
+        assert (verdict.key_custody, verdict.key_approval_seq) == (custody.value, approval)
+        assert verdict.to_json()["key_custody"] == custody.value
+        assert verdict.to_json()["key_approval_seq"] == approval
+
+    def test_without_the_authority_pinned_it_passes_and_says_so(self) -> None:
+        world, cid, approval = governed()
+        world.pin_authority = False
+        verdict = verify(world, world.bundle(cid))
+        assert key_check(verdict) == (CheckStatus.PASSED, "key_in_force")
+        message = verdict.check("issuer_key_registered").message
+        assert f"entry {approval}" in message
+        assert "signature on it was not checked: no authority key is pinned" in message
+        # the custody is the authority's word only once its signature is checked
+        assert (verdict.key_custody, verdict.key_approval_seq) == (None, None)
+
+    def test_a_key_from_before_approvals_passes_without_a_custody(self, world: World) -> None:
+        verdict = verify(world, world.bundle(ids(world)[0]))
+        assert verdict.status is VerdictStatus.VALID
+        assert key_check(verdict) == (CheckStatus.PASSED, "key_in_force")
+        assert "custody not stated" in verdict.check("issuer_key_registered").message
+        assert verdict.key_custody is None and verdict.key_approval_seq is None
+        assert "key_approval" not in world.bundle(ids(world)[0])
+
+    def test_missing_when_the_event_names_an_admission(self) -> None:
+        world, cid, _ = governed()
+        bundle = world.bundle(cid)
+        del bundle["key_approval"]
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert key_check(verdict) == (CheckStatus.FAILED, "missing_key_approval")
+        assert verdict.key_custody is None
+
+    def test_an_admitted_cb_whose_key_was_never_approved(self) -> None:
+        world, cid, _ = governed(approve=False)
+        bundle = world.bundle(cid)
+        assert "key_approval" not in bundle
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "missing_key_approval")
+
+    def test_missing_for_a_statement_the_cb_signed(self, world: World) -> None:
+        # Events of version 2 (the CB signs a statement itself) need the approval of their key
+        # even from a CB admitted before the authority's statements (the signature and the
+        # inclusion fail too here: the version is signed, and part of the leaf).
+        bundle = world.bundle(ids(world)[0])
+        assert key_check(verify(world, bundle))[0] is CheckStatus.PASSED
+        bundle["event"]["version"] = 2
+        verdict = verify(world, bundle)
+        assert key_check(verdict) == (CheckStatus.FAILED, "missing_key_approval")
+        assert "version 2" in verdict.check("issuer_key_registered").message
+
+    def test_an_approval_on_an_event_that_needs_none_is_still_checked(self) -> None:
+        world, cid, approval = governed(Custody.HOSTED)
+        world.append(EventType.SUSPEND, cid, reason="audit finding")  # names no admission
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "admission_seq" not in bundle["event"] and "key_approval" in bundle
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.SUSPENDED
+        assert (verdict.key_custody, verdict.key_approval_seq) == ("hosted", approval)
+        bundle["key_approval"]["log_inclusion"]["hashes"][0] = "0x" + "00" * 32
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "key_approval_not_included")
+        del bundle["key_approval"]
+        assert key_check(verify(world, bundle)) == (CheckStatus.PASSED, "key_in_force")
+
+    def test_an_approval_signed_by_another_key_than_the_authority_s(self) -> None:
+        """The registry appends an approval of a key of its own making: the log holds it, but
+        a verifier pinning the authority's key refuses it."""
+        world = World()
+        issuer = sample("regulation-conformity")["issuer_id"]
+        world.admit(issuer)
+        world.approve_key(issuer, Custody.HOSTED, forged_by=Ed25519PrivateKey.generate())
+        cid = world.issue(sample("regulation-conformity"), valid_until="2029-02-26")
+        world.checkpoint()
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.INVALID
+        assert key_check(verdict) == (CheckStatus.FAILED, "authority_signature_invalid")
+        assert verdict.key_custody is None
+        world.pin_authority = False  # not pinned: the signature is not checked
+        assert key_check(verify(world, world.bundle(cid))) == (CheckStatus.PASSED, "key_in_force")
+
+    def test_a_flipped_signature_is_not_in_the_log(self) -> None:
+        world, cid, _ = governed()
+        bundle = world.bundle(cid)
+        entry = bundle["key_approval"]["entry"]
+        entry["signature"] = flip(entry["signature"], 5)
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "key_approval_not_included")
+
+    def test_the_approval_of_another_key_of_the_cb(self) -> None:
+        world, cid, _ = governed()
+        issuer = world.records[cid]["issuer_id"]
+        world.rotate(issuer)
+        other = world.approve_key(issuer)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        tree_size = bundle["checkpoint"]["tree_size"]
+        bundle["key_approval"] = world.authority_member(other.seq, tree_size)
+        verdict = verify(world, bundle)
+        assert key_check(verdict) == (CheckStatus.FAILED, "key_approval_mismatch")
+
+    def test_the_approval_of_another_cb(self) -> None:
+        world, cid, _ = governed()
+        other_issuer = sample("regulation-conformity", 1)["issuer_id"]
+        assert other_issuer != world.records[cid]["issuer_id"]
+        world.admit(other_issuer)
+        other = world.approve_key(other_issuer)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        bundle["key_approval"] = world.authority_member(
+            other.seq, bundle["checkpoint"]["tree_size"]
+        )
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "key_approval_mismatch")
+
+    def test_an_approval_after_the_event(self) -> None:
+        world, cid, _ = governed(approve=False)
+        late = world.approve_key(world.records[cid]["issuer_id"])
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "key_approval" not in bundle  # the registry does not carry a later one
+        bundle["key_approval"] = world.authority_member(late.seq, bundle["checkpoint"]["tree_size"])
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "key_approval_mismatch")
+
+    @pytest.mark.parametrize(
+        ("change", "code"),
+        [
+            (("log_inclusion", "leaf_index", 1), "key_approval_mismatch"),
+            (("log_inclusion", "tree_size", 1), "key_approval_mismatch"),
+            (("entry", "seq", 1), "key_approval_mismatch"),
+            (("log_inclusion", "hashes", None), "key_approval_not_included"),
+        ],
+    )
+    def test_a_wrong_inclusion(self, change: tuple[str, str, int | None], code: str) -> None:
+        world, cid, _ = governed()
+        world.issue(sample("calibration"))  # a larger log: the proof has hashes
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        part, member, delta = change
+        target = bundle["key_approval"][part]
+        if delta is None:
+            target[member] = target[member][:-1]
+        else:
+            target[member] += delta
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, code)
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            {"entry": {}},
+            "not an object",
+            {"log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+            {"entry": "x", "log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+        ],
+    )
+    def test_malformed(self, damage: Any) -> None:
+        world, cid, _ = governed()
+        bundle = world.bundle(cid) | {"key_approval": damage}
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "malformed_key_approval")
+
+    def test_an_approval_of_another_kind_of_entry(self) -> None:
+        world, cid, _ = governed()
+        bundle = world.bundle(cid)
+        bundle["key_approval"] = bundle["admission"]
+        assert key_check(verify(world, bundle)) == (CheckStatus.FAILED, "key_approval_mismatch")
+
+    def test_an_old_bundle_is_refreshed_with_its_approval(self) -> None:
+        world, cid, approval = governed()
+        old = world.bundle(cid)
+        world.issue(sample("test-report"))
+        world.checkpoint()
+        assert "key_approval" in world.status_document(cid)
+        verdict = verify(world, old)
+        assert verdict.status is VerdictStatus.VALID, verdict.to_json()
+        assert verdict.refreshed_from == "registry.example"
+        assert (verdict.key_custody, verdict.key_approval_seq) == ("held", approval)
+
+    def test_a_pending_bundle_is_not_judged_by_it(self) -> None:
+        world, _, _ = governed()
+        new = world.issue(sample("test-report"))
+        verdict = verify(world, world.pending_bundle(new))
+        assert verdict.status is VerdictStatus.PENDING
+        assert key_check(verdict) == (CheckStatus.PASSED, "key_in_force_now")
+
+    def test_offline_it_is_not_checked(self) -> None:
+        world, cid, _ = governed()
+        bundle = world.bundle(cid)
+        del bundle["key_approval"]
+        verdict = verify(world, bundle, chain=False)
+        assert key_check(verdict) == (CheckStatus.SKIPPED, "no_chain_access")
+
+
 # --- tampering with any single byte ---------------------------------------------------------
 
 
@@ -436,17 +668,22 @@ SECTIONS = (
 )
 
 
-@pytest.mark.parametrize("kind", ["anchored", "superseded", "unknown"])
+@pytest.mark.parametrize("kind", ["anchored", "superseded", "unknown", "governed"])
 def test_every_single_change_is_invalid(world: World, kind: str) -> None:
     """Every character of every string, and every integer, of the record, event, proofs and
-    checkpoint, changed in turn: the verdict is INVALID every time."""
+    checkpoint (and the authority's entries a governed CB's bundle carries), changed in turn:
+    the verdict is INVALID every time."""
     cid = ids(world)[0]
     if kind == "superseded":
         world.supersede(cid, replacement(), valid_until="2030-01-01")
         world.checkpoint()
+    if kind == "governed":
+        world, cid, _ = governed()
     bundle = world.bundle("0x" + "cd" * 32 if kind == "unknown" else cid)
     assert verify(world, bundle).status is not VerdictStatus.INVALID
     sections = SECTIONS if kind != "unknown" else ("status_proof", "checkpoint", "certificate_id")
+    if kind == "governed":
+        sections = ("event", "key_approval", "admission")
     survivors = []
     count = 0
     for where, changed in tampered(bundle, sections):

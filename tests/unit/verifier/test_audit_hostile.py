@@ -12,6 +12,7 @@ import pytest
 from anchoring.client import AnchorClient
 from anchoring.models import Checkpoint, IssuerKey
 from registry.core.events import Event
+from registry.core.governance import parse_log_entry
 from registry.core.verify import ChainQuery
 from tests.bundles import World, sample
 from verifier.audit import AuditUnavailableError, audit
@@ -81,7 +82,7 @@ def registry(world: World, override: Handler | None = None) -> httpx2.Client:
             return httpx2.Response(200, json={"checkpoints": rows})
         if path == "/v1/log/entries":
             start, end = int(params["start"]), int(params["end"])
-            entries = [Event.from_leaf(e).to_json() for e in world.entries[start:end]]
+            entries = [parse_log_entry(e).to_json() for e in world.entries[start:end]]
             return httpx2.Response(200, json={"entries": entries})
         if path == "/v1/log/consistency":
             size1, size2 = int(params["from"]), int(params["to"])

@@ -7,6 +7,7 @@ import json
 import re
 import typing
 import unicodedata
+from html import unescape
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,23 @@ import pytest
 
 from api.schemas import ReasonCode
 from api.web.i18n import LANGUAGES, catalogue, choose_language, translator
+from api.web.pages import environment
 from api.web.pdf import FontMissingError, register_fonts
-from api.web.present import Outcome, details, outcome_of, registered_hash
+from api.web.present import (
+    IssuerInfo,
+    Outcome,
+    check_views,
+    details,
+    outcome_of,
+    registered_hash,
+    verdict_view,
+)
 from api.web.qr import digest, group_digest, parse_digest, qr_code, verification_url
 from registry.core.canonical import canonical_hash
+from registry.core.governance import Custody
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
 from registry.records import CertificateKind
+from tests.bundles import World, sample
 
 TEMPLATES = Path(str(resources.files("api.web").joinpath("templates")))
 CSS = Path(str(resources.files("api.web").joinpath("static/verify.css")))
@@ -258,3 +270,86 @@ def test_stylesheet_colour_pairs_meet_wcag_aa() -> None:
 def test_missing_fonts_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(FontMissingError, match=r"DejaVuSans\.ttf.*fonts-dejavu-core"):
         register_fonts(tmp_path)
+
+
+class TestKeyCustody:
+    """The verification page names the custody of the certificate's signing key as the
+    verdict checked the authority's approval of it (docs/spec.md §9.2), and words each failure
+    of that approval."""
+
+    @staticmethod
+    def _page(lang: str, custody: Custody | None, *, drop_approval: bool = False) -> str:
+        world = World()
+        issuer_id = sample("inspection")["issuer_id"]
+        world.admit(issuer_id)
+        if custody is not None:
+            world.approve_key(issuer_id, custody)
+        cid = world.issue(sample("inspection"))
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        if drop_approval:
+            bundle.pop("key_approval", None)
+        verdict = world.verify(bundle)
+        t = translator(lang)
+        issuer = IssuerInfo(
+            id=issuer_id,
+            name_vi="Tổ chức",
+            name_en="Body",
+            accreditation="VICAS 001",
+            key_custody=verdict.key_custody,
+            key_approval_seq=verdict.key_approval_seq,
+        )
+        shown = details(bundle["record"], issuer=issuer, t=t, record_hash=registered_hash(bundle))
+        outcome = outcome_of(verdict)
+        return (
+            environment()
+            .get_template("verify.html")
+            .render(
+                lang=lang,
+                t=t,
+                title="x",
+                languages=[],
+                css_url="",
+                lang_query=f"lang={lang}",
+                verdict=verdict_view(outcome, verdict, bundle, shown, t),
+                details=shown,
+                checks=check_views(verdict, bundle, shown, t),
+                checkpoint=None,
+                open_checks=False,
+                qr=None,
+                successor=None,
+                predecessor=None,
+                links={},
+                note=None,
+                live=False,
+            )
+        )
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    @pytest.mark.parametrize("custody", [Custody.HELD, Custody.HOSTED])
+    def test_the_custody_is_shown(self, lang: str, custody: Custody) -> None:
+        html = self._page(lang, custody)
+        # entries 0 and 1: the admission, then the key's approval
+        sentence = translator(lang)(f"issuer.key.{custody.value}", seq=1)
+        assert sentence in unescape(html)
+        assert f'data-key-custody="{custody.value}"' in html
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    def test_a_missing_approval_is_worded_and_no_custody_shown(self, lang: str) -> None:
+        html = self._page(lang, Custody.HELD, drop_approval=True)
+        assert "data-key-custody" not in html
+        words = catalogue(lang)["check.issuer_key_registered.missing_key_approval"]
+        assert words in unescape(html)
+
+    def test_the_sentences(self) -> None:
+        vi, en = catalogue("vi"), catalogue("en")
+        assert vi["issuer.key.held"].startswith("Khóa ký do tổ chức chứng nhận tự giữ")
+        assert en["issuer.key.hosted"].startswith("Signing key hosted by the registry")
+        for code in (
+            "missing_key_approval",
+            "malformed_key_approval",
+            "key_approval_mismatch",
+            "key_approval_not_included",
+            "authority_signature_invalid",
+        ):
+            assert f"check.issuer_key_registered.{code}" in vi
