@@ -392,9 +392,9 @@ def _sign_and_send(
     token: str | None,
     as_json: bool,
     quiet: bool = False,
-) -> None:
+) -> dict[str, Any] | None:
     """Build the statement, sign it with the key file, then write it (`--out`) or submit it
-    (`quiet`: without printing the answer)."""
+    (`quiet`: without printing the answer); the registry's answer, if submitted."""
     from registry.core.governance import sign_statement  # noqa: PLC0415
     from registry.errors import RegistryError  # noqa: PLC0415
     from registry.keys import load_key_file  # noqa: PLC0415
@@ -409,8 +409,8 @@ def _sign_and_send(
     if out is not None:
         out.write_text(json.dumps(signed, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         emit({"written": str(out)}, as_json=as_json, lines=[f"signed statement written to {out}"])
-        return
-    _submit(command, signed, api=api, token=token, as_json=as_json, quiet=quiet)
+        return None
+    return _submit(command, signed, api=api, token=token, as_json=as_json, quiet=quiet)
 
 
 def _submit(
@@ -421,7 +421,7 @@ def _submit(
     token: str | None,
     as_json: bool,
     quiet: bool = False,
-) -> None:
+) -> dict[str, Any]:
     import httpx2  # noqa: PLC0415
 
     if not token:
@@ -446,9 +446,9 @@ def _submit(
         raise _fail(
             f"authority {command}", ValueError(f"registry: got {answer.status_code}: {detail}")
         )
-    result = answer.json()
+    result: dict[str, Any] = answer.json()
     if quiet:
-        return
+        return result
     emit(
         result,
         as_json=as_json,
@@ -457,6 +457,7 @@ def _submit(
             f"{result['leaf']['status']}"
         ],
     )
+    return result
 
 
 def _admission_options(kind: list[str], standard: list[str] | None) -> dict[str, Any]:
@@ -518,17 +519,25 @@ def authority_admit(
             return ChangeScope(**terms, reason=reason)
         return Admit(**terms)
 
-    _sign_and_send("admit", build, key_file=key, out=out, api=api, token=token, as_json=as_json)
-    if hosted_key and out is None:
-        proposed = _registry_post(
-            "admit", api, f"/v1/issuers/{issuer}/keys", token, {"custody": "hosted"}
-        )
-        _approve("admit", key, issuer, proposed, api=api, token=token)
-        emit(
-            {"approved": proposed["key_id"], "custody": "hosted"},
-            as_json=as_json,
-            lines=[f"approved key {proposed['key_id']} of {issuer} (custody hosted)"],
-        )
+    if not hosted_key or out is not None:
+        _sign_and_send("admit", build, key_file=key, out=out, api=api, token=token, as_json=as_json)
+        return
+    result = _sign_and_send(
+        "admit", build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
+    )
+    assert result is not None
+    proposed = _registry_post(
+        "admit", api, f"/v1/issuers/{issuer}/keys", token, {"custody": "hosted"}
+    )
+    _approve("admit", key, issuer, proposed, api=api, token=token)
+    emit(
+        {**result, "approved": proposed["key_id"], "custody": "hosted"},
+        as_json=as_json,
+        lines=[
+            f"appended at log entry {result['seq']}; {issuer} is now {result['leaf']['status']}",
+            f"approved key {proposed['key_id']} of {issuer} (custody hosted)",
+        ],
+    )
 
 
 def _status_command(name: str, help_text: str) -> None:

@@ -135,10 +135,17 @@ def _authority_key(data: Path) -> "Ed25519PrivateKey":
 
 def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[str, str, str]:
     """The sample certification body admitted as the authority admits one: its first admin
-    (`certreg authority init`), a signed `admit` statement, the CB's admin and its officer.
+    (`certreg authority init`), a signed `admit` statement, a hosted key the authority approves,
+    the CB's admin and its officer.
     Returns the CB's id, the officer's and the authority admin's API tokens."""
-    from registry.accounts import OPERATOR, Role  # noqa: PLC0415
-    from registry.core.governance import Admit, Scope, sign_statement  # noqa: PLC0415
+    from registry.accounts import OPERATOR, Actor, Role  # noqa: PLC0415
+    from registry.core.governance import (  # noqa: PLC0415
+        Admit,
+        ApproveKey,
+        Custody,
+        Scope,
+        sign_statement,
+    )
     from registry.core.hashing import sha256  # noqa: PLC0415
     from registry.samples import load_samples  # noqa: PLC0415
 
@@ -165,6 +172,23 @@ def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[s
     )
     stack.service.governance.submit(
         admin, sign_statement(admit, authority).to_json(), actor=OPERATOR
+    )
+    # Its signing key: one the registry keeps for it (custody hosted), approved by the
+    # authority as any key is (a CB may keep its own instead: certreg keygen, docs/spec.md
+    # §11.11).
+    proposed = stack.service.issuers.propose_key(
+        sample["id"], custody=Custody.HOSTED, actor=Actor(principal=admin, via="cli")
+    )
+    approval = ApproveKey(
+        issuer_id=sample["id"],
+        at=today,
+        authority_key_id=sha256(authority.public_key().public_bytes_raw()),
+        key_id=proposed.key_id,
+        public_key=proposed.public_key,
+        custody=Custody.HOSTED,
+    )
+    stack.service.governance.submit(
+        admin, sign_statement(approval, authority).to_json(), actor=OPERATOR
     )
 
     def person(by: "Principal", role: "Role", name: str) -> tuple["Principal", str]:

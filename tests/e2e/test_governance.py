@@ -134,9 +134,11 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
         "--name-vi", "Trung tâm Hòa Bình", "--name-en", "Hoa Binh Centre",
         "--accreditation-body", "BoA", "--accreditation-number", "VICAS 777",
         "--kind", "product-conformity", "--kind", "regulation-conformity",
-        "--valid-from", "2020-01-01", "--valid-until", "2099-12-31",
+        "--valid-from", "2020-01-01", "--valid-until", "2099-12-31", "--hosted-key",
     )  # fmt: skip
     assert admitted["leaf"]["status"] == "admitted"
+    [hosted] = registry.http.get(f"/v1/issuers/{CB}/keys").json()["keys"]
+    assert (hosted["custody"], hosted["state"]) == ("hosted", "active")
     admission = registry.http.get(f"/v1/admissions/{CB}").json()
     assert admission["statement"]["scope"]["kinds"] == [
         "product-conformity",
@@ -209,17 +211,21 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     audit = registry.outsider_cli("audit", "--trust-file", str(trust), "--json")
     assert audit.returncode == 0, audit.stdout + audit.stderr
     report = audit.json()
-    assert report["ok"] is True and report["statements"] == 3
+    # admit + approve_key of the hosted key, suspend, adopt's admit + approve_key
+    assert report["ok"] is True and report["statements"] == 5
     assert report["admissions_checked"] == 2  # the two issued under an admission
-    assert report["authority_signatures_checked"] == 3
+    assert report["keys_checked"] == 2  # their keys, approved before them
+    assert report["authority_signatures_checked"] == 5
 
     # The bundle carries the admission the event names; the verifier checks it against the
     # pinned authority key. The CB's later suspension leaves the certificate valid.
     bundle = registry.proof(issued.json()["id"])
     assert bundle["status"] == "ANCHORED"
     assert bundle["admission"]["entry"]["seq"] == admitted["seq"]
+    assert bundle["key_approval"]["entry"]["statement"]["custody"] == "hosted"
     verdict = registry.verify(bundle)
     assert verdict["status"] == "VALID", verdict
+    assert verdict["key_custody"] == "hosted"
     accredited = next(c for c in verdict["checks"] if c["name"] == "issuer_accredited")
     assert (accredited["status"], accredited["code"]) == ("passed", "accredited")
     assert "BoA VICAS 777 for regulation-conformity" in accredited["message"]
