@@ -207,10 +207,6 @@ def log_signer_command(
         service.stop()
 
 
-issuer_app = typer.Typer(
-    help="Admit issuers, manage their API keys and signing keys.", rich_markup_mode=None
-)
-app.add_typer(issuer_app, name="issuer")
 app.add_typer(trust_app, name="trust")
 register_cb_commands(app)
 
@@ -224,49 +220,6 @@ def _stack() -> "Stack":
 def _fail(command: str, exc: Exception) -> typer.Exit:
     typer.echo(f"certreg {command}: {exc}", err=True)
     return typer.Exit(1)
-
-
-@issuer_app.command("add")
-def issuer_add(
-    issuer_id: Annotated[str, typer.Argument(help="Short id, e.g. vn-cb-quatest3.")],
-    name_vi: Annotated[str, typer.Option(help="Name in Vietnamese.")],
-    name_en: Annotated[str, typer.Option(help="Name in English.")],
-    accreditation: Annotated[str, typer.Option(help="Accreditation or designation number.")],
-    kind: Annotated[
-        list[str], typer.Option(help="A certificate kind it may issue; repeat for several.")
-    ],
-    as_json: JsonOption = False,
-) -> None:
-    """Admit an issuer: create its signing key and print its API key (shown only once)."""
-    from registry.errors import RegistryError  # noqa: PLC0415
-
-    stack = _stack()
-    try:
-        created = stack.service.add_issuer(
-            issuer_id=issuer_id,
-            name_vi=name_vi,
-            name_en=name_en,
-            accreditation=accreditation,
-            kinds=kind,
-        )
-    except (RegistryError, ValueError) as exc:
-        raise _fail("issuer add", exc) from exc
-    finally:
-        stack.close()
-    result = {
-        "issuer_id": created.issuer_id,
-        "key_id": "0x" + created.key_id.hex(),
-        "api_key": created.api_key,
-    }
-    emit(
-        result,
-        as_json=as_json,
-        lines=[
-            f"admitted {created.issuer_id}; signing key 0x{created.key_id.hex()} "
-            "(registered on chain by the anchoring worker)",
-            f"API key (shown once): {created.api_key}",
-        ],
-    )
 
 
 authority_app = typer.Typer(
@@ -753,9 +706,9 @@ def authority_adopt(
     as_json: JsonOption = False,
 ) -> None:
     """Admit, by signed statements, every CB the registry admitted before the authority's
-    statements (`certreg issuer add`): each with its names, its accreditation number and its
-    kinds, any standard within them, from --valid-from to --valid-until. Their keys, tokens and
-    certificates stay as they are."""
+    statements (the former `certreg issuer add`): each with its names, its accreditation number
+    and its kinds, any standard within them, from --valid-from to --valid-until, and approve its
+    active signing key (custody hosted). Their tokens and certificates stay as they are."""
     import httpx2  # noqa: PLC0415
 
     from registry.core.governance import Admit, Scope  # noqa: PLC0415
@@ -815,39 +768,6 @@ def authority_submit(
     except (OSError, ValueError) as exc:
         raise _fail("authority submit", exc) from exc
     _submit("submit", signed, api=api, token=token, as_json=as_json)
-
-
-@issuer_app.command("api-key")
-def issuer_api_key(
-    issuer_id: str, label: Annotated[str, typer.Option()] = "cli", as_json: JsonOption = False
-) -> None:
-    """Create another API key for an issuer (shown only once)."""
-    from registry.errors import RegistryError  # noqa: PLC0415
-
-    stack = _stack()
-    try:
-        token = stack.service.create_api_key(issuer_id, label=label)
-    except RegistryError as exc:
-        raise _fail("issuer api-key", exc) from exc
-    finally:
-        stack.close()
-    emit({"issuer_id": issuer_id, "api_key": token}, as_json=as_json, lines=[token])
-
-
-@issuer_app.command("rotate-key")
-def issuer_rotate_key(issuer_id: str, as_json: JsonOption = False) -> None:
-    """Retire an issuer's signing key and create a new one."""
-    from registry.errors import RegistryError  # noqa: PLC0415
-
-    stack = _stack()
-    try:
-        key_id = stack.service.rotate_key(issuer_id)
-    except RegistryError as exc:
-        raise _fail("issuer rotate-key", exc) from exc
-    finally:
-        stack.close()
-    result = {"issuer_id": issuer_id, "key_id": "0x" + key_id.hex()}
-    emit(result, as_json=as_json, lines=[f"new signing key 0x{key_id.hex()} for {issuer_id}"])
 
 
 keys_app = typer.Typer(help="The registry's own secrets.", rich_markup_mode=None)

@@ -148,26 +148,43 @@ def keygen(
 
 @key_app.command("propose")
 def key_propose(
-    key: Annotated[Path, typer.Option("--key", help="The key file (certreg keygen).")],
+    key: Annotated[
+        Path | None, typer.Option("--key", help="The key file the CB keeps (certreg keygen).")
+    ] = None,
+    hosted: Annotated[
+        bool,
+        typer.Option("--hosted", help="Instead, have the registry make a key it keeps for the CB."),
+    ] = False,
     issuer: IssuerOption = None,
     api: ApiOption = "http://127.0.0.1:8000",
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Propose a key the CB keeps (a CB admin's call), with a signature proving the CB holds
-    it; it signs nothing until the authority approves it (certreg authority approve-key)."""
-    holder = _holder("signing-key propose", key, issuer, api, token)
-    assert holder is not None
+    """Propose a signing key (a CB admin's call): one the CB keeps (--key, with a signature
+    proving the CB holds it), or one the registry makes and keeps for it (--hosted). It signs
+    nothing until the authority approves it (certreg authority approve-key); then it replaces
+    the CB's active key."""
+    if (key is None) == (not hosted):
+        _fail("signing-key propose", "want one of --key FILE, --hosted")
     try:
-        result = _client("signing-key propose", api, token, None).propose_held_key(holder)
+        if key is not None:
+            holder = _holder("signing-key propose", key, issuer, api, token)
+            assert holder is not None
+            result = _client("signing-key propose", api, token, None).propose_held_key(holder)
+        else:
+            client = _client("signing-key propose", api, token, None)
+            cb = issuer or client.me().get("issuer_id")
+            if not isinstance(cb, str):
+                _fail("signing-key propose", "--issuer: got none, and the token acts for no CB")
+            result = client.propose_hosted_key(cb)
     except ClientError as exc:
         _fail("signing-key propose", exc)
     _emit(
         result,
         as_json=as_json,
         lines=[
-            f"proposed key {result['key_id']} of {result['issuer_id']} (custody held); "
-            "the authority approves it with certreg authority approve-key"
+            f"proposed key {result['key_id']} of {result['issuer_id']} (custody "
+            f"{result['custody']}); the authority approves it with certreg authority approve-key"
         ],
     )
 

@@ -340,8 +340,8 @@ def new_token_row(
 
 
 def system_officer(session: Session, issuer_id: str, *, now: dt.datetime) -> models.Account:
-    """The CB's system officer account (no login), made with the CB: the holder of the API
-    keys `certreg issuer add` and `certreg issuer api-key` print."""
+    """The CB's system officer account (no login), made with a CB admitted before the
+    authority's statements: the holder of the API keys the operator made for it."""
     row = session.scalars(
         select(models.Account)
         .where(
@@ -449,7 +449,7 @@ class Accounts:
             )
 
     def create_api_key(self, issuer_id: str, *, label: str) -> str:
-        """A token of the CB's system officer account (`certreg issuer api-key`)."""
+        """A token of the CB's system officer account (of a CB admitted before the statements)."""
         now = self._now()
         with self._sessions.begin() as session:
             if session.get(models.Issuer, issuer_id) is None:

@@ -1,8 +1,9 @@
 """Issuers and their signing keys.
 
-An issuer admitted by the operator (`certreg issuer add`, before the authority's statements) gets
-an Ed25519 signing key (sealed at rest with the key-encryption key) and a first API key: a token
-of its system officer account (`registry.accounts`; only its hash is stored). A CB the
+An issuer admitted by the operator (the former `certreg issuer add`, before the authority's
+statements) gets an Ed25519 signing key (sealed at rest with the key-encryption key) and a first
+API key: a token of its system officer account (`registry.accounts`; only its hash is stored).
+A CB the
 authority's statements admitted proposes its keys instead (`propose_key`): one the registry
 makes and seals (custody `hosted`), or the public half of one the CB keeps (`held`, with a
 signature proving it holds the private half); a proposed key signs nothing until the

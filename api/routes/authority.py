@@ -56,7 +56,7 @@ class IssuerOut(BaseModel):
     kinds: list[str] = Field(description="the kinds it may issue")
     admission: AdmissionOut | None = Field(
         description="its admission by the authority's statements; null for a CB admitted "
-        "before them (by the operator's `certreg issuer add`)"
+        "before them (by the operator's former `certreg issuer add`)"
     )
 
 

@@ -278,8 +278,8 @@ class MapLeaf(Base):
 
 class Admission(Base):
     """A CB's admission as the authority's statements in the log set it, up to the log's head
-    (docs/spec.md §3a): what issuance is checked against. CBs admitted by `certreg issuer add`
-    before the authority's statements have no row."""
+    (docs/spec.md §3a): what issuance is checked against. CBs admitted by the former `certreg
+    issuer add` before the authority's statements have no row."""
 
     __tablename__ = "admissions"
 

@@ -2,10 +2,10 @@
 process, reached over HTTP only, and the `certreg` CLI run as a subprocess.
 
 Each `RunningRegistry` deploys its own contract (so its anchoring worker and the chain agree from
-the first block), admits one issuer with `certreg issuer add`, and starts the server with the
-anchoring worker on 127.0.0.1 at a free port. Its checkpoint-signing key and key-encryption key
-are generated here and passed in the environment, so the verifier pins a key it knows from its
-own configuration, not from the registry it checks.
+the first block), admits one issuer as registries did before the authority's statements, and
+starts the server with the anchoring worker on 127.0.0.1 at a free port. Its checkpoint-signing
+key and key-encryption key are generated here and passed in the environment, so the verifier
+pins a key it knows from its own configuration, not from the registry it checks.
 
 Several registries may run at once (the session's shared one and a module's own): each sends
 from its own pair of new accounts, so their transactions never race for a nonce.
@@ -42,6 +42,8 @@ from anchoring.devnode import HardhatNode, dev_account, free_port
 from registry.core.note import NoteSigner
 from registry.db.engine import sqlite_url
 from registry.samples import load_samples
+from registry.service import RegistryService
+from registry.storage import Storage
 from verifier.trust import fingerprint_of
 
 __all__ = [
@@ -409,16 +411,18 @@ def start_registry(
         **(extra_env or {}),
     }
 
+    # A CB admitted the way registries did before the authority's statements (the demo issuer
+    # of most tests: a hosted key, its system officer's token). No command does this any more
+    # (docs/spec.md §11.7): the registry's own Python API does, as a migration would.
     issuer = next(i for i in SAMPLES["issuers"] if i["id"] == ISSUER_ID)
-    kinds = [a for kind in issuer["kinds"] for a in ("--kind", kind)]
-    added = certreg(
-        "issuer", "add", ISSUER_ID,
-        "--name-vi", issuer["name_vi"], "--name-en", issuer["name_en"],
-        "--accreditation", issuer["accreditation"], *kinds, "--json",
-        env=env, cwd=data_dir,
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    api_key = added.json()["api_key"]
+    with operator_service(db_url, kek) as service:
+        api_key = service.add_issuer(
+            issuer_id=ISSUER_ID,
+            name_vi=issuer["name_vi"],
+            name_en=issuer["name_en"],
+            accreditation=issuer["accreditation"],
+            kinds=issuer["kinds"],
+        ).api_key
 
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
@@ -455,6 +459,18 @@ def start_registry(
     # that it stopped) holds none of the secrets it was given or handed out.
     leaked = registry.leaked_secrets()
     assert not leaked, f"the server's log holds secrets: {leaked}"
+
+
+@contextlib.contextmanager
+def operator_service(database_url: str, kek: bytes) -> Iterator[RegistryService]:
+    """The registry's service over its database, in this process (migrated), for what only an
+    operator with the database does: a CB from before the authority's statements, a key
+    rotation of such a CB."""
+    storage = Storage(database_url, proof_cache_mb=1)
+    try:
+        yield RegistryService(sessions=storage.sessions, kek=kek)
+    finally:
+        storage.close()
 
 
 def _wait_ready(registry: RunningRegistry) -> None:

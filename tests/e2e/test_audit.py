@@ -26,7 +26,7 @@ from tests.e2e.harness import (
     Accounts,
     CliResult,
     RunningRegistry,
-    certreg,
+    operator_service,
     start_registry,
     submission,
 )
@@ -107,10 +107,8 @@ def test_audit_passes_then_catches_a_rewritten_event(own_registry: RunningRegist
     registry.wait_anchored(a["id"], seq=a["last_event_seq"])
     # A routine key rotation: the worker registers the new key and revokes the old once its
     # events are anchored. Earlier certificates stay VALID, and the audit agrees.
-    rotated = certreg(
-        "issuer", "rotate-key", ISSUER_ID, "--json", env=registry.env, cwd=registry.data_dir
-    )
-    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    with operator_service(registry.database_url, registry.kek) as service:
+        service.rotate_key(ISSUER_ID)
     withdrawn = registry.change(a["id"], "withdraw", "fraud")
     registry.wait_anchored(a["id"], seq=withdrawn["last_event_seq"])
     suspended = registry.change(b["id"], "suspend", "surveillance-nonconformity")

@@ -1,4 +1,5 @@
 import base64
+import inspect
 import json
 import re
 from pathlib import Path
@@ -6,6 +7,7 @@ from typing import Any
 
 import cbor2
 import pytest
+import typer.main
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
@@ -263,3 +265,35 @@ def test_help_reads_as_a_person_expects(command: list[str]) -> None:
     assert options
     for line in options:  # "--name METAVAR  description"
         assert re.search(r"\S {2,}\S", line), line
+
+
+#: the only commands that open the registry's database (docs/spec.md §11.7): the first authority
+#: admin's bootstrap, the server, the anchoring worker, and `dev` (make run: all of them)
+DATABASE_COMMANDS = {"authority init", "serve", "anchor", "dev"}
+_OPENS_THE_DATABASE = re.compile(r"\b(_stack|Stack|Storage|RegistryService|make_engine)\(")
+
+
+def _commands(group: Any, prefix: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            found |= _commands(command, path + " ")
+        else:
+            found[path] = command.callback
+    return found
+
+
+def test_only_the_servers_and_the_bootstrap_open_the_database() -> None:
+    """Everything else — the authority's statements, a CB's keys and certificates, verifying,
+    auditing, trust — goes through the API or the chain, so it runs anywhere, with no database
+    file at hand."""
+    commands = _commands(typer.main.get_command(app))
+    assert {"authority approve-key", "issue", "signing-key propose", "verify"} <= set(commands)
+    opening = {
+        name
+        for name, callback in commands.items()
+        if _OPENS_THE_DATABASE.search(inspect.getsource(callback))
+    }
+    assert opening <= DATABASE_COMMANDS, opening - DATABASE_COMMANDS
+    assert {"authority init", "serve", "anchor"} <= opening
