@@ -1188,6 +1188,14 @@ def audit(
         str | None,
         typer.Option(metavar="ID", help="With --at: the certificate whose status then to report."),
     ] = None,
+    records: Annotated[
+        bool,
+        typer.Option(
+            "--records",
+            help="Also fetch the record of every certificate issued under an admission (one "
+            "request each) and report any outside the admission's scope on the day.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check every anchored checkpoint, consistency proof, log entry, map root and signature
@@ -1246,6 +1254,7 @@ def audit(
                 at_time=at_time,
                 certificate_id=certificate,
                 authority_key=entry.authority_key(),
+                records=records,
             )
     except AuditUnavailableError as exc:
         typer.echo(f"certreg audit: {exc}", err=True)
@@ -1266,7 +1275,8 @@ def audit(
             f"{report.authority_signatures_checked} signatures checked"
             if entry.authority_vkey is not None
             else "signatures not checked (no authority key pinned)"
-        ),
+        )
+        + (f"; {report.scope_checked} records checked against their scope" if records else ""),
         *(f"  ✘ {p}" for p in report.problems),
     ]
     if report.at is not None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.accounts import Actor, record_audit
@@ -770,13 +771,7 @@ class Certificates:
             )
         if self._same_statement(session, row, event):
             return None
-        last = self._last_event(session, row)
-        if event.at < last.at:
-            raise ConflictError(
-                f"{where}.at: got {event.at.isoformat()}, want no earlier than the "
-                f"certificate's last event {last.seq} ({last.at.isoformat()}): a statement "
-                "is appended in order, once"
-            )
+        self._check_in_order(session, row.id, event, where=where)
         if (
             kind is EventType.REINSTATE
             and admission is not None
@@ -794,6 +789,30 @@ class Certificates:
         )
         session.refresh(row)
         return CertificateView.from_row(row, today=today)
+
+    @staticmethod
+    def _check_in_order(session: Session, certificate_id: str, event: Event, *, where: str) -> None:
+        """A statement is dated no earlier than the certificate's events before it, and is not
+        one of them again (§3.1): an old signed statement cannot be replayed to undo a newer one,
+        even within the second of its `at`."""
+        signed = event.signing_bytes()
+        entries = session.scalars(
+            select(models.Event.entry)
+            .where(models.Event.certificate_id == certificate_id)
+            .order_by(models.Event.seq.desc())
+        )
+        # Every event of the certificate (a handful): their `at` is the signer's clock, so not
+        # ordered by `seq` more closely than the window of §3.1.
+        for entry in entries:
+            earlier = Event.from_leaf(entry)
+            if earlier.at > event.at or (
+                earlier.version == ISSUER_STATEMENT and earlier.signing_bytes() == signed
+            ):
+                raise ConflictError(
+                    f"{where}.at: got {event.at.isoformat()}, want a statement not appended "
+                    f"before and dated no earlier than the certificate's event {earlier.seq} "
+                    f"({earlier.at.isoformat()}): a statement is appended in order, once"
+                )
 
     @staticmethod
     def _last_event(session: Session, row: models.Certificate) -> Event:

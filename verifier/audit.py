@@ -16,6 +16,7 @@ a wrong status, shape or count is a named finding, never a crash.
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,17 +26,27 @@ from eth_utils.address import is_hex_address
 from anchoring.client import AnchorClient
 from anchoring.models import Checkpoint as ChainCheckpoint
 from anchoring.succession import Line, line_from, line_through
+from registry.core.canonical import canonical_json
 from registry.core.checkpoint import verify_checkpoint
-from registry.core.encoding import parse_hex
+from registry.core.encoding import hex0x, parse_hex
 from registry.core.errors import CoreError
-from registry.core.events import Event, EventType, issuer_chain_id, verify_event_signature
+from registry.core.events import (
+    ISSUER_STATEMENT,
+    Event,
+    EventType,
+    issuer_chain_id,
+    verify_event_signature,
+)
 from registry.core.governance import (
+    Admission,
     AuthorityEntry,
     GovernanceState,
     IssuerLeaf,
+    admission_covers,
     apply_statement,
     verify_statement,
 )
+from registry.core.hashing import sha256
 from registry.core.lifecycle import StatusLeaf, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteVerifier
@@ -78,6 +89,9 @@ class AuditReport:
     keys_checked: int = 0
     #: statements whose signature was checked with the pinned authority key (none pinned: 0)
     authority_signatures_checked: int = 0
+    #: certificate events checked against their admission's scope with the record the
+    #: registry serves (`records=True`: docs/spec.md §11.7)
+    scope_checked: int = 0
     problems: list[str] = field(default_factory=list)
     at: PointInTime | None = None
 
@@ -95,6 +109,7 @@ class AuditReport:
             "admissions_checked": self.admissions_checked,
             "keys_checked": self.keys_checked,
             "authority_signatures_checked": self.authority_signatures_checked,
+            "scope_checked": self.scope_checked,
             "problems": self.problems,
             "at": None if self.at is None else self.at.__dict__,
         }
@@ -140,13 +155,16 @@ def audit(
     at_time: dt.datetime | None = None,
     certificate_id: str | None = None,
     authority_key: bytes | None = None,
+    records: bool = False,
 ) -> AuditReport:
     """Audit the registry behind `http` against the contract behind `client` (the pinned
     one) and its line of successions (docs/spec.md §7.7): the registry may anchor on a
     successor of the pinned contract, whose start must be its predecessor's checkpoint; the
     checkpoints of the whole line are audited as one history. `authority_key`: the
     authority's raw public key, when the trust entry pins it: every statement in the log must
-    be signed with it (docs/spec.md §3a.2)."""
+    be signed with it (docs/spec.md §3a.2). `records`: also fetch the record of every
+    certificate put in force under an admission (one request each) and check it was within that
+    admission's scope on the day (docs/spec.md §3a.6)."""
     report = AuditReport()
     problems = report.problems
     line = _registry_line(http, vkey, line_from(client), problems)
@@ -170,6 +188,7 @@ def audit(
         certificate_id=certificate_id,
         at_checkpoint=_checkpoint_at(chain, at_block=at_block, at_time=at_time),
         authority_key=authority_key,
+        records=records,
     )
     end = chain[-1].tree_size if chain else 0
     try:
@@ -182,6 +201,8 @@ def audit(
         problems.append(f"log: got {report.events} entries, want {end} (anchored)")
     if certificate_id is not None and report.at is None:
         report.at = _point(certificate_id, replay.at_checkpoint, None)
+    if records:
+        _check_scopes(http, replay.in_scope, report)
     return report
 
 
@@ -201,6 +222,7 @@ class _Replay:
         certificate_id: str | None,
         at_checkpoint: ChainCheckpoint | None,
         authority_key: bytes | None = None,
+        records: bool = False,
     ) -> None:
         self.client = client
         self.authority_key = authority_key
@@ -218,6 +240,14 @@ class _Replay:
         self.changed_issuers: dict[str, IssuerLeaf] = {}
         #: per CB: its latest statement's `at`, and the statements of that second
         self.statement_at: dict[str, tuple[dt.datetime, set[bytes]]] = {}
+        #: per certificate changed by statements its CB signed (version 2): the latest one's
+        #: `at` and the statements of that second (§3.1: in order, each once)
+        self.issuer_statement_at: dict[str, tuple[dt.datetime, set[bytes]]] = {}
+        #: the admissions (`admit`, `change_scope`) by log position, and, with `records`, the
+        #: events put in force under one, to be checked against its scope with their records
+        self.records = records
+        self.admissions: dict[int, Admission] = {}
+        self.in_scope: list[tuple[Event, Admission]] = []
 
     def add(self, obj: object) -> bool:
         """Take the next entry, of either kind (docs/spec.md §3a.3); False if the log cannot be
@@ -252,6 +282,7 @@ class _Replay:
         report, problems = self.report, self.report.problems
         self._check_admission(event)
         self._check_key_approval(event)
+        self._check_statement_order(event)
         # The first checkpoint that covered the event: the issuer key is judged at its block.
         cover = self.pending[0]
         report.signatures_checked += _check_signature(
@@ -281,6 +312,9 @@ class _Replay:
                 )
             return
         self.report.admissions_checked += 1
+        admission = self.admissions.get(event.admission_seq)
+        if self.records and admission is not None:
+            self.in_scope.append((event, admission))
         if leaf is None or leaf.admission_seq != event.admission_seq:
             found = "none" if leaf is None else f"entry {leaf.admission_seq}"
             problems.append(
@@ -318,6 +352,23 @@ class _Replay:
                 f"{approval.revoked_from_seq} (approved at entry {approval.approved_seq})"
             )
 
+    def _check_statement_order(self, event: Event) -> None:
+        """A statement the CB signed itself (version 2) carries no `seq`: the registry must
+        append each once, in order of its `at` per certificate, or an old signed suspension
+        could be replayed after a newer reinstatement (docs/spec.md §3.1)."""
+        if event.version != ISSUER_STATEMENT:
+            return
+        signed = event.signing_bytes()
+        previous = self.issuer_statement_at.get(event.certificate_id)
+        if previous is not None and (event.at < previous[0] or signed in previous[1]):
+            self.report.problems.append(
+                f"entry {event.seq}: statement about certificate {event.certificate_id} dated "
+                f"{event.at.isoformat()}, want one not appended before, dated no earlier than "
+                f"its previous one ({previous[0].isoformat()})"
+            )
+        same = previous[1] if previous is not None and previous[0] == event.at else set()
+        self.issuer_statement_at[event.certificate_id] = (event.at, same | {signed})
+
     def _statement(self, entry: AuthorityEntry) -> None:
         """An authority entry: its signature (when the authority's key is pinned), its CB's
         statements in order of time, each once, and its CB's leaf replayed (§3a.5)."""
@@ -340,6 +391,8 @@ class _Replay:
             )
         same = previous[1] if previous is not None and previous[0] == statement.at else set()
         self.statement_at[statement.issuer_id] = (statement.at, same | {signed})
+        if isinstance(statement, Admission):
+            self.admissions[entry.seq] = statement
         try:
             leaf = apply_statement(self.governance, entry)
         except CoreError as exc:
@@ -373,6 +426,65 @@ class _Replay:
             and cp.index == self.at_checkpoint.index
         ):
             self.report.at = _point(self.certificate_id, cp, self.leaves.get(self.certificate_id))
+
+
+#: concurrent record fetches of `records`: one request per certificate
+_RECORD_FETCHES: Final = 8
+
+
+def _check_scopes(
+    http: httpx2.Client, events: list[tuple[Event, Admission]], report: AuditReport
+) -> None:
+    """Each event put its certificate in force under an admission: the record the registry
+    serves for it must hash to the event's `record_hash` (so the registry cannot answer with
+    another), and be of a kind, and cite standards, the admission covered on the day of the
+    event (docs/spec.md §3a.6)."""
+    ids = sorted({event.certificate_id for event, _ in events})
+
+    def fetch(certificate_id: str) -> tuple[str, object]:
+        try:
+            return certificate_id, _get(http, f"/v1/certificates/{certificate_id}")
+        except _Refused as exc:
+            return certificate_id, exc
+
+    with ThreadPoolExecutor(max_workers=_RECORD_FETCHES) as pool:
+        served = dict(pool.map(fetch, ids))
+    problems = report.problems
+    for event, admission in events:
+        answer = served.get(event.certificate_id)
+        where = f"entry {event.seq}: {event.type.value} of {event.certificate_id}"
+        record = answer.get("record") if isinstance(answer, dict) else None
+        if not isinstance(record, dict):
+            problems.append(f"{where}: got no record from the registry ({answer}), want it")
+            continue
+        try:
+            record_hash = sha256(canonical_json(record))
+        except CoreError as exc:
+            problems.append(f"{where}: the registry's record: {exc}")
+            continue
+        if record_hash != event.record_hash:
+            problems.append(
+                f"{where}: the registry's record hashes to {hex0x(record_hash)}, want "
+                f"{hex0x(event.record_hash)} (the event's)"
+            )
+            continue
+        kind, standards = record.get("kind"), record.get("standards") or []
+        if not isinstance(kind, str) or not isinstance(standards, list):
+            problems.append(f"{where}: the record has no kind or no list of standards")
+            continue
+        try:
+            refused = admission_covers(
+                admission, kind=kind, standards=standards, on=event.at.date()
+            )
+        except CoreError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        report.scope_checked += 1
+        if refused is not None:
+            problems.append(
+                f"{where}: outside the admission in force (entry {event.admission_seq}): "
+                f"{refused.message} ({refused.code})"
+            )
 
 
 def _registry_checkpoints(http: httpx2.Client) -> dict[int, dict[str, Any]]:

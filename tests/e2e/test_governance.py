@@ -216,6 +216,10 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     assert report["admissions_checked"] == 2  # the two issued under an admission
     assert report["keys_checked"] == 2  # their keys, approved before them
     assert report["authority_signatures_checked"] == 5
+    # With the records: each certificate issued under an admission was within its scope.
+    scoped = registry.outsider_cli("audit", "--trust-file", str(trust), "--records", "--json")
+    assert scoped.returncode == 0, scoped.stdout + scoped.stderr
+    assert scoped.json()["scope_checked"] == 2
 
     # The bundle carries the admission the event names; the verifier checks it against the
     # pinned authority key. The CB's later suspension leaves the certificate valid.

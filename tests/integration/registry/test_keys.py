@@ -389,8 +389,21 @@ class TestStatements:
                 )
             ],
         )
-        with pytest.raises(ConflictError, match="want no earlier than"):
+        with pytest.raises(ConflictError, match="appended in order, once"):
             service.certificates.append_statements(CB, [old_suspend])
+        assert service.get(certificate.id).status == "valid"
+        # Within one second too: a suspension and a reinstatement signed at the same time,
+        # then the suspension again.
+        clock.advance(seconds=10)
+        suspend = _change_item(
+            holder, clock, EventType.SUSPEND, certificate.id, certificate.record_hash
+        )
+        reinstate = _change_item(
+            holder, clock, EventType.REINSTATE, certificate.id, certificate.record_hash
+        )
+        service.certificates.append_statements(CB, [suspend, reinstate])
+        with pytest.raises(ConflictError, match="appended in order, once"):
+            service.certificates.append_statements(CB, [suspend])
         assert service.get(certificate.id).status == "valid"
 
 
