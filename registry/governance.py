@@ -31,6 +31,7 @@ from registry.core.errors import CoreError, LifecycleError, SignatureError
 from registry.core.governance import (
     Admission,
     ApproveKey,
+    CertificateAction,
     Custody,
     GovernanceState,
     IssuerLeaf,
@@ -216,6 +217,11 @@ class Governance:
             raise ForbiddenError(str(exc)) from exc
         except CoreError as exc:
             raise InvalidRequestError(str(exc)) from exc
+        if isinstance(checked.statement, CertificateAction):
+            raise InvalidRequestError(
+                f"statement type: got {checked.statement.TYPE.value}, which the registry does "
+                "not accept yet"
+            )
         now = self._clock()
         if checked.statement.at > now + _CLOCK_SKEW:
             raise InvalidRequestError(

@@ -45,6 +45,7 @@ from registry.core.hashing import RFC6962, sha256
 
 __all__ = [
     "ALLOWED_FROM",
+    "CERTIFICATE_ALLOWED_FROM",
     "FORMAT",
     "ISSUER_STATUSES",
     "KINDS",
@@ -52,6 +53,7 @@ __all__ = [
     "Admit",
     "ApproveKey",
     "AuthorityEntry",
+    "CertificateAction",
     "ChangeScope",
     "Custody",
     "GovernanceState",
@@ -65,7 +67,9 @@ __all__ = [
     "SignedStatement",
     "Statement",
     "StatementType",
+    "SuspendCertificate",
     "SuspendIssuer",
+    "WithdrawCertificate",
     "WithdrawIssuer",
     "admission_covers",
     "apply_statement",
@@ -118,6 +122,8 @@ class StatementType(enum.StrEnum):
     WITHDRAW_ISSUER = "withdraw_issuer"
     APPROVE_KEY = "approve_key"
     REVOKE_KEY = "revoke_key"
+    SUSPEND_CERTIFICATE = "suspend_certificate"
+    WITHDRAW_CERTIFICATE = "withdraw_certificate"
 
 
 class Custody(enum.StrEnum):
@@ -645,6 +651,76 @@ class RevokeKey(Statement):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class CertificateAction(Statement):
+    """The authority acts on a certificate of a CB that can no longer act on it (suspended or
+    withdrawn, §3a.5): the certificate's status changes, the event that issued it stays."""
+
+    _REQUIRED: ClassVar[frozenset[str]] = frozenset({"certificate_id", "record_hash", "reason"})
+
+    certificate_id: str
+    record_hash: bytes
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        certificate_id = self.certificate_id
+        if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
+            raise EncodingError(
+                f"statement.certificate_id: got {certificate_id!r:.80}, want 0x and 64 "
+                "lowercase hex digits"
+            )
+        _bytes(self.record_hash, size=32, what="statement.record_hash")
+        object.__setattr__(self, "reason", _reason(self.reason, optional=False))
+
+    @property
+    def status(self) -> str:
+        """The certificate's status after it."""
+        return _CERTIFICATE_STATUS[self.TYPE]
+
+    def _members_json(self) -> dict[str, JSONValue]:
+        return {
+            "certificate_id": self.certificate_id,
+            "record_hash": hex0x(self.record_hash),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def _from_members(cls, members: _Members, common: dict[str, object]) -> "CertificateAction":
+        return cls(
+            **common,  # type: ignore[arg-type]
+            certificate_id=members.string("certificate_id"),
+            record_hash=parse_hex(members.string("record_hash"), what="statement.record_hash"),
+            reason=members.string("reason"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuspendCertificate(CertificateAction):
+    """A valid certificate suspended by the authority."""
+
+    TYPE: ClassVar[StatementType] = StatementType.SUSPEND_CERTIFICATE
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawCertificate(CertificateAction):
+    """A valid or suspended certificate withdrawn by the authority."""
+
+    TYPE: ClassVar[StatementType] = StatementType.WITHDRAW_CERTIFICATE
+
+
+_CERTIFICATE_ID: Final = re.compile(r"0x[0-9a-f]{64}")
+_CERTIFICATE_STATUS: Final = {
+    StatementType.SUSPEND_CERTIFICATE: "suspended",
+    StatementType.WITHDRAW_CERTIFICATE: "withdrawn",
+}
+#: the certificate statuses each action applies to (§3a.5)
+CERTIFICATE_ALLOWED_FROM: Final = {
+    StatementType.SUSPEND_CERTIFICATE: frozenset({"valid"}),
+    StatementType.WITHDRAW_CERTIFICATE: frozenset({"valid", "suspended"}),
+}
+
+
 _CLASSES: Final[dict[StatementType, type[Statement]]] = {
     cls.TYPE: cls
     for cls in (
@@ -655,6 +731,8 @@ _CLASSES: Final[dict[StatementType, type[Statement]]] = {
         WithdrawIssuer,
         ApproveKey,
         RevokeKey,
+        SuspendCertificate,
+        WithdrawCertificate,
     )
 }
 
@@ -905,6 +983,10 @@ ALLOWED_FROM: Final[dict[StatementType, frozenset[str] | None]] = {
     StatementType.APPROVE_KEY: frozenset({"admitted", "suspended"}),
     # A key may be revoked whatever became of its CB: a compromise is always recorded.
     StatementType.REVOKE_KEY: frozenset({"admitted", "suspended", "withdrawn"}),
+    # The authority acts on a CB's certificates only when the CB itself cannot: suspended
+    # (it may not reinstate) or withdrawn (it may not act at all, or has ceased to exist).
+    StatementType.SUSPEND_CERTIFICATE: frozenset({"suspended", "withdrawn"}),
+    StatementType.WITHDRAW_CERTIFICATE: frozenset({"suspended", "withdrawn"}),
 }
 
 _NEXT_STATUS: Final = {
@@ -971,6 +1053,10 @@ def apply_statement(state: GovernanceState, entry: AuthorityEntry) -> IssuerLeaf
         )
     elif isinstance(statement, ApproveKey):
         _approve_key(state, entry, statement)
+        return None
+    elif isinstance(statement, CertificateAction):
+        # The certificate's leaf is the lifecycle's (`lifecycle.apply_entry`); here only the
+        # CB's standing is judged (`_check_from`).
         return None
     else:
         assert isinstance(statement, RevokeKey)

@@ -3,7 +3,8 @@
 Normative (docs/spec.md §5.7): replaying the log from the start with `apply_event` and setting
 each changed certificate's status-map leaf gives the map root of every checkpoint. An auditor
 recomputes it from the log alone; the registry uses the same function to build the map.
-Authority entries (docs/spec.md §3a) set CB leaves by `governance.apply_statement`;
+Authority entries (docs/spec.md §3a) set CB leaves by `governance.apply_statement`, and
+certificate leaves when the authority acts on a certificate (`apply_certificate_action`);
 `apply_entry` and `replay` take both kinds of entry.
 """
 
@@ -14,7 +15,9 @@ from typing import Final
 from registry.core.errors import LifecycleError
 from registry.core.events import Event, EventType
 from registry.core.governance import (
+    CERTIFICATE_ALLOWED_FROM,
     AuthorityEntry,
+    CertificateAction,
     GovernanceState,
     IssuerLeaf,
     apply_statement,
@@ -29,6 +32,7 @@ __all__ = [
     "LifecycleError",
     "LogState",
     "StatusLeaf",
+    "apply_certificate_action",
     "apply_entry",
     "apply_event",
     "replay",
@@ -138,6 +142,37 @@ def apply_event(leaves: MutableMapping[str, StatusLeaf], event: Event) -> list[S
     return changed
 
 
+def apply_certificate_action(
+    leaves: MutableMapping[str, StatusLeaf], entry: AuthorityEntry
+) -> StatusLeaf:
+    """Set the leaf of the certificate the authority's `suspend_certificate` or
+    `withdraw_certificate` names (docs/spec.md §3a.5): it must be issued, with that record hash,
+    and in a status the action applies to; the leaf then points at the authority's entry."""
+    statement = entry.statement
+    assert isinstance(statement, CertificateAction)
+    current = leaves.get(statement.certificate_id)
+    allowed = CERTIFICATE_ALLOWED_FROM[statement.TYPE]
+    if current is None or current.status not in allowed:
+        got = "an unknown certificate" if current is None else f"a {current.status} certificate"
+        raise LifecycleError(
+            f"authority entry {entry.seq}: got {statement.TYPE.value} of {got} "
+            f"{statement.certificate_id}, want one that is {' or '.join(sorted(allowed))}"
+        )
+    if current.record_hash != statement.record_hash:
+        raise LifecycleError(
+            f"authority entry {entry.seq}: got record hash 0x{statement.record_hash.hex()}, "
+            f"want the certificate's 0x{current.record_hash.hex()}"
+        )
+    leaf = StatusLeaf(
+        certificate_id=statement.certificate_id,
+        status=statement.status,
+        record_hash=current.record_hash,
+        event_seq=entry.seq,
+    )
+    leaves[leaf.certificate_id] = leaf
+    return leaf
+
+
 @dataclass(frozen=True)
 class LogState:
     """What a log prefix has set: certificate leaves, and CB leaves and key approvals."""
@@ -156,7 +191,9 @@ def apply_entry(state: LogState, entry: Event | AuthorityEntry) -> list[StatusLe
     """Apply one log entry of either kind; return the leaves it sets (none for a key's)."""
     if isinstance(entry, Event):
         return [*apply_event(state.certificates, entry)]
-    leaf = apply_statement(state.governance, entry)
+    leaf = apply_statement(state.governance, entry)  # the CB's standing, for every statement
+    if isinstance(entry.statement, CertificateAction):
+        return [apply_certificate_action(state.certificates, entry)]
     return [] if leaf is None else [leaf]
 
 

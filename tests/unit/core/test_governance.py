@@ -37,7 +37,9 @@ from registry.core.governance import (
     SignedStatement,
     Statement,
     StatementType,
+    SuspendCertificate,
     SuspendIssuer,
+    WithdrawCertificate,
     WithdrawIssuer,
     admission_covers,
     apply_statement,
@@ -198,11 +200,33 @@ def entry_of(statement: Statement, seq: int) -> AuthorityEntry:
     return sign_statement(statement, AUTHORITY_KEY).at_seq(seq)
 
 
+# The authority acting on a certificate of a withdrawn CB (docs/spec.md §3a.1): their own
+# vectors, outside the seven-entry log above (they need a certificate issued first).
+CERTIFICATE = "0x" + "5a" * 32
+CERTIFICATE_VECTORS: list[Statement] = [
+    SuspendCertificate(
+        at=utc("2027-03-01T00:10:00Z"),
+        **COMMON,
+        certificate_id=CERTIFICATE,
+        record_hash=sha(b"record"),
+        reason="Tạm đình chỉ chứng chỉ do tổ chức bị thu hồi chỉ định",
+    ),
+    WithdrawCertificate(
+        at=utc("2027-03-01T00:20:00Z"),
+        **COMMON,
+        certificate_id=CERTIFICATE,
+        record_hash=sha(b"record"),
+        reason="Thu hồi chứng chỉ do tổ chức đã giải thể",
+    ),
+]
+
+
 def vector(type_: StatementType) -> Statement:
-    return next(s for s in VECTOR_STATEMENTS if s.TYPE is type_)
+    return next(s for s in VECTOR_STATEMENTS + CERTIFICATE_VECTORS if s.TYPE is type_)
 
 
 ALL_TYPES = list(StatementType)
+CERTIFICATE_TYPES = (StatementType.SUSPEND_CERTIFICATE, StatementType.WITHDRAW_CERTIFICATE)
 
 
 @pytest.fixture
@@ -245,7 +269,8 @@ class TestSpecVectors:
             StatementType.REVOKE_KEY,
             StatementType.WITHDRAW_ISSUER,
         ]
-        assert set(ALL_TYPES) == {s.TYPE for s in VECTOR_STATEMENTS}
+        assert set(ALL_TYPES) - set(CERTIFICATE_TYPES) == {s.TYPE for s in VECTOR_STATEMENTS}
+        assert [s.TYPE for s in CERTIFICATE_VECTORS] == list(CERTIFICATE_TYPES)
 
     @pytest.mark.parametrize("seq", range(7))
     def test_signing_bytes_signature_leaf(self, seq: int) -> None:
@@ -359,6 +384,8 @@ REQUIRED = {
     StatementType.WITHDRAW_ISSUER: ["reason"],
     StatementType.APPROVE_KEY: ["key_id", "public_key", "custody"],
     StatementType.REVOKE_KEY: ["key_id", "revoked_from_seq"],
+    StatementType.SUSPEND_CERTIFICATE: ["certificate_id", "record_hash", "reason"],
+    StatementType.WITHDRAW_CERTIFICATE: ["certificate_id", "record_hash", "reason"],
 }
 OPTIONAL = {StatementType.CHANGE_SCOPE: ["reason"], StatementType.REVOKE_KEY: ["reason"]}
 COMMON_MEMBERS = ["format", "type", "issuer_id", "at", "authority_key_id"]
@@ -412,6 +439,8 @@ class TestStatementJson:
     @pytest.mark.parametrize("type_", ALL_TYPES)
     @pytest.mark.parametrize("member", ["seq", "signature", "certificate_id", "extra"])
     def test_unknown_member(self, type_: StatementType, member: str) -> None:
+        if member == "certificate_id" and type_ in CERTIFICATE_TYPES:
+            return  # one of theirs
         obj = wire(type_)
         obj[member] = 1
         with pytest.raises(EncodingError, match=f"unknown members \\['{member}'\\]"):
@@ -1127,7 +1156,9 @@ STATUS_CASES = sorted(TRANSITIONS.items(), key=repr)
 class TestTransitions:
     def test_table_is_complete(self) -> None:
         status_types = [
-            t for t in ALL_TYPES if t not in (StatementType.APPROVE_KEY, StatementType.REVOKE_KEY)
+            t
+            for t in ALL_TYPES
+            if t not in (StatementType.APPROVE_KEY, StatementType.REVOKE_KEY, *CERTIFICATE_TYPES)
         ]
         assert {t for t, _ in TRANSITIONS} == set(status_types)
         assert len(TRANSITIONS) == len(status_types) * 4
@@ -1518,3 +1549,102 @@ def test_cryptography_agrees_on_a_tampered_message() -> None:
     public = Ed25519PublicKey.from_public_bytes(AUTHORITY_PUBLIC)
     with pytest.raises(InvalidSignature):
         public.verify(base64.b64decode(SPEC_SIGNATURES[0]), SPEC_SIGNING_BYTES[0].encode() + b" ")
+
+
+# --- the authority acting on a certificate (docs/spec.md §3a.1, §3a.5) ------------------------
+
+# docs/spec.md §3a.7 publishes exactly these values (entries 9 and 10 of their log).
+SPEC_CERTIFICATE_SIGNATURES = [
+    "D1ECTyEG0T/nGax4ygRyB173lM6HDY5XPeTiQ2AsTTHmHiMGhLRjmdsFSOFyB4Vn1mPNT302D49ONcBPBaapBA==",
+    "iJ5+vSx6y1bINcOF0xS+GBx9Qq6z9cfnYLfTaN94CfpSJ+qw4MaK/f5E3INoojFH54i8TxoR3GM6VZJ2tTHlAw==",
+]
+SPEC_CERTIFICATE_LEAF_HASHES = [
+    "0x15316c8b03aef361a83f88c95d3e70ec06c7c48b5b473aa561e08c9d8422f132",
+    "0x59d9a7bc4a3f27e9dd5358106ca7326278da287e0068446a126d7a2c186a53f6",
+]
+
+
+class TestCertificateActions:
+    @pytest.mark.parametrize("index", [0, 1])
+    def test_spec_vectors(self, index: int) -> None:
+        statement = CERTIFICATE_VECTORS[index]
+        entry = entry_of(statement, 9 + index)
+        assert b64(entry.signature) == SPEC_CERTIFICATE_SIGNATURES[index]
+        assert hex0x(entry.leaf_hash()) == SPEC_CERTIFICATE_LEAF_HASHES[index]
+        message = statement.signing_bytes()
+        assert b'"certificate_id":"0x5a5a' in message and b'"record_hash":"0x70ce' in message
+        Ed25519PublicKey.from_public_bytes(AUTHORITY_PUBLIC).verify(
+            base64.b64decode(SPEC_CERTIFICATE_SIGNATURES[index]), message
+        )
+
+    @pytest.mark.parametrize("certificate_id", ["VN-1", "0x" + "5A" * 32, "0x" + "5a" * 31, ""])
+    def test_certificate_id_is_one_of_ours(self, certificate_id: str) -> None:
+        obj = wire(StatementType.WITHDRAW_CERTIFICATE)
+        obj["certificate_id"] = certificate_id
+        with pytest.raises(EncodingError, match="certificate_id"):
+            Statement.from_json(obj)
+
+    def test_status(self) -> None:
+        assert [s.status for s in CERTIFICATE_VECTORS] == ["suspended", "withdrawn"]  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _log(cb_status: str, certificate_status: str | None) -> LogState:
+        """A log where CB's certificate CERTIFICATE has `certificate_status`, the CB
+        `cb_status`."""
+        state = LogState()
+        state.governance.issuers[CB] = IssuerLeaf(
+            issuer_id=CB,
+            status=cb_status,
+            admission_seq=0,
+            admission_hash=sha(b"admit"),
+            status_seq=0,
+        )
+        if certificate_status is not None:
+            state.certificates[CERTIFICATE] = StatusLeaf(
+                certificate_id=CERTIFICATE,
+                status=certificate_status,
+                record_hash=sha(b"record"),
+                event_seq=1,
+            )
+        return state
+
+    @pytest.mark.parametrize(
+        ("type_", "cb", "before", "after"),
+        [
+            (StatementType.SUSPEND_CERTIFICATE, "withdrawn", "valid", "suspended"),
+            (StatementType.SUSPEND_CERTIFICATE, "suspended", "valid", "suspended"),
+            (StatementType.SUSPEND_CERTIFICATE, "admitted", "valid", None),  # the CB can act
+            (StatementType.SUSPEND_CERTIFICATE, "withdrawn", "suspended", None),
+            (StatementType.SUSPEND_CERTIFICATE, "withdrawn", "withdrawn", None),
+            (StatementType.SUSPEND_CERTIFICATE, "withdrawn", None, None),  # never issued
+            (StatementType.WITHDRAW_CERTIFICATE, "withdrawn", "valid", "withdrawn"),
+            (StatementType.WITHDRAW_CERTIFICATE, "withdrawn", "suspended", "withdrawn"),
+            (StatementType.WITHDRAW_CERTIFICATE, "suspended", "valid", "withdrawn"),
+            (StatementType.WITHDRAW_CERTIFICATE, "admitted", "valid", None),
+            (StatementType.WITHDRAW_CERTIFICATE, "withdrawn", "superseded", None),
+            (StatementType.WITHDRAW_CERTIFICATE, "withdrawn", "withdrawn", None),
+        ],
+        ids=repr,
+    )
+    def test_transitions(
+        self, type_: StatementType, cb: str, before: str | None, after: str | None
+    ) -> None:
+        state = self._log(cb, before)
+        entry = entry_of(vector(type_), 9)
+        if after is None:
+            with pytest.raises(LifecycleError):
+                apply_entry(state, entry)
+            return
+        [leaf] = apply_entry(state, entry)
+        assert isinstance(leaf, StatusLeaf)
+        assert (leaf.status, leaf.event_seq, leaf.record_hash) == (after, 9, sha(b"record"))
+        assert state.certificates[CERTIFICATE] == leaf
+        assert state.governance.issuers[CB].status == cb  # the CB's leaf is unchanged
+
+    def test_another_record_hash_is_refused(self) -> None:
+        state = self._log("withdrawn", "valid")
+        withdrawal = vector(StatementType.WITHDRAW_CERTIFICATE)
+        assert isinstance(withdrawal, WithdrawCertificate)
+        statement = dataclasses.replace(withdrawal, record_hash=sha(b"other"))
+        with pytest.raises(LifecycleError, match="record hash"):
+            apply_entry(state, entry_of(statement, 9))
