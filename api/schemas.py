@@ -153,6 +153,23 @@ class VerdictOut(_Out):
     key_approval_seq: int | None = Field(
         default=None, description="the log position of the authority's approval of the key"
     )
+    status_set_by_authority: bool = Field(
+        default=False,
+        description="the status is the authority's suspend_certificate or withdraw_certificate "
+        "(the certificate's CB could no longer act on it), its signature checked with the "
+        "pinned authority key",
+    )
+    authority_action_seq: int | None = Field(
+        default=None,
+        description="the log position of the authority's action that set the status, when "
+        "certificate_status checked it (signature checked or not)",
+    )
+    authority_action_reason: str | None = Field(
+        default=None, description="the reason the authority's action states"
+    )
+    authority_action_at: str | None = Field(
+        default=None, description="when the authority made it (YYYY-MM-DDTHH:MM:SSZ)"
+    )
     checks: list[CheckOut]
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "Bundle",
     "BundleAdmission",
     "BundleAnchor",
+    "BundleAuthorityAction",
     "BundleCheckpoint",
     "BundleIssuerKey",
     "BundleKeyApproval",
@@ -115,6 +116,16 @@ class BundleKeyApproval(_Strict):
     log_inclusion: BundleLogInclusion
 
 
+class BundleAuthorityAction(_Strict):
+    """The authority's `suspend_certificate` or `withdraw_certificate` the status leaf points at
+    (spec §3a.5), when the certificate's CB could no longer act on it: its log entry and its
+    inclusion proof in the checkpoint's log. The bundle's `event` is then the certificate's
+    latest event before it."""
+
+    entry: dict[str, Any]
+    log_inclusion: BundleLogInclusion
+
+
 class Bundle(_Strict):
     """A certificate's proof bundle.
 
@@ -142,14 +153,20 @@ class Bundle(_Strict):
     #: present when the log approves the event's key before the event (spec §9.2
     #: `issuer_key_registered`); ANCHORED only
     key_approval: BundleKeyApproval | None = Field(default=None, exclude_if=lambda v: v is None)
+    #: present when the status leaf points at the authority's action on the certificate (spec
+    #: §9.2 `certificate_status`); ANCHORED only
+    authority_action: BundleAuthorityAction | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 class StatusDocument(_Strict):
     """A certificate's status at the latest anchored checkpoint, without its record: what a
     verifier holding an older bundle fetches to learn the status now. `ANCHORED` carries the
-    event that set the status (signed by the issuer), its inclusion proof, the status leaf and
-    its map proof; `UNKNOWN` a non-membership proof. A mirror may serve it: the verifier checks
-    it against the chain, not against who served it."""
+    event that set the status (signed by the issuer) — or, when the authority set it, the
+    certificate's latest event and the authority's action (`authority_action`) —, its inclusion
+    proof, the status leaf and its map proof; `UNKNOWN` a non-membership proof. A mirror may
+    serve it: the verifier checks it against the chain, not against who served it."""
 
     format: Literal["certreg-status/1"] = STATUS_FORMAT
     status: Literal["ANCHORED", "UNKNOWN"]
@@ -163,3 +180,6 @@ class StatusDocument(_Strict):
     first_anchored_index: Count | None
     admission: BundleAdmission | None = Field(default=None, exclude_if=lambda v: v is None)
     key_approval: BundleKeyApproval | None = Field(default=None, exclude_if=lambda v: v is None)
+    authority_action: BundleAuthorityAction | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )

@@ -19,19 +19,25 @@ from registry.core.governance import (
     Admit,
     ApproveKey,
     AuthorityEntry,
+    CertificateAction,
     Custody,
     GovernanceState,
     IssuerLeaf,
+    ReinstateIssuer,
     RevokeKey,
     Scope,
     SignedStatement,
     Statement,
+    SuspendCertificate,
+    SuspendIssuer,
+    WithdrawCertificate,
+    WithdrawIssuer,
     apply_statement,
     parse_log_entry,
     sign_statement,
 )
 from registry.core.ids import certificate_id_for
-from registry.core.lifecycle import StatusLeaf, apply_event
+from registry.core.lifecycle import StatusLeaf, apply_certificate_action, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteSigner
 from registry.core.statusmap import StatusMap, map_key
@@ -110,6 +116,8 @@ class World:
             )
         entry = signed.at_seq(len(self.entries))
         apply_statement(self.governance, entry)
+        if isinstance(statement, CertificateAction):
+            apply_certificate_action(self.leaves, entry)
         self.entries.append(entry.leaf_bytes())
         self.log.append(entry.leaf_bytes())
         return entry
@@ -156,6 +164,53 @@ class World:
             ),
             forged_by=forged_by,
         )
+
+    def suspend_issuer(
+        self, issuer_id: str, reason: str = "Tạm đình chỉ chỉ định"
+    ) -> AuthorityEntry:
+        return self.state(SuspendIssuer(**self._common(issuer_id), reason=reason))
+
+    def reinstate_issuer(self, issuer_id: str, reason: str = "Đã khắc phục") -> AuthorityEntry:
+        return self.state(ReinstateIssuer(**self._common(issuer_id), reason=reason))
+
+    def withdraw_issuer(
+        self, issuer_id: str, reason: str = "Thu hồi quyết định chỉ định"
+    ) -> AuthorityEntry:
+        return self.state(WithdrawIssuer(**self._common(issuer_id), reason=reason))
+
+    def act_on_certificate(
+        self,
+        certificate_id: str,
+        action: type[CertificateAction],
+        reason: str,
+        *,
+        forged_by: Ed25519PrivateKey | None = None,
+        issuer_id: str | None = None,
+    ) -> AuthorityEntry:
+        """The authority's `suspend_certificate` (`action` SuspendCertificate) or
+        `withdraw_certificate` of a certificate whose CB it suspended or withdrew first (spec
+        §3a.5): the certificate's leaf then points at this entry. `issuer_id`: stated of
+        another CB than the certificate's (a forgery the lifecycle does not see)."""
+        record = self.records[certificate_id]
+        return self.state(
+            action(
+                **self._common(issuer_id or record["issuer_id"]),
+                certificate_id=certificate_id,
+                record_hash=canonical_hash(record),
+                reason=reason,
+            ),
+            forged_by=forged_by,
+        )
+
+    def suspend_certificate(
+        self, certificate_id: str, reason: str = "Tạm đình chỉ do tổ chức bị đình chỉ", **kw: Any
+    ) -> AuthorityEntry:
+        return self.act_on_certificate(certificate_id, SuspendCertificate, reason, **kw)
+
+    def withdraw_certificate(
+        self, certificate_id: str, reason: str = "Thu hồi do tổ chức bị thu hồi chỉ định", **kw: Any
+    ) -> AuthorityEntry:
+        return self.act_on_certificate(certificate_id, WithdrawCertificate, reason, **kw)
 
     def revoke_key(self, issuer_id: str, revoked_from_seq: int) -> AuthorityEntry:
         public = self.key(issuer_id).public_key().public_bytes_raw()
@@ -312,7 +367,18 @@ class World:
                 "issuer_key": None,
                 "first_anchored_index": None,
             }
-        event = Event.from_leaf(self.entries[leaf.event_seq])
+        action = None
+        entry = parse_log_entry(self.entries[leaf.event_seq])
+        if isinstance(entry, AuthorityEntry):
+            # The authority set the status: the bundle proves its entry, and the certificate's
+            # latest event before it.
+            action = entry.seq
+            event = max(
+                (e for e in self.events() if e.certificate_id == certificate_id and e.seq < action),
+                key=lambda e: e.seq,
+            )
+        else:
+            event = entry
         public = self.public_key(event.key_id)
         bundle: dict[str, Any] = json.loads(
             json.dumps(
@@ -358,6 +424,8 @@ class World:
         approval = self.governance.keys.get((event.issuer_id, event.key_id))
         if approval is not None and approval.approved_seq < event.seq:
             bundle["key_approval"] = self.authority_member(approval.approved_seq, cp.tree_size)
+        if action is not None:
+            bundle["authority_action"] = self.authority_member(action, cp.tree_size)
         return bundle
 
     def authority_member(self, seq: int, tree_size: int) -> dict[str, Any]:

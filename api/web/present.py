@@ -331,6 +331,8 @@ class VerdictView:
     summary: str
     notes: list[str]  # dates, reason, …: short sentences under the summary
     why: list[str]  # for invalid / unavailable: what failed, in plain words
+    #: the status is the authority's action on the certificate, as the verdict checked it
+    by_authority: bool = False
 
 
 def _params(bundle: Mapping[str, Any], shown: Details | None, t: Translator) -> dict[str, object]:
@@ -453,6 +455,8 @@ def _notes(
             notes.append(t("verdict.no_expiry"))
     elif outcome is Outcome.EXPIRED and shown is not None and shown.valid_until:
         notes.append(t("verdict.expired_on", date=shown.valid_until))
+    elif verdict is not None and _by_authority(outcome, verdict):
+        notes += _authority_notes(outcome, verdict, t)
     elif outcome in (Outcome.SUSPENDED, Outcome.WITHDRAWN, Outcome.SUPERSEDED):
         since = _date(str(event.get("at", ""))[:10])
         if since is not None:
@@ -470,6 +474,35 @@ def _notes(
     return notes
 
 
+def _authority_notes(outcome: Outcome, verdict: Verdict, t: Translator) -> list[str]:
+    """Since when and why the authority suspended or withdrew the certificate, and whether its
+    signature on that was checked."""
+    notes = []
+    since = _date(str(verdict.authority_action_at or "")[:10])
+    if since is not None:
+        notes.append(t("verdict.since", date=t.date(since)))
+    notes.append(
+        t(
+            f"verdict.by_authority.{outcome.value}",
+            seq=t.number(verdict.authority_action_seq or 0),
+            reason=_text(verdict.authority_action_reason or "", 300),
+        )
+    )
+    if not verdict.status_set_by_authority:
+        notes.append(t("verdict.by_authority.unchecked"))
+    return notes
+
+
+def _by_authority(outcome: Outcome, verdict: Verdict | None) -> bool:
+    """Whether the page's status is the authority's action on the certificate (docs/spec.md
+    §9.2 `certificate_status`), not its issuer's event."""
+    return (
+        outcome in (Outcome.SUSPENDED, Outcome.WITHDRAWN)
+        and verdict is not None
+        and verdict.authority_action_seq is not None
+    )
+
+
 def verdict_view(
     outcome: Outcome,
     verdict: Verdict | None,
@@ -484,13 +517,16 @@ def verdict_view(
         for view in check_views(verdict, bundle, shown, t):
             if view.status == wanted.value and view.sentence not in why:
                 why.append(view.sentence)
+    by_authority = _by_authority(outcome, verdict)
+    summary = "summary_authority" if by_authority else "summary"
     return VerdictView(
         outcome=outcome,
         tone=TONES[outcome],
         title=t(f"verdict.{outcome.value}.title"),
-        summary=t(f"verdict.{outcome.value}.summary", **_params(bundle, shown, t)),
+        summary=t(f"verdict.{outcome.value}.{summary}", **_params(bundle, shown, t)),
         notes=_notes(outcome, verdict, bundle, shown, t),
         why=why,
+        by_authority=by_authority,
     )
 
 

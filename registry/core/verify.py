@@ -27,14 +27,23 @@ from typing import Any, Final, Generic, TypeVar
 
 from registry.core.canonical import canonical_hash
 from registry.core.checkpoint import Checkpoint, verify_checkpoint
-from registry.core.encoding import hex0x, parse_b64, parse_date, parse_hashes, parse_hex
+from registry.core.encoding import (
+    format_timestamp,
+    hex0x,
+    parse_b64,
+    parse_date,
+    parse_hashes,
+    parse_hex,
+)
 from registry.core.errors import CoreError
 from registry.core.events import Event, EventType, issuer_chain_id, issuer_key_id
 from registry.core.events import verify_event_signature as _verify_event_signature
 from registry.core.governance import (
+    CERTIFICATE_ALLOWED_FROM,
     Admission,
     ApproveKey,
     AuthorityEntry,
+    CertificateAction,
     Custody,
     admission_covers,
     verify_statement,
@@ -176,6 +185,13 @@ class Verdict:
     #: approval checked, its signature by the pinned authority key included (spec §9.2)
     key_custody: str | None = None
     key_approval_seq: int | None = None
+    #: when `certificate_status` passed on a status the authority set (the bundle's
+    #: `authority_action`, spec §9.2): its log position, reason and time (`YYYY-MM-DDTHH:MM:SSZ`);
+    #: `status_set_by_authority` only once its signature verified with the pinned authority key
+    status_set_by_authority: bool = False
+    authority_action_seq: int | None = None
+    authority_action_reason: str | None = None
+    authority_action_at: str | None = None
 
     def check(self, name: str) -> Check:
         found = [c for c in self.checks if c.name == name]
@@ -199,6 +215,10 @@ class Verdict:
             "first_anchored_index": self.first_anchored_index,
             "key_custody": self.key_custody,
             "key_approval_seq": self.key_approval_seq,
+            "status_set_by_authority": self.status_set_by_authority,
+            "authority_action_seq": self.authority_action_seq,
+            "authority_action_reason": self.authority_action_reason,
+            "authority_action_at": self.authority_action_at,
             "checks": [c.to_json() for c in self.checks],
         }
 
@@ -303,7 +323,8 @@ class _MalformedError(CoreError):
 
 _ISSUER_KEY_MEMBERS: Final = frozenset({"issuer_id", "key_id", "public_key"})
 _INCLUSION_MEMBERS: Final = frozenset({"leaf_index", "tree_size", "hashes"})
-#: `admission` and `key_approval`: an authority entry and its inclusion proof
+#: `admission`, `key_approval` and `authority_action`: an authority entry and its inclusion
+#: proof
 _AUTHORITY_MEMBERS: Final = frozenset({"entry", "log_inclusion"})
 _CHECKPOINT_MEMBERS: Final = frozenset({"index", "tree_size", "log_root", "map_root", "note"})
 _STATUS_PROOF_MEMBERS: Final = frozenset({"key", "leaf", "bitmap", "siblings"})
@@ -470,6 +491,7 @@ class _Parts:
         self.first_anchored = _Lazy(self._first_anchored)
         self.admission = _Lazy(lambda: self._authority_entry("admission"))
         self.key_approval = _Lazy(lambda: self._authority_entry("key_approval"))
+        self.authority_action = _Lazy(lambda: self._authority_entry("authority_action"))
 
     def present(self, part: str) -> bool:
         return self.raw.get(part) is not None
@@ -577,7 +599,8 @@ class _Parts:
         )
 
     def _authority_entry(self, member: str) -> tuple[AuthorityEntry, InclusionPart]:
-        """`admission` or `key_approval`: an authority entry and its inclusion proof."""
+        """`admission`, `key_approval` or `authority_action`: an authority entry and its
+        inclusion proof."""
         raw = _object(self.raw.get(member), member, required=_AUTHORITY_MEMBERS)
         proof = _object(
             raw["log_inclusion"], f"{member}.log_inclusion", required=_INCLUSION_MEMBERS
@@ -615,7 +638,11 @@ _REQUIRED: Final = {
     BUNDLE_FORMAT_V1: frozenset(_COMMON),
     BUNDLE_FORMAT: frozenset(_COMMON | {"first_anchored_index"}),
 }
-_OPTIONAL: Final = frozenset({"next_checkpoint_due", "admission", "key_approval"})
+_OPTIONAL: Final = frozenset(
+    {"next_checkpoint_due", "admission", "key_approval", "authority_action"}
+)
+#: what a status document (spec §8.2) may carry besides `_STATUS_REQUIRED`
+_STATUS_OPTIONAL: Final = frozenset({"admission", "key_approval", "authority_action"})
 _BUNDLE_STATES: Final = ("ANCHORED", "PENDING", "UNKNOWN")
 _STATUS_REQUIRED: Final = frozenset(
     (_COMMON - {"record"}) | {"first_anchored_index"},
@@ -658,7 +685,7 @@ def compose(bundle: Mapping[str, Any], fresh: object) -> dict[str, Any]:
             f"want {STATUS_FORMAT!r}"
         )
     missing = _STATUS_REQUIRED - fresh.keys()
-    unknown = fresh.keys() - _STATUS_REQUIRED - {"admission", "key_approval"}
+    unknown = fresh.keys() - _STATUS_REQUIRED - _STATUS_OPTIONAL
     if missing or unknown:
         raise _MalformedError(
             f"fresh status: got members {sorted(fresh)}, want {sorted(_STATUS_REQUIRED)}"
@@ -818,6 +845,9 @@ class _Checks:
         # set by `issuer_key_registered` when the key's approval by the authority checked out
         self.key_custody: str | None = None
         self.key_approval_seq: int | None = None
+        # set by `certificate_status` when the status is the authority's (`authority_action`)
+        self.authority_action: AuthorityEntry | None = None
+        self.authority_action_checked = False
 
     def record_integrity(self) -> Check:
         name = "record_integrity"
@@ -1302,7 +1332,9 @@ class _Checks:
     def certificate_status(self) -> Check:
         name = "certificate_status"
         if self.state == "PENDING":
-            if self.p.present("status_proof") or self.p.present("log_inclusion"):
+            if any(
+                self.p.present(p) for p in ("status_proof", "log_inclusion", "authority_action")
+            ):
                 return _failed(name, "unexpected_proof", "a PENDING bundle carries proofs")
             return _skipped(name, "not_anchored", "not yet in the anchored status map")
         if self._no_checkpoint():
@@ -1319,6 +1351,12 @@ class _Checks:
         if self.state == "UNKNOWN":
             if leaf is not None:
                 return _failed(name, "unexpected_leaf", "an UNKNOWN bundle proves a leaf")
+            if self.p.present("authority_action"):
+                return _failed(
+                    name,
+                    "authority_action_mismatch",
+                    "an UNKNOWN bundle carries an action of the authority on a certificate",
+                )
             try:
                 verify_map_proof(root_hash=checkpoint.map_root, key=key, value=None, proof=proof)
             except CoreError as exc:
@@ -1332,25 +1370,119 @@ class _Checks:
             event = self.p.event.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_status_proof", str(exc))
-        if leaf.certificate_id != certificate_id or leaf.event_seq != event.seq:
-            return _failed(
-                name, "leaf_event_mismatch", "the status leaf names another certificate or event"
-            )
-        expected = _status_after(event, certificate_id)
-        if expected is None or expected != leaf.status:
+        if leaf.certificate_id != certificate_id:
+            return _failed(name, "leaf_event_mismatch", "the status leaf names another certificate")
+        action = None
+        if self.p.present("authority_action"):
+            found = self._authority_action(event, leaf, checkpoint)
+            if isinstance(found, Check):
+                return found
+            action = found
+        elif leaf.event_seq != event.seq:
             return _failed(
                 name,
                 "leaf_event_mismatch",
-                f"status leaf {leaf.status!r:.20} does not follow from a {event.type.value} event",
+                f"the status leaf names log entry {leaf.event_seq}, want the event's {event.seq} "
+                "(or the authority's action on the certificate there, which the bundle does not "
+                "carry)",
             )
+        else:
+            expected = _status_after(event, certificate_id)
+            if expected is None or expected != leaf.status:
+                return _failed(
+                    name,
+                    "leaf_event_mismatch",
+                    f"status leaf {leaf.status!r:.20} does not follow from a "
+                    f"{event.type.value} event",
+                )
         try:
             verify_map_proof(root_hash=checkpoint.map_root, key=key, value=leaf.value, proof=proof)
         except CoreError as exc:
             return _failed(name, "status_proof_invalid", str(exc))
-        self.leaf_status = leaf.status
-        return _passed(
-            name, leaf.status, f"{leaf.status} at checkpoint {checkpoint.index} (event {event.seq})"
+        if action is None:
+            self.leaf_status = leaf.status
+            return _passed(
+                name,
+                leaf.status,
+                f"{leaf.status} at checkpoint {checkpoint.index} (event {event.seq})",
+            )
+        statement = action.statement
+        assert isinstance(statement, CertificateAction)
+        by_authority = (
+            f"{leaf.status} by the authority at checkpoint {checkpoint.index} (log entry "
+            f"{action.seq}): {statement.reason}"
         )
+        if self.trust.authority_key is None:
+            message = (
+                f"{by_authority}; the authority's signature on it was not checked: no authority "
+                "key is pinned"
+            )
+        else:
+            try:
+                _verified_statement(action, self.trust.authority_key)
+            except CoreError as exc:
+                return _failed(name, "authority_signature_invalid", str(exc))
+            self.authority_action_checked = True
+            message = by_authority
+        self.leaf_status, self.authority_action = leaf.status, action
+        return _passed(name, leaf.status, message)
+
+    def _authority_action(
+        self, event: Event, leaf: LeafPart, checkpoint: CheckpointPart
+    ) -> AuthorityEntry | Check:
+        """The authority's `suspend_certificate` or `withdraw_certificate` the status leaf
+        points at (spec §3a.5, §9.2), which the bundle carries because the certificate's CB
+        could no longer act on it: of this certificate, its CB and its record, after the event
+        the bundle carries (the certificate's latest event before it), proved in the
+        checkpoint's log, and giving the leaf's status. Its signature is checked by the caller,
+        once the map proof holds."""
+        name = "certificate_status"
+        try:
+            action, proof = self.p.authority_action.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_authority_action", str(exc))
+        statement = action.statement
+        if (
+            not isinstance(statement, CertificateAction)
+            or statement.certificate_id != leaf.certificate_id
+            or statement.issuer_id != event.issuer_id
+            or statement.record_hash != leaf.record_hash
+            or leaf.record_hash != event.record_hash
+            or event.certificate_id != leaf.certificate_id
+            or NEXT_STATUS[event.type] not in CERTIFICATE_ALLOWED_FROM[statement.TYPE]
+            or action.seq != leaf.event_seq
+            or action.seq <= event.seq
+            or proof.leaf_index != action.seq
+            or proof.tree_size != checkpoint.tree_size
+        ):
+            return _failed(
+                name,
+                "authority_action_mismatch",
+                f"authority_action: got entry {action.seq} ({statement.TYPE.value} of "
+                f"{statement.issuer_id}) proved as leaf {proof.leaf_index} of {proof.tree_size}, "
+                f"want the authority's suspend_certificate or withdraw_certificate of "
+                f"{event.issuer_id}'s {leaf.certificate_id} with its record hash, at the status "
+                f"leaf's entry {leaf.event_seq}, after the {event.type.value} event "
+                f"{event.seq}, proved in the checkpoint's {checkpoint.tree_size}",
+            )
+        try:
+            verify_inclusion(
+                leaf_index=proof.leaf_index,
+                tree_size=proof.tree_size,
+                leaf_hash=action.leaf_hash(),
+                proof=list(proof.hashes),
+                root_hash=checkpoint.log_root,
+            )
+        except CoreError as exc:
+            return _failed(name, "authority_action_not_included", str(exc))
+        if leaf.status != statement.status:
+            return _failed(
+                name,
+                "leaf_event_mismatch",
+                f"status leaf {leaf.status!r:.20} does not follow from the authority's "
+                f"{statement.TYPE.value}",
+            )
+        return action
 
     def validity_period(self) -> tuple[Check, str | None]:
         name = "validity_period"
@@ -1402,6 +1534,21 @@ class _Checks:
         if status is VerdictStatus.VALID and validity == "expired":
             return VerdictStatus.EXPIRED
         return status
+
+    def authority_fields(self) -> dict[str, Any]:
+        """The verdict's fields on a status the authority set (empty when it did not, or the
+        check did not pass)."""
+        action = self.authority_action
+        if action is None:
+            return {}
+        statement = action.statement
+        assert isinstance(statement, CertificateAction)
+        return {
+            "status_set_by_authority": self.authority_action_checked,
+            "authority_action_seq": action.seq,
+            "authority_action_reason": statement.reason,
+            "authority_action_at": format_timestamp(statement.at),
+        }
 
     def checkpoint_index(self) -> int | None:
         try:
@@ -1529,6 +1676,7 @@ def verify_bundle(
         first_anchored_index=own.first_anchored,
         key_custody=own.key_custody,
         key_approval_seq=own.key_approval_seq,
+        **own.authority_fields(),
     )
     if status is VerdictStatus.INVALID:
         return verdict
@@ -1548,6 +1696,15 @@ def verify_bundle(
         fresh_source=fresh_source,
         fresh_error=fresh_error,
     )
+
+
+#: the verdict's fields when no status set by the authority was checked
+_NO_AUTHORITY_ACTION: Final[dict[str, Any]] = {
+    "status_set_by_authority": False,
+    "authority_action_seq": None,
+    "authority_action_reason": None,
+    "authority_action_at": None,
+}
 
 
 def _refreshed(
@@ -1600,6 +1757,7 @@ def _refreshed(
                     first_anchored_index=checks_now.first_anchored,
                     key_custody=checks_now.key_custody,
                     key_approval_seq=checks_now.key_approval_seq,
+                    **(_NO_AUTHORITY_ACTION | checks_now.authority_fields()),
                 )
     as_of = f"checkpoint {verdict.checkpoint_index}"
     if verdict.as_of is not None:
@@ -1609,4 +1767,5 @@ def _refreshed(
         status=VerdictStatus.STALE,
         checks=_stale(verdict.checks, verdict.status, as_of, why),
         bundle_checkpoint_index=verdict.checkpoint_index,
+        **_NO_AUTHORITY_ACTION,  # the status check no longer passes: its fields go with it
     )

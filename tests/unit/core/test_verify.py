@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.core.events import EventType
-from registry.core.governance import Custody
+from registry.core.governance import AuthorityEntry, Custody
 from registry.core.verify import (
     BUNDLE_FORMAT_V1,
     CHECK_NAMES,
@@ -614,6 +614,301 @@ class TestKeyApproval:
         assert key_check(verdict) == (CheckStatus.SKIPPED, "no_chain_access")
 
 
+# --- the authority's action on a certificate (spec §3a.5, §9.2 certificate_status) -----------
+
+
+def acted(action: str = "withdraw", *, cb: str = "withdraw") -> tuple[World, str, AuthorityEntry]:
+    """A governed world whose CB the authority suspended or withdrew (`cb`), then suspended or
+    withdrew (`action`) one of the CB's certificates: (world, its id, the action's entry)."""
+    world, cid, _ = governed()
+    issuer = world.records[cid]["issuer_id"]
+    if cb == "suspend":
+        world.suspend_issuer(issuer)
+    else:
+        world.withdraw_issuer(issuer)
+    if action == "suspend":
+        entry = world.suspend_certificate(cid, "Tạm đình chỉ theo quyết định 12/QĐ")
+    else:
+        entry = world.withdraw_certificate(cid, "Thu hồi theo quyết định 13/QĐ")
+    world.checkpoint()
+    return world, cid, entry
+
+
+def status_check(verdict: Verdict) -> tuple[CheckStatus, str]:
+    check = verdict.check("certificate_status")
+    return check.status, check.code
+
+
+class TestAuthorityAction:
+    @pytest.mark.parametrize("cb", ["suspend", "withdraw"])
+    @pytest.mark.parametrize(
+        ("action", "status"),
+        [("suspend", VerdictStatus.SUSPENDED), ("withdraw", VerdictStatus.WITHDRAWN)],
+    )
+    def test_the_status_the_authority_set(
+        self, action: str, status: VerdictStatus, cb: str
+    ) -> None:
+        world, cid, entry = acted(action, cb=cb)
+        bundle = world.bundle(cid)
+        # the event stays the certificate's own latest event, proved as before; the leaf points
+        # at the authority's entry, which the bundle carries with its own proof
+        assert bundle["event"]["type"] == "issue"
+        assert bundle["log_inclusion"]["leaf_index"] == bundle["event"]["seq"] < entry.seq
+        assert bundle["status_proof"]["leaf"]["event_seq"] == entry.seq
+        assert bundle["authority_action"]["log_inclusion"]["leaf_index"] == entry.seq
+        verdict = verify(world, bundle)
+        assert verdict.status is status, verdict.to_json()
+        assert verdict.exit_code == 1
+        assert all(c.status is CheckStatus.PASSED for c in verdict.checks), verdict.to_json()
+        assert status_check(verdict) == (CheckStatus.PASSED, status.value.lower())
+        reason = entry.statement.reason  # type: ignore[attr-defined]
+        assert verdict.check("certificate_status").message == (
+            f"{status.value.lower()} by the authority at checkpoint 1 (log entry {entry.seq}): "
+            f"{reason}"
+        )
+        assert verdict.status_set_by_authority is True
+        assert (verdict.authority_action_seq, verdict.authority_action_reason) == (
+            entry.seq,
+            reason,
+        )
+        assert verdict.authority_action_at == entry.statement.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = verdict.to_json()
+        assert out["status_set_by_authority"] is True
+        assert out["authority_action_seq"] == entry.seq
+        assert out["authority_action_reason"] == reason
+
+    def test_withdrawn_after_the_authority_suspended_it(self) -> None:
+        world, cid, suspension = acted("suspend", cb="suspend")
+        withdrawal = world.withdraw_certificate(cid, "Thu hồi")
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert bundle["event"]["type"] == "issue"
+        assert bundle["authority_action"]["entry"]["seq"] == withdrawal.seq > suspension.seq
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.WITHDRAWN, verdict.to_json()
+        assert verdict.authority_action_seq == withdrawal.seq
+        # the earlier suspension is not the entry the leaf points at
+        bundle["authority_action"] = world.authority_member(
+            suspension.seq, bundle["checkpoint"]["tree_size"]
+        )
+        assert status_check(verify(world, bundle)) == (
+            CheckStatus.FAILED,
+            "authority_action_mismatch",
+        )
+
+    def test_withdrawn_after_its_own_cb_suspended_it(self) -> None:
+        world, cid, _ = governed()
+        world.append(EventType.SUSPEND, cid, reason="audit finding")
+        world.withdraw_issuer(world.records[cid]["issuer_id"])
+        action = world.withdraw_certificate(cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert bundle["event"]["type"] == "suspend"
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.WITHDRAWN, verdict.to_json()
+        assert verdict.authority_action_seq == action.seq
+
+    def test_without_the_authority_pinned_it_is_decided_from_the_map_and_says_so(self) -> None:
+        world, cid, entry = acted()
+        world.pin_authority = False
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.WITHDRAWN
+        assert status_check(verdict) == (CheckStatus.PASSED, "withdrawn")
+        message = verdict.check("certificate_status").message
+        assert f"withdrawn by the authority at checkpoint 1 (log entry {entry.seq})" in message
+        assert "signature on it was not checked: no authority key is pinned" in message
+        assert verdict.status_set_by_authority is False
+        assert verdict.authority_action_seq == entry.seq
+
+    def test_signed_by_another_key_than_the_authority_s(self) -> None:
+        """The registry appends an action of its own making: the log and the map hold it, but
+        a verifier pinning the authority's key refuses it."""
+        world, cid, _ = governed()
+        world.withdraw_issuer(world.records[cid]["issuer_id"])
+        world.withdraw_certificate(cid, forged_by=Ed25519PrivateKey.generate())
+        world.checkpoint()
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.INVALID
+        assert status_check(verdict) == (CheckStatus.FAILED, "authority_signature_invalid")
+        assert verdict.authority_action_seq is None
+        assert verdict.status_set_by_authority is False
+        world.pin_authority = False
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.WITHDRAWN
+        assert verdict.status_set_by_authority is False
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            ("statement", "reason", "Thu hồi vì lý do khác"),
+            ("statement", "at", "2026-01-01T00:00:00Z"),
+            ("signature", None, None),
+        ],
+    )
+    def test_a_tampered_action_is_not_in_the_log(self, damage: tuple[str, Any, Any]) -> None:
+        world, cid, _ = acted()
+        bundle = world.bundle(cid)
+        entry = bundle["authority_action"]["entry"]
+        part, member, value = damage
+        if member is None:
+            entry[part] = flip(entry[part], 3)
+        else:
+            entry[part][member] = value
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert status_check(verdict) == (CheckStatus.FAILED, "authority_action_not_included")
+
+    def test_the_action_on_another_certificate(self) -> None:
+        world, cid, _ = governed()
+        issuer = world.records[cid]["issuer_id"]
+        other = world.issue(sample("regulation-conformity"), number="other-1")
+        world.withdraw_issuer(issuer)
+        world.withdraw_certificate(cid)
+        on_other = world.withdraw_certificate(other)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        bundle["authority_action"] = world.authority_member(
+            on_other.seq, bundle["checkpoint"]["tree_size"]
+        )
+        assert status_check(verify(world, bundle)) == (
+            CheckStatus.FAILED,
+            "authority_action_mismatch",
+        )
+
+    def test_an_action_stated_for_another_cb(self) -> None:
+        """An entry naming this certificate and its record, but stated of another CB (the one
+        the authority withdrew): the leaf points at it, and the verifier refuses it."""
+        world, cid, _ = governed()
+        other_issuer = sample("regulation-conformity", 1)["issuer_id"]
+        assert other_issuer != world.records[cid]["issuer_id"]
+        world.admit(other_issuer)
+        world.withdraw_issuer(other_issuer)
+        world.withdraw_certificate(cid, issuer_id=other_issuer)
+        world.checkpoint()
+        verdict = verify(world, world.bundle(cid))
+        assert status_check(verdict) == (CheckStatus.FAILED, "authority_action_mismatch")
+
+    def test_an_earlier_action_on_a_leaf_that_points_at_the_event(self) -> None:
+        """Suspended by the authority, then reinstated by its CB once reinstated itself: the
+        leaf points at the CB's event again, and a bundle carrying the old action is refused."""
+        world, cid, suspension = acted("suspend", cb="suspend")
+        issuer = world.records[cid]["issuer_id"]
+        world.reinstate_issuer(issuer)
+        world.append(EventType.REINSTATE, cid, reason="Khôi phục")
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "authority_action" not in bundle
+        assert verify(world, bundle).status is VerdictStatus.VALID
+        bundle["authority_action"] = world.authority_member(
+            suspension.seq, bundle["checkpoint"]["tree_size"]
+        )
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert status_check(verdict) == (CheckStatus.FAILED, "authority_action_mismatch")
+
+    def test_missing_while_the_leaf_points_past_the_event(self) -> None:
+        world, cid, entry = acted()
+        bundle = world.bundle(cid)
+        del bundle["authority_action"]
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert status_check(verdict) == (CheckStatus.FAILED, "leaf_event_mismatch")
+        assert f"log entry {entry.seq}" in verdict.check("certificate_status").message
+
+    def test_a_leaf_status_the_action_does_not_give(self) -> None:
+        world, cid, _ = acted("suspend")
+        bundle = world.bundle(cid)
+        bundle["status_proof"]["leaf"]["status"] = "withdrawn"
+        assert status_check(verify(world, bundle)) == (CheckStatus.FAILED, "leaf_event_mismatch")
+
+    @pytest.mark.parametrize(
+        ("change", "code"),
+        [
+            (("log_inclusion", "leaf_index", 1), "authority_action_mismatch"),
+            (("log_inclusion", "leaf_index", -1), "authority_action_mismatch"),
+            (("log_inclusion", "tree_size", 1), "authority_action_mismatch"),
+            (("entry", "seq", -1), "authority_action_mismatch"),
+            (("log_inclusion", "hashes", None), "authority_action_not_included"),
+        ],
+    )
+    def test_a_wrong_inclusion(self, change: tuple[str, str, int | None], code: str) -> None:
+        world, cid, _ = acted()
+        bundle = world.bundle(cid)
+        part, member, delta = change
+        target = bundle["authority_action"][part]
+        if delta is None:
+            target[member] = target[member][:-1]
+        else:
+            target[member] += delta
+        assert status_check(verify(world, bundle)) == (CheckStatus.FAILED, code)
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            {"entry": {}},
+            "not an object",
+            {"log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+            {"entry": "x", "log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+        ],
+    )
+    def test_malformed(self, damage: Any) -> None:
+        world, cid, _ = acted()
+        bundle = world.bundle(cid) | {"authority_action": damage}
+        verdict = verify(world, bundle)
+        assert status_check(verdict) == (CheckStatus.FAILED, "malformed_authority_action")
+
+    def test_another_kind_of_authority_entry(self) -> None:
+        world, cid, _ = acted()
+        bundle = world.bundle(cid)
+        bundle["authority_action"] = bundle["admission"]
+        assert status_check(verify(world, bundle)) == (
+            CheckStatus.FAILED,
+            "authority_action_mismatch",
+        )
+
+    def test_on_a_pending_or_unknown_bundle(self) -> None:
+        world, cid, _ = acted()
+        carried = world.bundle(cid)["authority_action"]
+        new = world.issue(sample("test-report"))
+        pending = world.pending_bundle(new) | {"authority_action": carried}
+        assert status_check(verify(world, pending)) == (CheckStatus.FAILED, "unexpected_proof")
+        unknown = world.bundle("0x" + "ab" * 32) | {"authority_action": carried}
+        assert status_check(verify(world, unknown)) == (
+            CheckStatus.FAILED,
+            "authority_action_mismatch",
+        )
+
+    def test_an_old_bundle_is_refreshed_to_the_authority_s_status(self) -> None:
+        world, cid, _ = governed()
+        old = world.bundle(cid)
+        world.suspend_issuer(world.records[cid]["issuer_id"])
+        action = world.suspend_certificate(cid)
+        world.checkpoint()
+        assert "authority_action" in world.status_document(cid)
+        verdict = verify(world, old)
+        assert verdict.status is VerdictStatus.SUSPENDED, verdict.to_json()
+        assert verdict.refreshed_from == "registry.example"
+        assert (verdict.status_set_by_authority, verdict.authority_action_seq) == (
+            True,
+            action.seq,
+        )
+
+    def test_an_old_bundle_with_an_action_not_refreshed_is_stale_without_its_fields(self) -> None:
+        world, cid, _ = acted()
+        old = world.bundle(cid)
+        assert verify(world, old).authority_action_seq is not None
+        world.issue(sample("test-report"))
+        world.checkpoint()
+        verdict = verify(world, old, fresh=False)
+        assert verdict.status is VerdictStatus.STALE
+        assert "withdrawn as of checkpoint 1" in verdict.check("certificate_status").message
+        assert verdict.authority_action_seq is None
+        assert verdict.status_set_by_authority is False
+        refreshed = verify(world, old)
+        assert refreshed.status is VerdictStatus.WITHDRAWN
+        assert refreshed.authority_action_seq is not None
+
+
 # --- tampering with any single byte ---------------------------------------------------------
 
 
@@ -668,22 +963,30 @@ SECTIONS = (
 )
 
 
-@pytest.mark.parametrize("kind", ["anchored", "superseded", "unknown", "governed"])
+@pytest.mark.parametrize(
+    "kind", ["anchored", "superseded", "unknown", "governed", "authority_action"]
+)
 def test_every_single_change_is_invalid(world: World, kind: str) -> None:
     """Every character of every string, and every integer, of the record, event, proofs and
-    checkpoint (and the authority's entries a governed CB's bundle carries), changed in turn:
-    the verdict is INVALID every time."""
+    checkpoint (and the authority's entries a governed CB's bundle carries, its action on the
+    certificate included), changed in turn: the verdict is INVALID every time."""
     cid = ids(world)[0]
     if kind == "superseded":
         world.supersede(cid, replacement(), valid_until="2030-01-01")
         world.checkpoint()
     if kind == "governed":
         world, cid, _ = governed()
+    if kind == "authority_action":
+        world, cid, _ = acted()
     bundle = world.bundle("0x" + "cd" * 32 if kind == "unknown" else cid)
     assert verify(world, bundle).status is not VerdictStatus.INVALID
-    sections = SECTIONS if kind != "unknown" else ("status_proof", "checkpoint", "certificate_id")
+    sections: tuple[str, ...] = (
+        SECTIONS if kind != "unknown" else ("status_proof", "checkpoint", "certificate_id")
+    )
     if kind == "governed":
         sections = ("event", "key_approval", "admission")
+    if kind == "authority_action":
+        sections = ("authority_action", "status_proof", "log_inclusion", "event")
     survivors = []
     count = 0
     for where, changed in tampered(bundle, sections):

@@ -219,6 +219,40 @@ def test_a_bundle_with_its_key_approval_and_admission_round_trips() -> None:
     assert StatusDocument.model_validate(world.status_document(cid)).key_approval is not None
 
 
+def test_a_bundle_with_an_authority_action_round_trips() -> None:
+    """The authority's action on a certificate travels under label -22 like the other
+    authority entries; the status leaf's `event_seq`, which names that entry rather than the
+    event, is carried (nothing derives it), and the bundle decodes to exactly itself."""
+    world = World()
+    sample = load_samples()["certificates"][0]
+    world.admit(sample["issuer_id"])
+    world.approve_key(sample["issuer_id"])
+    cid = world.issue(sample)
+    world.withdraw_issuer(sample["issuer_id"])
+    action = world.withdraw_certificate(cid, "Thu hồi theo quyết định của cơ quan")
+    world.checkpoint()
+    bundle = world.bundle(cid)
+    assert bundle["authority_action"]["entry"]["seq"] == action.seq
+    compact = encode_bundle(bundle)
+    decoded = decode_bundle(compact)
+    assert json.dumps(decoded, sort_keys=True) == json.dumps(bundle, sort_keys=True)
+    verdict = world.verify(decoded)
+    assert verdict.to_json() == world.verify(bundle).to_json()
+    assert verdict.status is VerdictStatus.WITHDRAWN, verdict.to_json()
+    assert verdict.authority_action_seq == action.seq
+    item = cbor2.loads(compact)
+    assert LABELS["authority_action"] == -22
+    carried = _get(item, "authority_action")
+    assert set(carried) == set(_label("entry", "log_inclusion"))
+    assert all(type(h) is bytes for h in _get(carried, "log_inclusion", "hashes"))
+    statement = _get(carried, "entry")["statement"]
+    assert statement[LABELS["certificate_id"]] == cid
+    assert statement[LABELS["record_hash"]] == bundle["event"]["record_hash"]  # text in an entry
+    assert _get(item, "status_proof", "leaf", "event_seq") == action.seq
+    assert StatusDocument.model_validate(world.status_document(cid)).authority_action is not None
+    assert Bundle.model_validate(bundle).authority_action is not None
+
+
 def test_every_member_name_of_the_models_has_a_label() -> None:
     event_names = set(BUNDLES[0]["event"]) | {"reason", "supersedes", "admission_seq", "version"}
     names = (_model_names(Bundle) | _model_names(StatusDocument) | event_names) - {"format"}

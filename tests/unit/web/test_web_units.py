@@ -353,3 +353,96 @@ class TestKeyCustody:
             "authority_signature_invalid",
         ):
             assert f"check.issuer_key_registered.{code}" in vi
+
+
+class TestStatusSetByAuthority:
+    """The verification page says when the authority, not the issuer, suspended or withdrew
+    the certificate (docs/spec.md §9.2 `certificate_status` with `authority_action`), and words
+    each failure of that action."""
+
+    @staticmethod
+    def _page(lang: str, action: str, *, pinned: bool = True) -> tuple[str, int, str]:
+        world = World()
+        issuer_id = sample("inspection")["issuer_id"]
+        world.admit(issuer_id)
+        world.approve_key(issuer_id)
+        cid = world.issue(sample("inspection"))
+        world.withdraw_issuer(issuer_id)
+        reason = "Tổ chức bị thu hồi chỉ định"
+        if action == "suspended":
+            entry = world.suspend_certificate(cid, reason)
+        else:
+            entry = world.withdraw_certificate(cid, reason)
+        world.checkpoint()
+        world.pin_authority = pinned
+        bundle = world.bundle(cid)
+        verdict = world.verify(bundle)
+        assert verdict.authority_action_seq == entry.seq
+        t = translator(lang)
+        shown = details(bundle["record"], issuer=None, t=t, record_hash=registered_hash(bundle))
+        outcome = outcome_of(verdict)
+        assert outcome.value == action
+        html = (
+            environment()
+            .get_template("verify.html")
+            .render(
+                lang=lang,
+                t=t,
+                title="x",
+                languages=[],
+                css_url="",
+                lang_query=f"lang={lang}",
+                verdict=verdict_view(outcome, verdict, bundle, shown, t),
+                details=shown,
+                checks=check_views(verdict, bundle, shown, t),
+                checkpoint=None,
+                open_checks=False,
+                qr=None,
+                successor=None,
+                predecessor=None,
+                links={},
+                note=None,
+                live=False,
+            )
+        )
+        return unescape(html), entry.seq, reason
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    @pytest.mark.parametrize("action", ["suspended", "withdrawn"])
+    def test_the_page_names_the_authority(self, lang: str, action: str) -> None:
+        html, seq, reason = self._page(lang, action)
+        t = translator(lang)
+        assert t(f"verdict.by_authority.{action}", seq=t.number(seq), reason=reason) in html
+        assert t(f"verdict.{action}.summary_authority") in html
+        assert t(f"verdict.{action}.summary") not in html  # not "its issuer has …"
+        assert t("verdict.by_authority.unchecked") not in html
+        assert "data-by-authority" in html
+
+    def test_the_words(self) -> None:
+        def text(html: str) -> str:
+            return html.replace("\u2068", "").replace("\u2069", "")  # values are bidi-isolated
+
+        html, seq, reason = self._page("vi", "withdrawn")
+        assert f"Cơ quan quản lý đã thu hồi chứng nhận này (mục nhật ký {seq}): {reason}" in text(
+            html
+        )
+        html, seq, reason = self._page("en", "suspended")
+        assert f"Suspended by the authority (log entry {seq}): {reason}" in text(html)
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    def test_not_pinned_the_page_says_the_signature_was_not_checked(self, lang: str) -> None:
+        html, seq, reason = self._page(lang, "withdrawn", pinned=False)
+        t = translator(lang)
+        assert t("verdict.by_authority.withdrawn", seq=t.number(seq), reason=reason) in html
+        assert t("verdict.by_authority.unchecked") in html
+
+    def test_every_failure_has_words(self) -> None:
+        for lang in LANGUAGES:
+            words = catalogue(lang)
+            for code in (
+                "malformed_authority_action",
+                "authority_action_mismatch",
+                "authority_action_not_included",
+                "authority_signature_invalid",
+            ):
+                assert f"check.certificate_status.{code}" in words, (lang, code)
