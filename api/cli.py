@@ -613,6 +613,102 @@ def authority_approve_key(
     )
 
 
+def _certificates_to_act_on(
+    command: str, api: str, issuer: str, given: list[str] | None, every: bool, statuses: list[str]
+) -> list[dict[str, Any]]:
+    """The certificates named (`given`), or with `every` all of the CB's in `statuses`, as the
+    registry serves them (their record hash is signed: it must be the one served)."""
+    if (given is None or not given) == (not every):
+        raise _fail(f"authority {command}", ValueError("want --certificate ID… or --all"))
+    if given:
+        return [_registry_get(command, api, f"/v1/certificates/{c}") for c in given]
+    found: dict[str, dict[str, Any]] = {}
+    for status in statuses:
+        offset = 0
+        while True:
+            page = _registry_get(
+                command,
+                api,
+                f"/v1/certificates?issuer_id={issuer}&status={status}&limit=200&offset={offset}",
+            )
+            rows = page["certificates"]
+            found.update((row["id"], row) for row in rows)
+            offset += len(rows)
+            if not rows or offset >= page["total"]:
+                break
+    return list(found.values())
+
+
+def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None:
+    @authority_app.command(name, help=help_text)
+    def command(
+        key: AuthorityKeyOption,
+        issuer: IssuerOption,
+        reason: Annotated[str, typer.Option(help="Why, as the log will say it.")],
+        certificate: Annotated[
+            list[str] | None,
+            typer.Option(metavar="ID", help="A certificate of the CB; repeat for several."),
+        ] = None,
+        every: Annotated[
+            bool, typer.Option("--all", help="Every certificate of the CB this applies to.")
+        ] = False,
+        api: ApiOption = "http://127.0.0.1:8000",
+        token: TokenOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        from registry.core import governance  # noqa: PLC0415
+        from registry.core.encoding import parse_hex  # noqa: PLC0415
+
+        cls = {
+            "suspend-certificate": governance.SuspendCertificate,
+            "withdraw-certificate": governance.WithdrawCertificate,
+        }[name]
+        targets = _certificates_to_act_on(name, api, issuer, certificate, every, statuses)
+        done = []
+        for target in targets:
+            if target["issuer_id"] != issuer:
+                raise _fail(
+                    f"authority {name}",
+                    ValueError(f"{target['id']}: got a certificate of {target['issuer_id']}"),
+                )
+
+            def build(
+                authority_key_id: bytes, at: dt.datetime, target: dict[str, Any] = target
+            ) -> "Statement":
+                return cls(
+                    issuer_id=issuer,
+                    at=at,
+                    authority_key_id=authority_key_id,
+                    certificate_id=target["id"],
+                    record_hash=parse_hex(target["record_hash"], what="record_hash"),
+                    reason=reason,
+                )
+
+            answer = _sign_and_send(
+                name, build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
+            )
+            assert answer is not None
+            done.append({"certificate_id": target["id"], "seq": answer["seq"]})
+        emit(
+            {"certificates": done},
+            as_json=as_json,
+            lines=[f"{d['certificate_id']}: log entry {d['seq']}" for d in done]
+            or ["no certificate to act on"],
+        )
+
+
+_certificate_command(
+    "suspend-certificate",
+    "Suspend certificates of a CB that is suspended or withdrawn (it cannot act on them).",
+    ["valid"],
+)
+_certificate_command(
+    "withdraw-certificate",
+    "Withdraw certificates of a CB that is suspended or withdrawn, or has ceased to exist.",
+    ["valid", "suspended"],
+)
+
+
 def _compromise_boundary(api: str, at: dt.datetime) -> int:
     """The size of the last checkpoint anchored at or before `at` (0: none): events after it
     may have been signed by whoever had the key."""

@@ -41,6 +41,7 @@ from registry.bundle import (
     Bundle,
     BundleAdmission,
     BundleAnchor,
+    BundleAuthorityAction,
     BundleCheckpoint,
     BundleIssuerKey,
     BundleKeyApproval,
@@ -52,7 +53,7 @@ from registry.bundle import (
 )
 from registry.core.encoding import b64, format_timestamp, hex0x
 from registry.core.events import Event
-from registry.core.governance import ApproveKey, AuthorityEntry
+from registry.core.governance import ApproveKey, AuthorityEntry, parse_log_entry
 from registry.core.log import LogTree, TileKey
 from registry.core.statusmap import MapProof, map_key
 from registry.db import models
@@ -400,7 +401,16 @@ class ProofAssembler:
                 first_anchored_index=None,
             )
         anchored = self._checkpoint(connection, version)
-        event = None if row.entry is None else Event.from_leaf(row.entry)
+        parsed = None if row.entry is None else parse_log_entry(row.entry)
+        # The entry the leaf points at is the certificate's own latest event, or the authority's
+        # action on it (spec §3a.1): then the bundle's event is the latest before it.
+        action = parsed if isinstance(parsed, AuthorityEntry) else None
+        event = (
+            self._certificate_event(connection, certificate_id, before=action.seq)
+            if action is not None
+            else parsed
+        )
+        assert event is None or isinstance(event, Event)
         issuer_key = None if event is None else self._issuer_key(connection, event.key_id)
         first = None if event is None else self._first_covering(connection, version, event.seq)
         admission_entry = (
@@ -489,7 +499,40 @@ class ProofAssembler:
                     ],
                 ),
             ),
+            authority_action=None
+            if action is None
+            else BundleAuthorityAction(
+                entry=action.to_json(),
+                log_inclusion=BundleLogInclusion(
+                    leaf_index=action.seq,
+                    tree_size=anchored.tree_size,
+                    hashes=[
+                        hex0x(h)
+                        for h in tree.inclusion_proof(
+                            leaf_index=action.seq, tree_size=anchored.tree_size
+                        )
+                    ],
+                ),
+            ),
         )
+
+    @staticmethod
+    def _certificate_event(
+        connection: Callable[[], Connection], certificate_id: str, *, before: int
+    ) -> Event | None:
+        """The certificate's latest own event before log position `before` (the authority's
+        entries about it skipped)."""
+        e = models.Event
+        entries = connection().execute(
+            select(e.entry)
+            .where(e.certificate_id == certificate_id, e.seq < before)
+            .order_by(e.seq.desc())
+        )
+        for (entry,) in entries:
+            found = parse_log_entry(bytes(entry))
+            if isinstance(found, Event):
+                return found
+        return None
 
     def _admission_entry(self, connection: _Connection, seq: int) -> dict[str, Any]:
         """The authority's entry at `seq` as JSON: log entries never change, so kept."""
@@ -617,6 +660,11 @@ class ProofAssembler:
             assert certificate is not None
             entry = LogRepository(session).entry(last_seq)
             assert entry is not None
+            last = parse_log_entry(entry)
+            if isinstance(last, AuthorityEntry):  # the authority acted on it: its own before
+                found = self._certificate_event(session.connection, certificate_id, before=last.seq)
+                assert found is not None
+                last = found
             latest = CheckpointRepository(session).latest()
             waiting_since = LogRepository(session).first_at_or_after(
                 0 if latest is None else latest.tree_size
@@ -629,7 +677,7 @@ class ProofAssembler:
                 status="PENDING",
                 certificate_id=certificate.id,
                 record=json.loads(certificate.record),
-                event=Event.from_leaf(entry).to_json(),
+                event=last.to_json(),
                 log_inclusion=None,
                 status_proof=None,
                 checkpoint=None,

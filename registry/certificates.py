@@ -32,6 +32,7 @@ from registry.core.events import (
     sign_event,
     verify_event_signature,
 )
+from registry.core.governance import parse_log_entry
 from registry.core.hashing import sha256
 from registry.core.lifecycle import ALLOWED_FROM, NEXT_STATUS, SUPERSEDABLE
 from registry.db import models
@@ -804,7 +805,9 @@ class Certificates:
         # Every event of the certificate (a handful): their `at` is the signer's clock, so not
         # ordered by `seq` more closely than the window of §3.1.
         for entry in entries:
-            earlier = Event.from_leaf(entry)
+            earlier = parse_log_entry(entry)
+            if not isinstance(earlier, Event):
+                continue  # the authority's action on it: dated by the authority's clock
             if earlier.at > event.at or (
                 earlier.version == ISSUER_STATEMENT and earlier.signing_bytes() == signed
             ):
@@ -815,10 +818,13 @@ class Certificates:
                 )
 
     @staticmethod
-    def _last_event(session: Session, row: models.Certificate) -> Event:
+    def _last_event(session: Session, row: models.Certificate) -> Event | None:
+        """The entry that last changed the certificate, if it is a certificate event (None: the
+        authority acted on it, docs/spec.md §3a.1)."""
         entry = LogRepository(session).entry(row.last_event_seq)
         assert entry is not None
-        return Event.from_leaf(entry)
+        last = parse_log_entry(entry)
+        return last if isinstance(last, Event) else None
 
     @classmethod
     def _same_statement(cls, session: Session, row: models.Certificate, event: Event) -> bool:
@@ -826,7 +832,8 @@ class Certificates:
         after a lost answer): the same signed bytes and signature."""
         last = cls._last_event(session, row)
         return (
-            last.version == ISSUER_STATEMENT
+            last is not None
+            and last.version == ISSUER_STATEMENT
             and last.certificate_id == event.certificate_id
             and last.signature == event.signature
             and last.signing_bytes() == event.signing_bytes()
@@ -895,10 +902,8 @@ class Certificates:
         same change with another reason is refused, naming the event already recorded."""
         if row.status != NEXT_STATUS[kind]:
             return False
-        entry = LogRepository(session).entry(row.last_event_seq)
-        assert entry is not None
-        last = Event.from_leaf(entry)
-        if last.type is not kind or last.certificate_id != row.id:
+        last = Certificates._last_event(session, row)
+        if last is None or last.type is not kind or last.certificate_id != row.id:
             return False
         if last.reason == unicodedata.normalize("NFC", reason):
             return True

@@ -19,13 +19,14 @@ from registry.core.events import Event
 from registry.core.governance import (
     ApproveKey,
     AuthorityEntry,
+    CertificateAction,
     GovernanceState,
     IssuerLeaf,
     RevokeKey,
     apply_statement,
     parse_log_entry,
 )
-from registry.core.lifecycle import StatusLeaf, apply_event
+from registry.core.lifecycle import StatusLeaf, apply_certificate_action, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteSigner
 from registry.core.statusmap import MapNode, StatusMap
@@ -134,18 +135,36 @@ class CheckpointBuilder:
         parsed = [parse_log_entry(entry) for entry in entries]
         if len(parsed) != end - start:
             raise CheckpointError(f"events [{start}, {end}): got {len(parsed)}, want {end - start}")
-        # Certificate events and the authority's entries set leaves under disjoint keys (spec
-        # §3a.4): each kind is replayed in log order on its own.
-        events = [entry for entry in parsed if isinstance(entry, Event)]
+        # Certificates' leaves (set by their events and by the authority's actions on them) and
+        # the CBs' leaves (set by the other statements) are under disjoint keys (spec §3a.4):
+        # each is replayed in log order on its own.
+        on_certificates = [
+            entry
+            for entry in parsed
+            if isinstance(entry, Event) or isinstance(entry.statement, CertificateAction)
+        ]
         statements = [entry for entry in parsed if isinstance(entry, AuthorityEntry)]
-        touched = {e.certificate_id for e in events} | {
-            e.supersedes for e in events if e.supersedes is not None
-        }
+        touched: set[str] = set()
+        for entry in on_certificates:
+            if isinstance(entry, Event):
+                touched.add(entry.certificate_id)
+                if entry.supersedes is not None:
+                    touched.add(entry.supersedes)
+            else:
+                assert isinstance(entry.statement, CertificateAction)
+                touched.add(entry.statement.certificate_id)
         leaves = dict(read_leaves(session, touched))
         changed: dict[str, StatusLeaf] = {}
-        for event in events:
-            for leaf in apply_event(leaves, event):
-                changed[leaf.certificate_id] = leaf
+        for entry in on_certificates:
+            try:
+                if isinstance(entry, Event):
+                    for leaf in apply_event(leaves, entry):
+                        changed[leaf.certificate_id] = leaf
+                else:
+                    leaf = apply_certificate_action(leaves, entry)
+                    changed[leaf.certificate_id] = leaf
+            except LifecycleError as exc:
+                raise CheckpointError(f"log entry {entry.seq}: {exc}") from exc
         issuers = self._issuer_leaves(session, statements)
         overlay = MapOverlay(CachedMapStore(session, self._cache))
         status_map = StatusMap(overlay)
@@ -171,9 +190,10 @@ class CheckpointBuilder:
         )
         changed: dict[str, IssuerLeaf] = {}
         for entry in statements:
-            if isinstance(entry.statement, ApproveKey | RevokeKey):
-                # Keys are not in the map (the chain registers them, spec §7.5); the registry
-                # judged the statement against the CB's keys when it appended it.
+            if isinstance(entry.statement, ApproveKey | RevokeKey | CertificateAction):
+                # Keys are not in the map (the chain registers them, spec §7.5), and an action
+                # on a certificate sets the certificate's leaf (`map_delta`): the registry judged
+                # each against the CB's keys or certificate when it appended it.
                 continue
             try:
                 leaf = apply_statement(state, entry)

@@ -11,7 +11,9 @@ checked against.
 Statements about keys: `approve_key` makes a key the CB proposed its active one (the worker
 then registers it on chain), and states who keeps its private half; `revoke_key` refuses the
 key's events from a checkpoint boundary on (the worker revokes it on chain from the block of the
-first checkpoint past that boundary) — docs/spec.md §3a.1, §11.11.
+first checkpoint past that boundary) — docs/spec.md §3a.1, §11.11. Statements about a
+certificate of a CB suspended or withdrawn (`suspend_certificate`, `withdraw_certificate`)
+change that certificate's status in the same transaction (§11.10).
 """
 
 import datetime as dt
@@ -29,6 +31,7 @@ from registry.core.canonical import canonical_json
 from registry.core.encoding import hex0x
 from registry.core.errors import CoreError, LifecycleError, SignatureError
 from registry.core.governance import (
+    CERTIFICATE_ALLOWED_FROM,
     Admission,
     ApproveKey,
     CertificateAction,
@@ -47,12 +50,13 @@ from registry.core.governance import (
 from registry.core.hashing import sha256
 from registry.db import models
 from registry.db.engine import reading
-from registry.db.repositories import LogRepository
+from registry.db.repositories import CertificateRepository, LogRepository
 from registry.errors import (
     ConflictError,
     ForbiddenError,
     IllegalTransitionError,
     InvalidRequestError,
+    NotFoundError,
 )
 from registry.issuers import Issuers
 
@@ -175,13 +179,20 @@ class Governance:
                 self._issuers.approve_from_statement(session, statement, seq=seq)
             elif isinstance(statement, RevokeKey):
                 self._issuers.revoke_from_statement(session, statement)
+            elif isinstance(statement, CertificateAction):
+                _act_on_certificate(session, statement, seq=seq, now=now)
             leaf = state.issuers[issuer_id] if changed is None else changed
             log.insert_events(
                 [
                     {
                         "seq": seq,
                         "type": kind.value,
-                        "certificate_id": "",
+                        # a certificate action is found among its certificate's entries
+                        "certificate_id": (
+                            statement.certificate_id
+                            if isinstance(statement, CertificateAction)
+                            else ""
+                        ),
                         "supersedes": None,
                         "issuer_id": issuer_id,
                         "at": naive_utc(now),
@@ -196,7 +207,11 @@ class Governance:
                 actor,
                 f"authority.{kind.value}",
                 now=now,
-                target=f"issuer:{issuer_id}",
+                target=(
+                    f"certificate:{statement.certificate_id}"
+                    if isinstance(statement, CertificateAction)
+                    else f"issuer:{issuer_id}"
+                ),
                 issuer_id=issuer_id,
                 detail={"seq": seq, "status": leaf.status},
             )
@@ -217,11 +232,6 @@ class Governance:
             raise ForbiddenError(str(exc)) from exc
         except CoreError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        if isinstance(checked.statement, CertificateAction):
-            raise InvalidRequestError(
-                f"statement type: got {checked.statement.TYPE.value}, which the registry does "
-                "not accept yet"
-            )
         now = self._clock()
         if checked.statement.at > now + _CLOCK_SKEW:
             raise InvalidRequestError(
@@ -240,6 +250,36 @@ class Governance:
         with self._reading() as session:
             row = session.get(models.Admission, issuer_id)
             return None if row is None else _view(row)
+
+
+def _act_on_certificate(
+    session: Session, statement: CertificateAction, *, seq: int, now: dt.datetime
+) -> None:
+    """The certificate a `suspend_certificate` or `withdraw_certificate` names, changed as the
+    lifecycle says (docs/spec.md §3a.5), inside the caller's transaction: the CB's own, with
+    that record hash, in a status the action applies to."""
+    certificates = CertificateRepository(session)
+    row = certificates.get(statement.certificate_id, for_update=True)
+    kind = statement.TYPE.value
+    if row is None:
+        raise NotFoundError(f"{kind}: got certificate {statement.certificate_id}, an unknown id")
+    if row.issuer_id != statement.issuer_id:
+        raise ConflictError(
+            f"{kind}: got certificate {row.id} of {row.issuer_id}, want one of "
+            f"{statement.issuer_id} (the statement's CB)"
+        )
+    if row.record_hash != statement.record_hash:
+        raise ConflictError(
+            f"{kind}: got record hash {hex0x(statement.record_hash)}, want the certificate's "
+            f"{hex0x(row.record_hash)}"
+        )
+    allowed = CERTIFICATE_ALLOWED_FROM[statement.TYPE]
+    if row.status not in allowed:
+        raise IllegalTransitionError(
+            f"{kind}: got a {row.status} certificate {row.id}, want one that is "
+            f"{' or '.join(sorted(allowed))}"
+        )
+    certificates.set_status(row.id, status=statement.status, event_seq=seq, now=naive_utc(now))
 
 
 def _load_key(session: Session, state: GovernanceState, issuer_id: str, key_id: bytes) -> None:

@@ -15,6 +15,7 @@ a wrong status, shape or count is a named finding, never a crash.
 
 import datetime as dt
 import itertools
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from registry.core.events import (
 from registry.core.governance import (
     Admission,
     AuthorityEntry,
+    CertificateAction,
     GovernanceState,
     IssuerLeaf,
     admission_covers,
@@ -47,7 +49,7 @@ from registry.core.governance import (
     verify_statement,
 )
 from registry.core.hashing import sha256
-from registry.core.lifecycle import StatusLeaf, apply_event
+from registry.core.lifecycle import StatusLeaf, apply_certificate_action, apply_event
 from registry.core.log import LogTree
 from registry.core.note import NoteVerifier
 from registry.core.proofs import verify_consistency
@@ -246,6 +248,9 @@ class _Replay:
         #: the admissions (`admit`, `change_scope`) by log position, and, with `records`, the
         #: events put in force under one, to be checked against its scope with their records
         self.records = records
+        #: each certificate's CB, as its issuing event names it (a certificate id does not):
+        #: the authority may act only on a certificate of the CB its statement names
+        self.certificate_issuer: dict[str, str] = {}
         self.admissions: dict[int, Admission] = {}
         self.in_scope: list[tuple[Event, Admission]] = []
 
@@ -280,6 +285,8 @@ class _Replay:
 
     def _event(self, event: Event) -> None:
         report, problems = self.report, self.report.problems
+        if event.type is EventType.ISSUE or event.type is EventType.SUPERSEDE:
+            self.certificate_issuer[event.certificate_id] = sys.intern(event.issuer_id)
         self._check_admission(event)
         self._check_key_approval(event)
         self._check_statement_order(event)
@@ -395,6 +402,17 @@ class _Replay:
             self.admissions[entry.seq] = statement
         try:
             leaf = apply_statement(self.governance, entry)
+            if isinstance(statement, CertificateAction):
+                # The authority acted on a certificate: its leaf, not the CB's (§3a.5).
+                owner = self.certificate_issuer.get(statement.certificate_id)
+                if owner != statement.issuer_id:
+                    problems.append(
+                        f"entry {entry.seq}: {statement.TYPE.value} of certificate "
+                        f"{statement.certificate_id} stated of {statement.issuer_id}, want its "
+                        f"own CB ({owner or 'none issued it'})"
+                    )
+                changed = apply_certificate_action(self.leaves, entry)
+                self.changed[changed.certificate_id] = changed
         except CoreError as exc:
             problems.append(f"entry {entry.seq}: {exc}")
         else:

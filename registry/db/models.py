@@ -221,7 +221,7 @@ class Event(Base):
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    type: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(24))
     certificate_id: Mapped[str] = mapped_column(String(66))
     supersedes: Mapped[str | None] = mapped_column(String(66))
     issuer_id: Mapped[str] = mapped_column(String(64))

@@ -249,3 +249,25 @@ def test_the_authority_admits_a_cb_that_then_issues_within_scope(
     check = next(c for c in adopted_cb["checks"] if c["name"] == "issuer_accredited")
     assert check["status"] == "passed" and adopted_cb["status"] == "VALID", adopted_cb
     assert report["events"] == last
+
+    # The CB is withdrawn, and can no longer act on its certificates: the authority withdraws
+    # the one it issued, by a statement about that certificate. Its bundle proves the status
+    # from the authority's entry, its issue still from the CB's own signed event.
+    authority("withdraw", "--reason", "Thu hồi quyết định chỉ định")
+    acted = authority(
+        "withdraw-certificate", "--all", "--reason", "Tổ chức chứng nhận đã bị thu hồi chỉ định"
+    )
+    assert [a["certificate_id"] for a in acted["certificates"]] == [issued.json()["id"]]
+    withdrawn_at = acted["certificates"][0]["seq"]
+    _wait_anchored_size(registry, withdrawn_at + 1)
+    bundle = registry.proof(issued.json()["id"])
+    assert bundle["status_proof"]["leaf"]["event_seq"] == withdrawn_at
+    assert bundle["event"]["type"] == "issue"
+    assert bundle["authority_action"]["entry"]["seq"] == withdrawn_at
+    verdict = registry.verify(bundle)
+    assert verdict["status"] == "WITHDRAWN", verdict
+    (cli,) = registry.verify_cli([(bundle, [])])
+    assert cli.returncode == 1 and cli.json()["status"] == "WITHDRAWN", cli.stdout + cli.stderr
+    audit = registry.outsider_cli("audit", "--trust-file", str(trust), "--json")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert audit.json()["statements"] == 7  # and the CB's withdrawal, and the certificate's

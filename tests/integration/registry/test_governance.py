@@ -24,7 +24,9 @@ from registry.core.governance import (
     ReinstateIssuer,
     Scope,
     Statement,
+    SuspendCertificate,
     SuspendIssuer,
+    WithdrawCertificate,
     WithdrawIssuer,
     issuer_map_key,
     parse_log_entry,
@@ -42,6 +44,7 @@ from registry.errors import (
     ForbiddenError,
     IllegalTransitionError,
     InvalidRequestError,
+    NotFoundError,
 )
 from registry.service import RegistryService
 from tests.integration.registry.conftest import Clock, admit, sample_submissions
@@ -323,3 +326,87 @@ def test_the_anchored_map_holds_the_cbs_leaf(
     assert checkpoint(1) == "admitted"
     _submit(service, _status(SuspendIssuer, clock), clock)
     assert checkpoint(2) == "suspended"
+
+
+def _action(
+    cls: type[SuspendCertificate] | type[WithdrawCertificate],
+    clock: Clock,
+    certificate: Any,
+    **changes: Any,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "issuer_id": CB,
+        "at": clock.now,
+        "authority_key_id": sha256(AUTHORITY_PUBLIC),
+        "certificate_id": certificate.id,
+        "record_hash": certificate.record_hash,
+        "reason": "tổ chức đã bị thu hồi chỉ định",
+        **changes,
+    }
+    return _signed(cls(**fields))
+
+
+class TestTheAuthorityActsOnCertificates:
+    """A CB suspended or withdrawn cannot act on its certificates: the authority does
+    (docs/spec.md §3a.1, §11.10), and the anchored map is what a replay of the log gives."""
+
+    def test_suspend_then_withdraw(
+        self, service: RegistryService, sessions: sessionmaker[Session], clock: Clock
+    ) -> None:
+        signer = NoteSigner(name="test.example/log", private_key=Ed25519PrivateKey.generate())
+        builder = CheckpointBuilder(
+            sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=clock
+        )
+
+        def checkpoint(block: int) -> None:
+            row = builder.prepare()
+            assert row is not None
+            with sessions.begin() as session:
+                latest = CheckpointRepository(session).latest()
+                assert latest is not None
+                builder.finalize(
+                    session, latest, block_number=block, block_timestamp=block, tx_hash=None
+                )
+                entries = LogRepository(session).entries(0, latest.tree_size)
+            status_map = StatusMap()
+            status_map.update_many(replay(entries).map_items())
+            assert status_map.root_hash == row.map_root
+
+        _admit(service, clock)
+        first = _issue(service).certificate
+        second = _issue(service, number="VICAS-A-2").certificate
+        checkpoint(1)
+        with pytest.raises(IllegalTransitionError, match="want one that is suspended or withdrawn"):
+            _submit(service, _action(SuspendCertificate, clock, first), clock)  # the CB can act
+        _submit(service, _status(SuspendIssuer, clock), clock)
+        seq = _submit(service, _action(SuspendCertificate, clock, first), clock)
+        assert service.get(first.id).status == "suspended"
+        assert service.get(first.id).last_event_seq == seq
+        checkpoint(2)
+        # Reinstated, the CB may reinstate its certificate itself.
+        _submit(service, _status(ReinstateIssuer, clock), clock)
+        assert service.reinstate(CB, first.id, reason="đã khắc phục").status == "valid"
+        _submit(service, _status(WithdrawIssuer, clock), clock)
+        for certificate in (first, second):
+            _submit(service, _action(WithdrawCertificate, clock, certificate), clock)
+            assert service.get(certificate.id).status == "withdrawn"
+        checkpoint(3)
+        with pytest.raises(IllegalTransitionError, match="withdrawn certificate"):
+            _submit(service, _action(WithdrawCertificate, clock, first), clock)
+
+    def test_refused(self, service: RegistryService, clock: Clock) -> None:
+        _admit(service, clock)
+        mine = _issue(service).certificate
+        admit(service, "vn-cb-hoabinh")
+        theirs = service.issue("vn-cb-hoabinh", sample_submissions("vn-cb-hoabinh")[0])
+        _submit(service, _status(WithdrawIssuer, clock), clock)
+        for changes, error, match in (
+            ({"record_hash": sha256(b"other")}, ConflictError, "record hash"),
+            ({"certificate_id": theirs.certificate.id}, ConflictError, "want one of"),
+            ({"certificate_id": "0x" + "00" * 32}, NotFoundError, "unknown id"),
+        ):
+            with pytest.raises(error, match=match):
+                service.governance.submit(
+                    ADMIN, _action(WithdrawCertificate, clock, mine, **changes), actor=ACTOR
+                )
+        assert service.get(mine.id).status == "valid"

@@ -127,3 +127,43 @@ def test_statements_a_cb_signed_are_appended_in_order_once() -> None:
     # Version 1 events (the registry signed them with seq) are not this check's.
     replay._check_statement_order(dataclasses.replace(first, version=1))
     assert len(replay.report.problems) == 2
+
+
+def _withdrawn_cb_world(*, stated_of: str | None = None) -> World:
+    """A CB withdrawn by the authority, which then withdraws one of its certificates; with
+    `stated_of`, the statement names another (withdrawn) CB than the certificate's."""
+    world = World()
+    issuer = sample("calibration")["issuer_id"]
+    other = sample("inspection")["issuer_id"]
+    world.admit(issuer)
+    world.approve_key(issuer, Custody.HOSTED)
+    certificate = world.issue(sample("calibration"))
+    world.admit(other)
+    world.withdraw_issuer(issuer)
+    world.withdraw_issuer(other)
+    world.withdraw_certificate(certificate, issuer_id=stated_of)
+    world.checkpoint()
+    return world
+
+
+def test_the_authority_withdraws_a_certificate_of_a_withdrawn_cb() -> None:
+    report = audit(
+        client=cast(AnchorClient, Chain(world := _withdrawn_cb_world())),
+        http=registry(world),
+        vkey=world.signer.verifier(),
+        authority_key=world.authority_public,
+    )
+    assert report.ok, report.problems
+    assert report.statements == 6
+
+
+def test_an_action_stated_of_another_cb_is_a_finding() -> None:
+    world = _withdrawn_cb_world(stated_of=sample("inspection")["issuer_id"])
+    report = audit(
+        client=cast(AnchorClient, Chain(world)),
+        http=registry(world),
+        vkey=world.signer.verifier(),
+        authority_key=world.authority_public,
+    )
+    [problem] = report.problems
+    assert "want its own CB" in problem
