@@ -43,6 +43,7 @@ from registry.core.governance import (
     RevokeKey,
     SignedStatement,
     Statement,
+    TransferCertificate,
     admission_covers,
     apply_statement,
     verify_statement,
@@ -232,6 +233,10 @@ class Governance:
             raise ForbiddenError(str(exc)) from exc
         except CoreError as exc:
             raise InvalidRequestError(str(exc)) from exc
+        if isinstance(checked.statement, TransferCertificate):
+            raise InvalidRequestError(
+                "statement type: got transfer_certificate, which the registry does not accept yet"
+            )
         now = self._clock()
         if checked.statement.at > now + _CLOCK_SKEW:
             raise InvalidRequestError(

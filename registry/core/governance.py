@@ -69,6 +69,7 @@ __all__ = [
     "StatementType",
     "SuspendCertificate",
     "SuspendIssuer",
+    "TransferCertificate",
     "WithdrawCertificate",
     "WithdrawIssuer",
     "admission_covers",
@@ -124,6 +125,7 @@ class StatementType(enum.StrEnum):
     REVOKE_KEY = "revoke_key"
     SUSPEND_CERTIFICATE = "suspend_certificate"
     WITHDRAW_CERTIFICATE = "withdraw_certificate"
+    TRANSFER_CERTIFICATE = "transfer_certificate"
 
 
 class Custody(enum.StrEnum):
@@ -709,6 +711,57 @@ class WithdrawCertificate(CertificateAction):
     TYPE: ClassVar[StatementType] = StatementType.WITHDRAW_CERTIFICATE
 
 
+@dataclass(frozen=True, kw_only=True)
+class TransferCertificate(Statement):
+    """A certificate of `issuer_id` handed over to `to_issuer_id` (as IAF MD 2 allows: the CB
+    ceased to exist, or lost its accreditation, or the holder moved): from this entry on, the
+    certificate's events are the receiving CB's, its status and record unchanged."""
+
+    TYPE: ClassVar[StatementType] = StatementType.TRANSFER_CERTIFICATE
+    _REQUIRED: ClassVar[frozenset[str]] = frozenset(
+        {"certificate_id", "record_hash", "to_issuer_id", "reason"}
+    )
+
+    certificate_id: str
+    record_hash: bytes
+    to_issuer_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        certificate_id = self.certificate_id
+        if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
+            raise EncodingError(
+                f"statement.certificate_id: got {certificate_id!r:.80}, want 0x and 64 "
+                "lowercase hex digits"
+            )
+        _bytes(self.record_hash, size=32, what="statement.record_hash")
+        _issuer_id(self.to_issuer_id)
+        if self.to_issuer_id == self.issuer_id:
+            raise EncodingError(
+                f"statement.to_issuer_id: got {self.to_issuer_id!r}, want another CB than issuer_id"
+            )
+        object.__setattr__(self, "reason", _reason(self.reason, optional=False))
+
+    def _members_json(self) -> dict[str, JSONValue]:
+        return {
+            "certificate_id": self.certificate_id,
+            "record_hash": hex0x(self.record_hash),
+            "to_issuer_id": self.to_issuer_id,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def _from_members(cls, members: _Members, common: dict[str, object]) -> "TransferCertificate":
+        return cls(
+            **common,  # type: ignore[arg-type]
+            certificate_id=members.string("certificate_id"),
+            record_hash=parse_hex(members.string("record_hash"), what="statement.record_hash"),
+            to_issuer_id=members.string("to_issuer_id"),
+            reason=members.string("reason"),
+        )
+
+
 _CERTIFICATE_ID: Final = re.compile(r"0x[0-9a-f]{64}")
 _CERTIFICATE_STATUS: Final = {
     StatementType.SUSPEND_CERTIFICATE: "suspended",
@@ -733,6 +786,7 @@ _CLASSES: Final[dict[StatementType, type[Statement]]] = {
         RevokeKey,
         SuspendCertificate,
         WithdrawCertificate,
+        TransferCertificate,
     )
 }
 
@@ -987,6 +1041,9 @@ ALLOWED_FROM: Final[dict[StatementType, frozenset[str] | None]] = {
     # (it may not reinstate) or withdrawn (it may not act at all, or has ceased to exist).
     StatementType.SUSPEND_CERTIFICATE: frozenset({"suspended", "withdrawn"}),
     StatementType.WITHDRAW_CERTIFICATE: frozenset({"suspended", "withdrawn"}),
+    # A transfer is the authority's to order whatever the giving CB's standing (the holder may
+    # move from a CB in good standing too); the receiving CB must be admitted.
+    StatementType.TRANSFER_CERTIFICATE: frozenset({"admitted", "suspended", "withdrawn"}),
 }
 
 _NEXT_STATUS: Final = {
@@ -1057,6 +1114,15 @@ def apply_statement(state: GovernanceState, entry: AuthorityEntry) -> IssuerLeaf
     elif isinstance(statement, CertificateAction):
         # The certificate's leaf is the lifecycle's (`lifecycle.apply_entry`); here only the
         # CB's standing is judged (`_check_from`).
+        return None
+    elif isinstance(statement, TransferCertificate):
+        receiving = state.issuers.get(statement.to_issuer_id)
+        if receiving is None or receiving.status != "admitted":
+            got = "an unknown CB" if receiving is None else f"a {receiving.status} CB"
+            raise LifecycleError(
+                f"authority entry {entry.seq}: got transfer_certificate to {got} "
+                f"{statement.to_issuer_id}, want one that is admitted"
+            )
         return None
     else:
         assert isinstance(statement, RevokeKey)

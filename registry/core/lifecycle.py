@@ -8,7 +8,7 @@ certificate leaves when the authority acts on a certificate (`apply_certificate_
 `apply_entry` and `replay` take both kinds of entry.
 """
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -20,6 +20,7 @@ from registry.core.governance import (
     CertificateAction,
     GovernanceState,
     IssuerLeaf,
+    TransferCertificate,
     apply_statement,
     parse_log_entry,
 )
@@ -29,12 +30,14 @@ __all__ = [
     "ALLOWED_FROM",
     "NEXT_STATUS",
     "SUPERSEDABLE",
+    "TRANSFERABLE",
     "LifecycleError",
     "LogState",
     "StatusLeaf",
     "apply_certificate_action",
     "apply_entry",
     "apply_event",
+    "check_transfer",
     "replay",
 ]
 
@@ -173,6 +176,30 @@ def apply_certificate_action(
     return leaf
 
 
+#: the certificate statuses a transfer applies to: a certificate still in force or suspended
+TRANSFERABLE: Final = frozenset({"valid", "suspended"})
+
+
+def check_transfer(leaves: Mapping[str, StatusLeaf], entry: AuthorityEntry) -> None:
+    """A `transfer_certificate` names an issued certificate, with its record hash, that is
+    valid or suspended (docs/spec.md §3a.5); it changes no leaf: the events after it are the
+    receiving CB's."""
+    statement = entry.statement
+    assert isinstance(statement, TransferCertificate)
+    current = leaves.get(statement.certificate_id)
+    if current is None or current.status not in TRANSFERABLE:
+        got = "an unknown certificate" if current is None else f"a {current.status} certificate"
+        raise LifecycleError(
+            f"authority entry {entry.seq}: got transfer_certificate of {got} "
+            f"{statement.certificate_id}, want one that is suspended or valid"
+        )
+    if current.record_hash != statement.record_hash:
+        raise LifecycleError(
+            f"authority entry {entry.seq}: got record hash 0x{statement.record_hash.hex()}, "
+            f"want the certificate's 0x{current.record_hash.hex()}"
+        )
+
+
 @dataclass(frozen=True)
 class LogState:
     """What a log prefix has set: certificate leaves, and CB leaves and key approvals."""
@@ -194,6 +221,8 @@ def apply_entry(state: LogState, entry: Event | AuthorityEntry) -> list[StatusLe
     leaf = apply_statement(state.governance, entry)  # the CB's standing, for every statement
     if isinstance(entry.statement, CertificateAction):
         return [apply_certificate_action(state.certificates, entry)]
+    if isinstance(entry.statement, TransferCertificate):
+        check_transfer(state.certificates, entry)
     return [] if leaf is None else [leaf]
 
 

@@ -39,6 +39,7 @@ from registry.core.governance import (
     StatementType,
     SuspendCertificate,
     SuspendIssuer,
+    TransferCertificate,
     WithdrawCertificate,
     WithdrawIssuer,
     admission_covers,
@@ -218,6 +219,14 @@ CERTIFICATE_VECTORS: list[Statement] = [
         record_hash=sha(b"record"),
         reason="Thu hồi chứng chỉ do tổ chức đã giải thể",
     ),
+    TransferCertificate(
+        at=utc("2027-03-01T00:30:00Z"),
+        **COMMON,
+        certificate_id=CERTIFICATE,
+        record_hash=sha(b"record"),
+        to_issuer_id="vn-cb-quatest3",
+        reason="Chuyển giao chứng nhận theo IAF MD 2",
+    ),
 ]
 
 
@@ -226,7 +235,11 @@ def vector(type_: StatementType) -> Statement:
 
 
 ALL_TYPES = list(StatementType)
-CERTIFICATE_TYPES = (StatementType.SUSPEND_CERTIFICATE, StatementType.WITHDRAW_CERTIFICATE)
+CERTIFICATE_TYPES = (
+    StatementType.SUSPEND_CERTIFICATE,
+    StatementType.WITHDRAW_CERTIFICATE,
+    StatementType.TRANSFER_CERTIFICATE,
+)
 
 
 @pytest.fixture
@@ -386,6 +399,7 @@ REQUIRED = {
     StatementType.REVOKE_KEY: ["key_id", "revoked_from_seq"],
     StatementType.SUSPEND_CERTIFICATE: ["certificate_id", "record_hash", "reason"],
     StatementType.WITHDRAW_CERTIFICATE: ["certificate_id", "record_hash", "reason"],
+    StatementType.TRANSFER_CERTIFICATE: ["certificate_id", "record_hash", "to_issuer_id", "reason"],
 }
 OPTIONAL = {StatementType.CHANGE_SCOPE: ["reason"], StatementType.REVOKE_KEY: ["reason"]}
 COMMON_MEMBERS = ["format", "type", "issuer_id", "at", "authority_key_id"]
@@ -1557,15 +1571,17 @@ def test_cryptography_agrees_on_a_tampered_message() -> None:
 SPEC_CERTIFICATE_SIGNATURES = [
     "D1ECTyEG0T/nGax4ygRyB173lM6HDY5XPeTiQ2AsTTHmHiMGhLRjmdsFSOFyB4Vn1mPNT302D49ONcBPBaapBA==",
     "iJ5+vSx6y1bINcOF0xS+GBx9Qq6z9cfnYLfTaN94CfpSJ+qw4MaK/f5E3INoojFH54i8TxoR3GM6VZJ2tTHlAw==",
+    "2QSQuwNVey1my2slkCp74bLSCKfeCKDvlZpXn3XntbaE4pB0mGEK1n2Yukc5jE0jJjGU4ouTSAfQRblH+2wPDg==",
 ]
 SPEC_CERTIFICATE_LEAF_HASHES = [
     "0x15316c8b03aef361a83f88c95d3e70ec06c7c48b5b473aa561e08c9d8422f132",
     "0x59d9a7bc4a3f27e9dd5358106ca7326278da287e0068446a126d7a2c186a53f6",
+    "0xd79c8b2d077fbd0956ad8f2c6b61ffb8e98ab015d27e938695c282614da9307f",
 ]
 
 
 class TestCertificateActions:
-    @pytest.mark.parametrize("index", [0, 1])
+    @pytest.mark.parametrize("index", [0, 1, 2])
     def test_spec_vectors(self, index: int) -> None:
         statement = CERTIFICATE_VECTORS[index]
         entry = entry_of(statement, 9 + index)
@@ -1585,7 +1601,7 @@ class TestCertificateActions:
             Statement.from_json(obj)
 
     def test_status(self) -> None:
-        assert [s.status for s in CERTIFICATE_VECTORS] == ["suspended", "withdrawn"]  # type: ignore[attr-defined]
+        assert [s.status for s in CERTIFICATE_VECTORS[:2]] == ["suspended", "withdrawn"]  # type: ignore[attr-defined]
 
     @staticmethod
     def _log(cb_status: str, certificate_status: str | None) -> LogState:
@@ -1648,3 +1664,53 @@ class TestCertificateActions:
         statement = dataclasses.replace(withdrawal, record_hash=sha(b"other"))
         with pytest.raises(LifecycleError, match="record hash"):
             apply_entry(state, entry_of(statement, 9))
+
+
+class TestTransfers:
+    @staticmethod
+    def _log(*, receiving: str | None, certificate_status: str) -> LogState:
+        state = TestCertificateActions._log("admitted", certificate_status)
+        if receiving is not None:
+            state.governance.issuers["vn-cb-quatest3"] = IssuerLeaf(
+                issuer_id="vn-cb-quatest3",
+                status=receiving,
+                admission_seq=1,
+                admission_hash=sha(b"admit 2"),
+                status_seq=1,
+            )
+        return state
+
+    @pytest.mark.parametrize(
+        ("receiving", "certificate", "allowed"),
+        [
+            ("admitted", "valid", True),
+            ("admitted", "suspended", True),
+            ("admitted", "withdrawn", False),
+            ("admitted", "superseded", False),
+            ("admitted", None, False),
+            ("suspended", "valid", False),
+            ("withdrawn", "valid", False),
+            (None, "valid", False),
+        ],
+        ids=repr,
+    )
+    def test_preconditions(
+        self, receiving: str | None, certificate: str | None, allowed: bool
+    ) -> None:
+        state = self._log(receiving=receiving, certificate_status=certificate or "valid")
+        if certificate is None:
+            del state.certificates[CERTIFICATE]
+        before = dict(state.certificates)
+        entry = entry_of(vector(StatementType.TRANSFER_CERTIFICATE), 11)
+        if not allowed:
+            with pytest.raises(LifecycleError):
+                apply_entry(state, entry)
+            return
+        assert apply_entry(state, entry) == []  # no leaf changes: the events after it do
+        assert state.certificates == before
+
+    def test_to_itself_is_refused(self) -> None:
+        obj = wire(StatementType.TRANSFER_CERTIFICATE)
+        obj["to_issuer_id"] = obj["issuer_id"]
+        with pytest.raises(EncodingError, match="another CB"):
+            Statement.from_json(obj)
