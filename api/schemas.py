@@ -170,6 +170,16 @@ class VerdictOut(_Out):
     authority_action_at: str | None = Field(
         default=None, description="when the authority made it (YYYY-MM-DDTHH:MM:SSZ)"
     )
+    transferred_from: str | None = Field(
+        default=None,
+        description="the CB that issued the certificate (its record's issuer_id), when the "
+        "event is another CB's to which the authority transferred it; set only when "
+        "issuer_signature checked that transfer with the pinned authority key",
+    )
+    transfer_seq: int | None = Field(
+        default=None,
+        description="the log position of the authority's transfer_certificate to the event's CB",
+    )
     checks: list[CheckOut]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "BundleOtherLeaf",
     "BundleStatusLeaf",
     "BundleStatusProof",
+    "BundleTransfer",
     "StatusDocument",
 ]
 
@@ -126,6 +127,15 @@ class BundleAuthorityAction(_Strict):
     log_inclusion: BundleLogInclusion
 
 
+class BundleTransfer(_Strict):
+    """The authority's `transfer_certificate` that handed the certificate to the CB whose event
+    the bundle carries (spec §3a.5), when that CB is not the record's: the latest such entry
+    about the certificate before the event, and its inclusion proof in the checkpoint's log."""
+
+    entry: dict[str, Any]
+    log_inclusion: BundleLogInclusion
+
+
 class Bundle(_Strict):
     """A certificate's proof bundle.
 
@@ -158,6 +168,9 @@ class Bundle(_Strict):
     authority_action: BundleAuthorityAction | None = Field(
         default=None, exclude_if=lambda v: v is None
     )
+    #: present when the event's CB is not the record's: the authority transferred the
+    #: certificate to it (spec §9.2 `issuer_signature`); ANCHORED only
+    transfer: BundleTransfer | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class StatusDocument(_Strict):
@@ -165,7 +178,8 @@ class StatusDocument(_Strict):
     verifier holding an older bundle fetches to learn the status now. `ANCHORED` carries the
     event that set the status (signed by the issuer) — or, when the authority set it, the
     certificate's latest event and the authority's action (`authority_action`) —, its inclusion
-    proof, the status leaf and its map proof; `UNKNOWN` a non-membership proof. A mirror may
+    proof, the status leaf and its map proof (and `transfer`, when the event is the CB's the
+    authority transferred the certificate to); `UNKNOWN` a non-membership proof. A mirror may
     serve it: the verifier checks it against the chain, not against who served it."""
 
     format: Literal["certreg-status/1"] = STATUS_FORMAT
@@ -183,3 +197,4 @@ class StatusDocument(_Strict):
     authority_action: BundleAuthorityAction | None = Field(
         default=None, exclude_if=lambda v: v is None
     )
+    transfer: BundleTransfer | None = Field(default=None, exclude_if=lambda v: v is None)

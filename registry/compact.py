@@ -95,6 +95,7 @@ _BYTES: Final[Mapping[str, _Schema]] = {
     "admission": {"log_inclusion": {"hashes": {"[]": _HEX}}},
     "key_approval": {"log_inclusion": {"hashes": {"[]": _HEX}}},
     "authority_action": {"log_inclusion": {"hashes": {"[]": _HEX}}},
+    "transfer": {"log_inclusion": {"hashes": {"[]": _HEX}}},
     "event": {"record_hash": _HEX, "key_id": _HEX, "signature": _B64},
 }
 
@@ -146,6 +147,7 @@ LABELS: Final[Mapping[str, int]] = {
     "key_approval": -20,
     "version": -21,
     "authority_action": -22,
+    "transfer": -23,
 }
 _NAMES: Final[Mapping[int, str]] = {label: name for name, label in LABELS.items()}
 #: the objects whose member names stay text: the record is the issuer's document

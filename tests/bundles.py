@@ -30,6 +30,7 @@ from registry.core.governance import (
     Statement,
     SuspendCertificate,
     SuspendIssuer,
+    TransferCertificate,
     WithdrawCertificate,
     WithdrawIssuer,
     apply_statement,
@@ -37,7 +38,12 @@ from registry.core.governance import (
     sign_statement,
 )
 from registry.core.ids import certificate_id_for
-from registry.core.lifecycle import StatusLeaf, apply_certificate_action, apply_event
+from registry.core.lifecycle import (
+    StatusLeaf,
+    apply_certificate_action,
+    apply_event,
+    check_transfer,
+)
 from registry.core.log import LogTree
 from registry.core.note import NoteSigner
 from registry.core.statusmap import StatusMap, map_key
@@ -89,6 +95,9 @@ class World:
     authority: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     pin_authority: bool = True
     governance: GovernanceState = field(default_factory=GovernanceState)
+    # The CB each transferred certificate's events are now signed by (the authority's latest
+    # `transfer_certificate` of it); a certificate not in it is its record's CB's.
+    holders: dict[str, str] = field(default_factory=dict)
 
     @property
     def trust(self) -> TrustAnchors:
@@ -118,6 +127,9 @@ class World:
         apply_statement(self.governance, entry)
         if isinstance(statement, CertificateAction):
             apply_certificate_action(self.leaves, entry)
+        if isinstance(statement, TransferCertificate):
+            check_transfer(self.leaves, entry)
+            self.holders[statement.certificate_id] = statement.to_issuer_id
         self.entries.append(entry.leaf_bytes())
         self.log.append(entry.leaf_bytes())
         return entry
@@ -212,6 +224,39 @@ class World:
     ) -> AuthorityEntry:
         return self.act_on_certificate(certificate_id, WithdrawCertificate, reason, **kw)
 
+    def transfer_certificate(
+        self,
+        certificate_id: str,
+        to_issuer_id: str,
+        reason: str = "Chuyển giao chứng nhận theo IAF MD 2",
+        *,
+        forged_by: Ed25519PrivateKey | None = None,
+        record_hash: bytes | None = None,
+    ) -> AuthorityEntry:
+        """The authority hands `certificate_id` over from the CB that now acts on it (its
+        record's, or the one a transfer before handed it to) to `to_issuer_id`, which must be
+        admitted: the certificate's events are that CB's from now on (`append`). `record_hash`:
+        another than the record's (a forgery the lifecycle refuses, so not applied to it)."""
+        statement = TransferCertificate(
+            **self._common(self.holder(certificate_id)),
+            certificate_id=certificate_id,
+            record_hash=record_hash or canonical_hash(self.records[certificate_id]),
+            to_issuer_id=to_issuer_id,
+            reason=reason,
+        )
+        if record_hash is None:
+            return self.state(statement, forged_by=forged_by)
+        signed = sign_statement(statement, self.authority)
+        entry = signed.at_seq(len(self.entries))
+        self.entries.append(entry.leaf_bytes())
+        self.log.append(entry.leaf_bytes())
+        return entry
+
+    def holder(self, certificate_id: str) -> str:
+        """The CB whose events act on `certificate_id` now: the one the latest transfer handed
+        it to, else its record's."""
+        return self.holders.get(certificate_id) or str(self.records[certificate_id]["issuer_id"])
+
     def revoke_key(self, issuer_id: str, revoked_from_seq: int) -> AuthorityEntry:
         public = self.key(issuer_id).public_key().public_bytes_raw()
         return self.state(
@@ -255,11 +300,17 @@ class World:
                 return public
         raise KeyError(key_id.hex())
 
-    def append(self, kind: EventType, certificate_id: str, **extra: Any) -> Event:
+    def append(
+        self, kind: EventType, certificate_id: str, *, by: str | None = None, **extra: Any
+    ) -> Event:
+        """Append `kind` of `certificate_id`, signed by the CB that now acts on it (`holder`: the
+        record's, or the one the authority transferred it to), or by `by` (e.g. a CB it was not
+        transferred to)."""
         record = self.records[certificate_id]
-        private = self.key(record["issuer_id"])
+        issuer_id = by or self.holder(certificate_id)
+        private = self.key(issuer_id)
         self.at += dt.timedelta(minutes=5)
-        admitted = self.governance.issuers.get(record["issuer_id"])
+        admitted = self.governance.issuers.get(issuer_id)
         if admitted is not None and kind in _IN_FORCE:
             extra.setdefault("admission_seq", admitted.admission_seq)
         event = sign_event(
@@ -268,7 +319,7 @@ class World:
                 type=kind,
                 certificate_id=certificate_id,
                 record_hash=canonical_hash(record),
-                issuer_id=record["issuer_id"],
+                issuer_id=issuer_id,
                 key_id=issuer_key_id(private.public_key().public_bytes_raw()),
                 at=self.at,
                 **extra,
@@ -426,7 +477,26 @@ class World:
             bundle["key_approval"] = self.authority_member(approval.approved_seq, cp.tree_size)
         if action is not None:
             bundle["authority_action"] = self.authority_member(action, cp.tree_size)
+        if event.issuer_id != self.records[certificate_id]["issuer_id"]:
+            transfer = self.latest_transfer(certificate_id, before=event.seq)
+            if transfer is not None:
+                bundle["transfer"] = self.authority_member(transfer, cp.tree_size)
         return bundle
+
+    def latest_transfer(self, certificate_id: str, *, before: int) -> int | None:
+        """The seq of the authority's latest `transfer_certificate` of `certificate_id` before
+        log position `before`: what the registry puts in a bundle whose event is another CB's
+        than the record's (spec §8 `transfer`)."""
+        found = None
+        for raw in self.entries[:before]:
+            entry = parse_log_entry(raw) if raw else None
+            if (
+                isinstance(entry, AuthorityEntry)
+                and isinstance(entry.statement, TransferCertificate)
+                and entry.statement.certificate_id == certificate_id
+            ):
+                found = entry.seq
+        return found
 
     def authority_member(self, seq: int, tree_size: int) -> dict[str, Any]:
         """`{entry, log_inclusion}` of the authority entry at `seq` (spec §8)."""

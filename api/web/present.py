@@ -196,6 +196,10 @@ class Details:
     valid_from: str | None = None
     valid_until: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: the CB the authority transferred the certificate to, whose event the bundle carries
+    #: (docs/spec.md §9.2 `issuer_signature`), as the registry knows it; `issuer` stays the
+    #: record's CB, which issued it
+    transferred_to: IssuerInfo | None = None
 
 
 def _subject_rows(subject: Mapping[str, Any], t: Translator) -> list[Row]:
@@ -225,8 +229,10 @@ def details(
     issuer: IssuerInfo | None,
     t: Translator,
     record_hash: bytes | None,
+    transferred_to: IssuerInfo | None = None,
 ) -> Details:
-    """The fields of `record` (plain JSON) in `t`'s language."""
+    """The fields of `record` (plain JSON) in `t`'s language; `transferred_to`: the CB the
+    authority transferred the certificate to, when the verdict checked that."""
     holder_raw = record.get("holder")
     holder: list[Row] = []
     if isinstance(holder_raw, Mapping):
@@ -285,6 +291,7 @@ def details(
         digest=None if record_hash is None else group_digest(digest(record_hash)),
         valid_from=t.date(valid_from) if valid_from else None,
         valid_until=t.date(valid_until) if valid_until else None,
+        transferred_to=transferred_to,
     )
 
 
@@ -333,6 +340,9 @@ class VerdictView:
     why: list[str]  # for invalid / unavailable: what failed, in plain words
     #: the status is the authority's action on the certificate, as the verdict checked it
     by_authority: bool = False
+    #: the certificate's events are those of the CB the authority transferred it to, as the
+    #: verdict checked it
+    transferred: bool = False
 
 
 def _params(bundle: Mapping[str, Any], shown: Details | None, t: Translator) -> dict[str, object]:
@@ -362,6 +372,13 @@ def _params(bundle: Mapping[str, Any], shown: Details | None, t: Translator) -> 
         params["block"] = t.number(anchor["block_number"])
     if isinstance(event, Mapping) and isinstance(event.get("seq"), int):
         params["seq"] = t.number(event["seq"])
+    signer = event.get("issuer_id") if isinstance(event, Mapping) else None
+    if shown is not None and isinstance(signer, str) and signer != shown.issuer_id:
+        # the event is the CB's the certificate was transferred to, not the record's
+        receiving = shown.transferred_to
+        params["issuer"] = (
+            receiving.name(t.lang) if receiving is not None and receiving.id == signer else signer
+        )
     return params
 
 
@@ -471,7 +488,42 @@ def _notes(
         except ValueError:
             return notes
         notes.append(t("verdict.pending_due", time=t.moment(moment)))
+    if _transferred(outcome, verdict):
+        assert verdict is not None
+        notes.append(_transfer_note(verdict, event, shown, t))
     return notes
+
+
+def _transferred(outcome: Outcome, verdict: Verdict | None) -> bool:
+    """Whether the page says the certificate was transferred: the verdict checked the
+    authority's transfer to the event's CB (docs/spec.md §9.2 `issuer_signature`) and the page
+    shows the certificate as genuine."""
+    return (
+        verdict is not None
+        and verdict.transfer_seq is not None
+        and verdict.transferred_from is not None
+        and outcome not in (Outcome.INVALID, Outcome.UNAVAILABLE, Outcome.NOT_FOUND)
+    )
+
+
+def _transfer_note(
+    verdict: Verdict, event: Mapping[str, Any], shown: Details | None, t: Translator
+) -> str:
+    """Issued by the record's CB, transferred by the authority to the event's: by the names
+    the page has for them, else their ids."""
+    original: str = verdict.transferred_from or ""
+    receiving = str(event.get("issuer_id", ""))
+    if shown is not None and shown.issuer is not None and shown.issuer.id == original:
+        original = shown.issuer.name(t.lang)
+    to = shown.transferred_to if shown is not None else None
+    if to is not None and to.id == receiving:
+        receiving = to.name(t.lang)
+    return t(
+        "verdict.transferred",
+        original=original,
+        receiving=receiving,
+        seq=t.number(verdict.transfer_seq or 0),
+    )
 
 
 def _authority_notes(outcome: Outcome, verdict: Verdict, t: Translator) -> list[str]:
@@ -518,7 +570,10 @@ def verdict_view(
             if view.status == wanted.value and view.sentence not in why:
                 why.append(view.sentence)
     by_authority = _by_authority(outcome, verdict)
+    transferred = _transferred(outcome, verdict)
     summary = "summary_authority" if by_authority else "summary"
+    if transferred and outcome is Outcome.SUPERSEDED:
+        summary = "summary_transferred"  # not "from the same issuer": from the receiving CB
     return VerdictView(
         outcome=outcome,
         tone=TONES[outcome],
@@ -527,6 +582,7 @@ def verdict_view(
         notes=_notes(outcome, verdict, bundle, shown, t),
         why=why,
         by_authority=by_authority,
+        transferred=transferred,
     )
 
 

@@ -254,12 +254,19 @@ def _result_page(
     registered = registered_hash(bundle) if isinstance(record, Mapping) else None
     shown: Details | None = None
     if outcome is not Outcome.NOT_FOUND and isinstance(record, Mapping):
-        issuer = (
-            _issuer(stack, record.get("issuer_id"), verdict)
-            if _chain_backs_issuer(verdict)
-            else None
+        backed = _chain_backs_issuer(verdict)
+        event = bundle.get("event")
+        receiving = None
+        if backed and verdict.transferred_from is not None and isinstance(event, Mapping):
+            # The event, and the key the verdict checked, are the receiving CB's; the record,
+            # and the name shown as its issuer, the CB's that issued it.
+            issuer = _issuer(stack, record.get("issuer_id"))
+            receiving = _issuer(stack, event.get("issuer_id"), verdict)
+        else:
+            issuer = _issuer(stack, record.get("issuer_id"), verdict) if backed else None
+        shown = details(
+            record, issuer=issuer, t=t, record_hash=registered, transferred_to=receiving
         )
-        shown = details(record, issuer=issuer, t=t, record_hash=registered)
     successor, predecessor = _related(bundle, certificate_id)
     if live and shown is not None and predecessor is None and successor is None:
         # A replacement that changed again since (e.g. suspended): its latest event no longer

@@ -45,6 +45,7 @@ from registry.core.governance import (
     AuthorityEntry,
     CertificateAction,
     Custody,
+    TransferCertificate,
     admission_covers,
     verify_statement,
 )
@@ -192,6 +193,12 @@ class Verdict:
     authority_action_seq: int | None = None
     authority_action_reason: str | None = None
     authority_action_at: str | None = None
+    #: when `issuer_signature` passed on an event of another CB than the record's, the
+    #: authority's transfer of the certificate to it checked (the bundle's `transfer`, spec
+    #: §9.2), its signature by the pinned authority key included: the record's CB (the original
+    #: one) and the transfer's log position
+    transferred_from: str | None = None
+    transfer_seq: int | None = None
 
     def check(self, name: str) -> Check:
         found = [c for c in self.checks if c.name == name]
@@ -219,6 +226,8 @@ class Verdict:
             "authority_action_seq": self.authority_action_seq,
             "authority_action_reason": self.authority_action_reason,
             "authority_action_at": self.authority_action_at,
+            "transferred_from": self.transferred_from,
+            "transfer_seq": self.transfer_seq,
             "checks": [c.to_json() for c in self.checks],
         }
 
@@ -323,8 +332,8 @@ class _MalformedError(CoreError):
 
 _ISSUER_KEY_MEMBERS: Final = frozenset({"issuer_id", "key_id", "public_key"})
 _INCLUSION_MEMBERS: Final = frozenset({"leaf_index", "tree_size", "hashes"})
-#: `admission`, `key_approval` and `authority_action`: an authority entry and its inclusion
-#: proof
+#: `admission`, `key_approval`, `authority_action` and `transfer`: an authority entry and its
+#: inclusion proof
 _AUTHORITY_MEMBERS: Final = frozenset({"entry", "log_inclusion"})
 _CHECKPOINT_MEMBERS: Final = frozenset({"index", "tree_size", "log_root", "map_root", "note"})
 _STATUS_PROOF_MEMBERS: Final = frozenset({"key", "leaf", "bitmap", "siblings"})
@@ -492,6 +501,7 @@ class _Parts:
         self.admission = _Lazy(lambda: self._authority_entry("admission"))
         self.key_approval = _Lazy(lambda: self._authority_entry("key_approval"))
         self.authority_action = _Lazy(lambda: self._authority_entry("authority_action"))
+        self.transfer = _Lazy(lambda: self._authority_entry("transfer"))
 
     def present(self, part: str) -> bool:
         return self.raw.get(part) is not None
@@ -599,8 +609,8 @@ class _Parts:
         )
 
     def _authority_entry(self, member: str) -> tuple[AuthorityEntry, InclusionPart]:
-        """`admission`, `key_approval` or `authority_action`: an authority entry and its
-        inclusion proof."""
+        """`admission`, `key_approval`, `authority_action` or `transfer`: an authority entry
+        and its inclusion proof."""
         raw = _object(self.raw.get(member), member, required=_AUTHORITY_MEMBERS)
         proof = _object(
             raw["log_inclusion"], f"{member}.log_inclusion", required=_INCLUSION_MEMBERS
@@ -639,10 +649,10 @@ _REQUIRED: Final = {
     BUNDLE_FORMAT: frozenset(_COMMON | {"first_anchored_index"}),
 }
 _OPTIONAL: Final = frozenset(
-    {"next_checkpoint_due", "admission", "key_approval", "authority_action"}
+    {"next_checkpoint_due", "admission", "key_approval", "authority_action", "transfer"}
 )
 #: what a status document (spec §8.2) may carry besides `_STATUS_REQUIRED`
-_STATUS_OPTIONAL: Final = frozenset({"admission", "key_approval", "authority_action"})
+_STATUS_OPTIONAL: Final = frozenset({"admission", "key_approval", "authority_action", "transfer"})
 _BUNDLE_STATES: Final = ("ANCHORED", "PENDING", "UNKNOWN")
 _STATUS_REQUIRED: Final = frozenset(
     (_COMMON - {"record"}) | {"first_anchored_index"},
@@ -848,6 +858,10 @@ class _Checks:
         # set by `certificate_status` when the status is the authority's (`authority_action`)
         self.authority_action: AuthorityEntry | None = None
         self.authority_action_checked = False
+        # set by `issuer_signature` when the authority's transfer of the certificate to the
+        # event's CB checked out, its signature by the pinned authority key included
+        self.transferred_from: str | None = None
+        self.transfer_seq: int | None = None
 
     def record_integrity(self) -> Check:
         name = "record_integrity"
@@ -905,18 +919,52 @@ class _Checks:
     def issuer_signature(self) -> Check:
         name = "issuer_signature"
         if self.state == "UNKNOWN":
+            if self.p.present("transfer"):
+                return _failed(
+                    name,
+                    "transfer_mismatch",
+                    "an UNKNOWN bundle carries a transfer of a certificate",
+                )
             return _skipped(name, "no_record", "no event to check")
         try:
             event = self.p.event.get()
             record = self.p.record.get()
         except _MalformedError as exc:
             return _failed(name, "malformed_event", str(exc))
-        if event.issuer_id != record.fields.get("issuer_id"):
+        original = record.fields.get("issuer_id")
+        transfer: tuple[AuthorityEntry, bool] | None = None
+        if self.p.present("transfer"):
+            if self.state == "PENDING":
+                return _failed(
+                    name,
+                    "unexpected_proof",
+                    "a PENDING bundle carries a transfer: only an anchored one can prove it",
+                )
+            if event.issuer_id == original:
+                return _failed(
+                    name,
+                    "transfer_mismatch",
+                    f"transfer: got one, want none: the event's issuer {event.issuer_id!r} is "
+                    "the record's",
+                )
+            if not isinstance(original, str):
+                return _failed(
+                    name,
+                    "issuer_mismatch",
+                    f"issuer: got record {original!r:.40}, want a CB the certificate was "
+                    "transferred from",
+                )
+            found = self._transfer(event, record)
+            if isinstance(found, Check):
+                return found
+            transfer = found
+        elif event.issuer_id != original:
             return _failed(
                 name,
                 "issuer_mismatch",
-                f"issuer: got event {event.issuer_id!r}, record "
-                f"{record.fields.get('issuer_id')!r}, want one issuer",
+                f"issuer: got event {event.issuer_id!r}, record {original!r}, want one issuer "
+                "(or the authority's transfer of the certificate to the event's, which the "
+                "bundle does not carry)",
             )
         if self.state == "PENDING":
             # Never a key the bundle carries: only one the chain holds for the issuer.
@@ -960,9 +1008,87 @@ class _Checks:
             _verify_event_signature(event, public_key, signing_bytes=signing)
         except CoreError as exc:
             return _failed(name, "signature_invalid", str(exc))
+        signed = f"signed by {event.issuer_id} with key {hex0x(key_id)}"
+        if transfer is None:
+            return _passed(name, "signature_valid", signed)
+        entry, checked = transfer
+        statement = entry.statement
+        assert isinstance(statement, TransferCertificate)
+        of = "" if statement.issuer_id == original else f"issued by {original}, "
+        if not checked:
+            return _passed(
+                name,
+                "signature_valid",
+                f"{signed} (the certificate, {of}transferred from {statement.issuer_id} to "
+                f"{event.issuer_id} in the log, entry {entry.seq}; the authority's signature on "
+                "the transfer was not checked: no authority key is pinned)",
+            )
+        self.transferred_from, self.transfer_seq = original, entry.seq
         return _passed(
-            name, "signature_valid", f"signed by {event.issuer_id} with key {hex0x(key_id)}"
+            name,
+            "signature_valid",
+            f"{signed} (the certificate, {of}transferred from {statement.issuer_id} by the "
+            f"authority, log entry {entry.seq})",
         )
+
+    def _transfer(self, event: Event, record: RecordPart) -> tuple[AuthorityEntry, bool] | Check:
+        """The authority's `transfer_certificate` that hands the certificate to the event's CB
+        (spec §3a.5, §9.2): of the certificate the event acts on — the bundle's, whose record it
+        carries —, with that record's hash, to the event's CB, before the event, proved in the
+        checkpoint's log and, with the authority's key pinned, signed by it. Only this, the
+        latest transfer before the event, is checked: the one before it (A to B, when this one
+        is B to C) is the registry's and the audit's to check. (the entry, whether its signature
+        was checked)"""
+        name = "issuer_signature"
+        try:
+            entry, proof = self.p.transfer.get()
+            checkpoint = self.p.checkpoint.get()
+            certificate_id = self.p.certificate_id.get()
+        except _MalformedError as exc:
+            return _failed(name, "malformed_transfer", str(exc))
+        statement = entry.statement
+        acts_on = event.certificate_id == certificate_id or (
+            event.type is EventType.SUPERSEDE and event.supersedes == certificate_id
+        )
+        if (
+            not isinstance(statement, TransferCertificate)
+            or statement.certificate_id != certificate_id
+            or statement.record_hash != record.record_hash
+            or statement.to_issuer_id != event.issuer_id
+            or not acts_on
+            or event.type is EventType.ISSUE
+            or entry.seq >= event.seq
+            or proof.leaf_index != entry.seq
+            or proof.tree_size != checkpoint.tree_size
+        ):
+            to = getattr(statement, "to_issuer_id", None)
+            return _failed(
+                name,
+                "transfer_mismatch",
+                f"transfer: got entry {entry.seq} ({statement.TYPE.value} of "
+                f"{statement.issuer_id}{'' if to is None else f' to {to}'}) proved as leaf "
+                f"{proof.leaf_index} of {proof.tree_size}, want the authority's "
+                f"transfer_certificate of {certificate_id} with its record hash to "
+                f"{event.issuer_id}, before the {event.type.value} event {event.seq}, proved in "
+                f"the checkpoint's {checkpoint.tree_size}",
+            )
+        try:
+            verify_inclusion(
+                leaf_index=proof.leaf_index,
+                tree_size=proof.tree_size,
+                leaf_hash=entry.leaf_hash(),
+                proof=list(proof.hashes),
+                root_hash=checkpoint.log_root,
+            )
+        except CoreError as exc:
+            return _failed(name, "transfer_not_included", str(exc))
+        if self.trust.authority_key is None:
+            return entry, False
+        try:
+            _verified_statement(entry, self.trust.authority_key)
+        except CoreError as exc:
+            return _failed(name, "authority_signature_invalid", str(exc))
+        return entry, True
 
     def issuer_key_registered(self) -> Check:
         name = "issuer_key_registered"
@@ -1676,6 +1802,8 @@ def verify_bundle(
         first_anchored_index=own.first_anchored,
         key_custody=own.key_custody,
         key_approval_seq=own.key_approval_seq,
+        transferred_from=own.transferred_from,
+        transfer_seq=own.transfer_seq,
         **own.authority_fields(),
     )
     if status is VerdictStatus.INVALID:
@@ -1757,6 +1885,8 @@ def _refreshed(
                     first_anchored_index=checks_now.first_anchored,
                     key_custody=checks_now.key_custody,
                     key_approval_seq=checks_now.key_approval_seq,
+                    transferred_from=checks_now.transferred_from,
+                    transfer_seq=checks_now.transfer_seq,
                     **(_NO_AUTHORITY_ACTION | checks_now.authority_fields()),
                 )
     as_of = f"checkpoint {verdict.checkpoint_index}"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry.core.events import EventType
-from registry.core.governance import AuthorityEntry, Custody
+from registry.core.events import EventType, issuer_key_id
+from registry.core.governance import Admit, AuthorityEntry, Custody, Scope
 from registry.core.verify import (
     BUNDLE_FORMAT_V1,
     CHECK_NAMES,
@@ -909,6 +909,357 @@ class TestAuthorityAction:
         assert refreshed.authority_action_seq is not None
 
 
+# --- a certificate the authority transferred to another CB (spec §3a.5, §9.2 issuer_signature) -
+
+
+#: a third CB, admitted, for transfers onward and events of a CB the certificate was not given to
+THIRD_CB = "vn-cb-third-body"
+
+
+def transferred() -> tuple[World, str, AuthorityEntry, str]:
+    """A governed world whose CB issued a certificate, then the authority admitted a second CB
+    (and approved its key) and transferred the certificate to it: (world, certificate id, the
+    transfer's entry, the receiving CB). No checkpoint after the transfer yet."""
+    world, cid, _ = governed()
+    receiving = sample("regulation-conformity", 1)["issuer_id"]
+    assert receiving != world.records[cid]["issuer_id"]
+    world.admit(receiving)
+    world.approve_key(receiving)
+    entry = world.transfer_certificate(cid, receiving, "Tổ chức chứng nhận đã giải thể")
+    return world, cid, entry, receiving
+
+
+def signature_check(verdict: Verdict) -> tuple[CheckStatus, str]:
+    check = verdict.check("issuer_signature")
+    return check.status, check.code
+
+
+class TestTransfer:
+    @pytest.mark.parametrize("pinned", [True, False])
+    @pytest.mark.parametrize(
+        ("kind", "status"),
+        [
+            (EventType.SUSPEND, VerdictStatus.SUSPENDED),
+            (EventType.WITHDRAW, VerdictStatus.WITHDRAWN),
+        ],
+    )
+    def test_acted_on_by_the_receiving_cb(
+        self, kind: EventType, status: VerdictStatus, pinned: bool
+    ) -> None:
+        world, cid, entry, receiving = transferred()
+        original = world.records[cid]["issuer_id"]
+        event = world.append(kind, cid, reason="Theo đề nghị của khách hàng")
+        assert event.issuer_id == receiving
+        world.checkpoint()
+        world.pin_authority = pinned
+        bundle = world.bundle(cid)
+        assert bundle["record"]["issuer_id"] == original
+        assert bundle["event"]["issuer_id"] == receiving
+        assert bundle["transfer"]["entry"]["seq"] == entry.seq
+        assert bundle["transfer"]["log_inclusion"]["leaf_index"] == entry.seq
+        verdict = verify(world, bundle)
+        assert verdict.status is status, verdict.to_json()
+        assert signature_check(verdict) == (CheckStatus.PASSED, "signature_valid")
+        message = verdict.check("issuer_signature").message
+        assert message.startswith(f"signed by {receiving} with key ")
+        assert not any(c.status is CheckStatus.FAILED for c in verdict.checks)
+        if pinned:
+            assert message.endswith(
+                f"(the certificate, transferred from {original} by the authority, log entry "
+                f"{entry.seq})"
+            )
+            assert (verdict.transferred_from, verdict.transfer_seq) == (original, entry.seq)
+            out = verdict.to_json()
+            assert (out["transferred_from"], out["transfer_seq"]) == (original, entry.seq)
+        else:
+            assert "the authority's signature on the transfer was not checked" in message
+            assert (verdict.transferred_from, verdict.transfer_seq) == (None, None)
+
+    def test_the_event_s_cb_keys_and_admission_are_the_receiving_cb_s(self) -> None:
+        """Suspended by its CB, transferred, reinstated by the receiving CB: the key checked on
+        chain and approved by the authority, and the admission the reinstatement names, are the
+        receiving CB's."""
+        world, cid, _ = governed()
+        world.append(EventType.SUSPEND, cid, reason="Chờ chuyển giao")
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        admission = world.admit(receiving)
+        approval = world.approve_key(receiving)
+        transfer = world.transfer_certificate(cid, receiving)
+        world.append(EventType.REINSTATE, cid, reason="Khôi phục sau chuyển giao")
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert bundle["event"]["admission_seq"] == admission.seq
+        assert bundle["admission"]["entry"]["seq"] == admission.seq
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.VALID, verdict.to_json()
+        assert all(c.status is CheckStatus.PASSED for c in verdict.checks), verdict.to_json()
+        assert verdict.key_approval_seq == approval.seq
+        assert verdict.transfer_seq == transfer.seq
+        assert f"for {bundle['record']['kind']}" in verdict.check("issuer_accredited").message
+
+    def test_the_record_is_judged_against_the_receiving_cb_s_admission(self) -> None:
+        world, cid, _ = governed()
+        world.append(EventType.SUSPEND, cid, reason="Chờ chuyển giao")
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        world.state(
+            Admit(
+                issuer_id=receiving,
+                at=world.at + dt.timedelta(minutes=1),
+                authority_key_id=issuer_key_id(world.authority_public),
+                name_vi="Tổ chức nhận",
+                name_en="Receiving body",
+                accreditation_body="BoA",
+                accreditation_number="VICAS 002",
+                scope=Scope(kinds=("calibration",)),
+                valid_from=dt.date(2020, 1, 1),
+                valid_until=dt.date(2099, 12, 31),
+            )
+        )
+        world.approve_key(receiving)
+        world.transfer_certificate(cid, receiving)
+        world.append(EventType.REINSTATE, cid)
+        world.checkpoint()
+        verdict = verify(world, world.bundle(cid))
+        assert signature_check(verdict) == (CheckStatus.PASSED, "signature_valid")
+        assert verdict.check("issuer_accredited").code == "kind_not_covered"
+        assert verdict.status is VerdictStatus.INVALID
+
+    def test_superseded_by_the_receiving_cb(self) -> None:
+        world, cid, entry, receiving = transferred()
+        renewal = {**sample("regulation-conformity", 1), "number": "R-2027-001"}
+        new = world.supersede(cid, renewal)
+        world.checkpoint()
+        old_bundle = world.bundle(cid)
+        assert old_bundle["event"]["type"] == "supersede"
+        assert old_bundle["transfer"]["entry"]["seq"] == entry.seq
+        verdict = verify(world, old_bundle)
+        assert verdict.status is VerdictStatus.SUPERSEDED, verdict.to_json()
+        assert verdict.transfer_seq == entry.seq
+        new_bundle = world.bundle(new)
+        assert new_bundle["record"]["issuer_id"] == receiving
+        assert "transfer" not in new_bundle  # the new certificate is the receiving CB's own
+        assert verify(world, new_bundle).status is VerdictStatus.VALID
+        assert verify(world, new_bundle).transferred_from is None
+
+    def test_transferred_twice(self) -> None:
+        """A to B, B suspends it, B to C, C reinstates it: the bundle carries the latest
+        transfer only (B to C), which the verifier checks; the first is the registry's and the
+        audit's to check."""
+        world, cid, first, second_cb = transferred()
+        original = world.records[cid]["issuer_id"]
+        world.append(EventType.SUSPEND, cid, reason="Tạm đình chỉ")
+        world.admit(THIRD_CB)
+        world.approve_key(THIRD_CB)
+        second = world.transfer_certificate(cid, THIRD_CB)
+        assert second.statement.issuer_id == second_cb
+        world.append(EventType.REINSTATE, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert bundle["transfer"]["entry"]["seq"] == second.seq
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.VALID, verdict.to_json()
+        assert (verdict.transferred_from, verdict.transfer_seq) == (original, second.seq)
+        assert verdict.check("issuer_signature").message.endswith(
+            f"(the certificate, issued by {original}, transferred from {second_cb} by the "
+            f"authority, log entry {second.seq})"
+        )
+        # the first transfer hands it to B, not to C, whose event this is
+        bundle["transfer"] = world.authority_member(first.seq, bundle["checkpoint"]["tree_size"])
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    def test_an_event_of_a_cb_it_was_not_transferred_to(self) -> None:
+        world, cid, entry, _ = transferred()
+        world.admit(THIRD_CB)
+        world.approve_key(THIRD_CB)
+        world.append(EventType.SUSPEND, cid, by=THIRD_CB)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert bundle["transfer"]["entry"]["seq"] == entry.seq  # the latest there is
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert signature_check(verdict) == (CheckStatus.FAILED, "transfer_mismatch")
+        assert verdict.transferred_from is None
+
+    def test_the_transfer_of_another_certificate(self) -> None:
+        world, cid, _, receiving = transferred()
+        other = world.issue(sample("regulation-conformity"), number="other-1")
+        on_other = world.transfer_certificate(other, receiving)
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        bundle["transfer"] = world.authority_member(on_other.seq, bundle["checkpoint"]["tree_size"])
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    def test_a_transfer_with_another_record_hash(self) -> None:
+        world, cid, _ = governed()
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        world.admit(receiving)
+        world.approve_key(receiving)
+        world.transfer_certificate(cid, receiving, record_hash=b"\x07" * 32)
+        world.append(EventType.SUSPEND, cid, by=receiving)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "transfer" in bundle
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    def test_a_transfer_after_the_event(self) -> None:
+        world, cid, _ = governed()
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        world.admit(receiving)
+        world.approve_key(receiving)
+        world.append(EventType.SUSPEND, cid, by=receiving)
+        late = world.transfer_certificate(cid, receiving)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "transfer" not in bundle  # none before the event
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "issuer_mismatch")
+        bundle["transfer"] = world.authority_member(late.seq, bundle["checkpoint"]["tree_size"])
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            ("statement", "reason", "Lý do khác"),
+            ("statement", "at", "2026-01-01T00:00:00Z"),
+            ("signature", None, None),
+        ],
+    )
+    def test_a_tampered_transfer_is_not_in_the_log(self, damage: tuple[str, Any, Any]) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        entry = bundle["transfer"]["entry"]
+        part, member, value = damage
+        if member is None:
+            entry[part] = flip(entry[part], 3)
+        else:
+            entry[part][member] = value
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert signature_check(verdict) == (CheckStatus.FAILED, "transfer_not_included")
+
+    @pytest.mark.parametrize(
+        ("change", "code"),
+        [
+            (("log_inclusion", "leaf_index", 1), "transfer_mismatch"),
+            (("log_inclusion", "tree_size", 1), "transfer_mismatch"),
+            (("log_inclusion", "tree_size", -1), "transfer_mismatch"),
+            (("log_inclusion", "hashes", None), "transfer_not_included"),
+        ],
+    )
+    def test_a_wrong_inclusion(self, change: tuple[str, str, int | None], code: str) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        part, member, delta = change
+        target = bundle["transfer"][part]
+        if delta is None:
+            target[member] = target[member][:-1]
+        else:
+            target[member] += delta
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, code)
+
+    def test_signed_by_another_key_than_the_authority_s(self) -> None:
+        """The registry appends a transfer of its own making: the log holds it, but a verifier
+        pinning the authority's key refuses it."""
+        world, cid, _ = governed()
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        world.admit(receiving)
+        world.approve_key(receiving)
+        world.transfer_certificate(cid, receiving, forged_by=Ed25519PrivateKey.generate())
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.INVALID
+        assert signature_check(verdict) == (CheckStatus.FAILED, "authority_signature_invalid")
+        assert verdict.transferred_from is None
+        world.pin_authority = False
+        verdict = verify(world, world.bundle(cid))
+        assert verdict.status is VerdictStatus.SUSPENDED
+        assert "was not checked" in verdict.check("issuer_signature").message
+
+    def test_missing(self) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        del bundle["transfer"]
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert signature_check(verdict) == (CheckStatus.FAILED, "issuer_mismatch")
+
+    def test_present_when_the_event_is_the_record_s_cb_s(self) -> None:
+        world, cid, entry, _ = transferred()
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        assert "transfer" not in bundle  # the event is the issue, by the record's CB
+        assert verify(world, bundle).status is VerdictStatus.VALID
+        bundle["transfer"] = world.authority_member(entry.seq, bundle["checkpoint"]["tree_size"])
+        verdict = verify(world, bundle)
+        assert verdict.status is VerdictStatus.INVALID
+        assert signature_check(verdict) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    def test_another_kind_of_authority_entry(self) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid)
+        bundle["transfer"] = bundle["key_approval"]
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            {"entry": {}},
+            "not an object",
+            {"log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+            {"entry": "x", "log_inclusion": {"leaf_index": 1, "tree_size": 4, "hashes": []}},
+        ],
+    )
+    def test_malformed(self, damage: Any) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        bundle = world.bundle(cid) | {"transfer": damage}
+        assert signature_check(verify(world, bundle)) == (CheckStatus.FAILED, "malformed_transfer")
+
+    def test_on_a_pending_or_unknown_bundle(self) -> None:
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
+        carried = world.bundle(cid)["transfer"]
+        world.append(EventType.REINSTATE, cid)
+        pending = world.pending_bundle(cid)
+        assert pending["event"]["type"] == "reinstate"
+        # a PENDING bundle cannot prove the transfer: its event of another CB is refused
+        assert signature_check(verify(world, pending)) == (CheckStatus.FAILED, "issuer_mismatch")
+        pending |= {"transfer": carried}
+        assert signature_check(verify(world, pending)) == (CheckStatus.FAILED, "unexpected_proof")
+        unknown = world.bundle("0x" + "ab" * 32) | {"transfer": carried}
+        assert signature_check(verify(world, unknown)) == (CheckStatus.FAILED, "transfer_mismatch")
+
+    def test_an_old_bundle_is_refreshed_to_the_receiving_cb_s_status(self) -> None:
+        world, cid, _ = governed()
+        old = world.bundle(cid)
+        receiving = sample("regulation-conformity", 1)["issuer_id"]
+        world.admit(receiving)
+        world.approve_key(receiving)
+        transfer = world.transfer_certificate(cid, receiving)
+        world.append(EventType.WITHDRAW, cid, reason="Khách hàng đề nghị")
+        world.checkpoint()
+        assert "transfer" in world.status_document(cid)
+        verdict = verify(world, old)
+        assert verdict.status is VerdictStatus.WITHDRAWN, verdict.to_json()
+        assert verdict.refreshed_from == "registry.example"
+        assert verdict.transfer_seq == transfer.seq
+        # not refreshed, the bundle's own event (the issue) names no transfer
+        stale = verify(world, old, fresh=False)
+        assert stale.status is VerdictStatus.STALE
+        assert stale.transfer_seq is None
+
+
 # --- tampering with any single byte ---------------------------------------------------------
 
 
@@ -964,7 +1315,7 @@ SECTIONS = (
 
 
 @pytest.mark.parametrize(
-    "kind", ["anchored", "superseded", "unknown", "governed", "authority_action"]
+    "kind", ["anchored", "superseded", "unknown", "governed", "authority_action", "transfer"]
 )
 def test_every_single_change_is_invalid(world: World, kind: str) -> None:
     """Every character of every string, and every integer, of the record, event, proofs and
@@ -978,6 +1329,10 @@ def test_every_single_change_is_invalid(world: World, kind: str) -> None:
         world, cid, _ = governed()
     if kind == "authority_action":
         world, cid, _ = acted()
+    if kind == "transfer":
+        world, cid, _, _ = transferred()
+        world.append(EventType.SUSPEND, cid)
+        world.checkpoint()
     bundle = world.bundle("0x" + "cd" * 32 if kind == "unknown" else cid)
     assert verify(world, bundle).status is not VerdictStatus.INVALID
     sections: tuple[str, ...] = (
@@ -987,6 +1342,8 @@ def test_every_single_change_is_invalid(world: World, kind: str) -> None:
         sections = ("event", "key_approval", "admission")
     if kind == "authority_action":
         sections = ("authority_action", "status_proof", "log_inclusion", "event")
+    if kind == "transfer":
+        sections = ("transfer", "event", "record")
     survivors = []
     count = 0
     for where, changed in tampered(bundle, sections):

@@ -253,6 +253,44 @@ def test_a_bundle_with_an_authority_action_round_trips() -> None:
     assert Bundle.model_validate(bundle).authority_action is not None
 
 
+def test_a_bundle_with_a_transfer_round_trips() -> None:
+    """The authority's transfer of the certificate to the CB whose event the bundle carries
+    travels under label -23 like the other authority entries (its `to_issuer_id` a text key),
+    its proof's hashes as bytes; the bundle decodes to exactly itself and verifies alike."""
+    world = World()
+    samples = [c for c in load_samples()["certificates"] if c["kind"] == "regulation-conformity"]
+    original, receiving = samples[0]["issuer_id"], samples[1]["issuer_id"]
+    assert original != receiving
+    world.admit(original)
+    world.approve_key(original)
+    cid = world.issue(samples[0])
+    world.admit(receiving)
+    world.approve_key(receiving)
+    transfer = world.transfer_certificate(cid, receiving)
+    world.append(EventType.SUSPEND, cid, reason="Tạm đình chỉ sau chuyển giao")
+    world.checkpoint()
+    bundle = world.bundle(cid)
+    assert bundle["transfer"]["entry"]["seq"] == transfer.seq
+    compact = encode_bundle(bundle)
+    decoded = decode_bundle(compact)
+    assert json.dumps(decoded, sort_keys=True) == json.dumps(bundle, sort_keys=True)
+    verdict = world.verify(decoded)
+    assert verdict.to_json() == world.verify(bundle).to_json()
+    assert verdict.status is VerdictStatus.SUSPENDED, verdict.to_json()
+    assert (verdict.transferred_from, verdict.transfer_seq) == (original, transfer.seq)
+    item = cbor2.loads(compact)
+    assert LABELS["transfer"] == -23
+    assert -24 not in LABELS.values()
+    carried = _get(item, "transfer")
+    assert set(carried) == set(_label("entry", "log_inclusion"))
+    assert all(type(h) is bytes for h in _get(carried, "log_inclusion", "hashes"))
+    statement = _get(carried, "entry")["statement"]
+    assert statement["to_issuer_id"] == receiving
+    assert statement[LABELS["certificate_id"]] == cid
+    assert StatusDocument.model_validate(world.status_document(cid)).transfer is not None
+    assert Bundle.model_validate(bundle).transfer is not None
+
+
 def test_every_member_name_of_the_models_has_a_label() -> None:
     event_names = set(BUNDLES[0]["event"]) | {"reason", "supersedes", "admission_seq", "version"}
     names = (_model_names(Bundle) | _model_names(StatusDocument) | event_names) - {"format"}

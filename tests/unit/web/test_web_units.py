@@ -29,6 +29,7 @@ from api.web.present import (
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_code, verification_url
 from registry.core.canonical import canonical_hash
+from registry.core.events import EventType
 from registry.core.governance import Custody
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
 from registry.records import CertificateKind
@@ -446,3 +447,139 @@ class TestStatusSetByAuthority:
                 "authority_signature_invalid",
             ):
                 assert f"check.certificate_status.{code}" in words, (lang, code)
+
+
+class TestTransferred:
+    """The verification page says when the certificate's events are those of the CB the
+    authority transferred it to (docs/spec.md §9.2 `issuer_signature` with `transfer`), names
+    that CB as the signer, and words each failure of the transfer."""
+
+    ORIGINAL = IssuerInfo(
+        id="vn-cb-quatest3", name_vi="Trung tâm Kỹ thuật 3", name_en="Quatest 3", accreditation="A"
+    )
+
+    @staticmethod
+    def _page(
+        lang: str,
+        *,
+        pinned: bool = True,
+        names: bool = True,
+        supersede: bool = False,
+    ) -> tuple[str, int, str]:
+        world = World()
+        first, second = sample("regulation-conformity"), sample("regulation-conformity", 1)
+        original, receiving = first["issuer_id"], second["issuer_id"]
+        assert original == TestTransferred.ORIGINAL.id
+        world.admit(original)
+        world.approve_key(original)
+        cid = world.issue(first)
+        world.admit(receiving)
+        world.approve_key(receiving)
+        entry = world.transfer_certificate(cid, receiving)
+        if supersede:
+            world.supersede(cid, {**second, "number": "R-2027-001"})
+        else:
+            world.append(EventType.SUSPEND, cid, reason="Tạm đình chỉ")
+        world.checkpoint()
+        world.pin_authority = pinned
+        bundle = world.bundle(cid)
+        verdict = world.verify(bundle)
+        t = translator(lang)
+        receiving_info = IssuerInfo(
+            id=receiving, name_vi="Tổ chức nhận", name_en="Receiving body", accreditation="B"
+        )
+        shown = details(
+            bundle["record"],
+            issuer=TestTransferred.ORIGINAL if names else None,
+            t=t,
+            record_hash=registered_hash(bundle),
+            transferred_to=receiving_info if names else None,
+        )
+        outcome = outcome_of(verdict)
+        html = (
+            environment()
+            .get_template("verify.html")
+            .render(
+                lang=lang,
+                t=t,
+                title="x",
+                languages=[],
+                css_url="",
+                lang_query=f"lang={lang}",
+                verdict=verdict_view(outcome, verdict, bundle, shown, t),
+                details=shown,
+                checks=check_views(verdict, bundle, shown, t),
+                checkpoint=None,
+                open_checks=False,
+                qr=None,
+                successor=None,
+                predecessor=None,
+                links={},
+                note=None,
+                live=False,
+            )
+        )
+        return unescape(html), entry.seq, receiving
+
+    @staticmethod
+    def _text(html: str) -> str:
+        return html.replace("\u2068", "").replace("\u2069", "")  # values are bidi-isolated
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    def test_the_page_names_both_cbs(self, lang: str) -> None:
+        html, seq, _ = self._page(lang)
+        t = translator(lang)
+        receiving = "Tổ chức nhận" if lang == "vi" else "Receiving body"
+        original = self.ORIGINAL.name(lang)
+        assert (
+            t("verdict.transferred", original=original, receiving=receiving, seq=t.number(seq))
+            in html
+        )
+        assert "data-transferred" in html
+        # the signature check names the CB that signed the event, not the record's
+        assert t("check.issuer_signature.passed", issuer=receiving) in html
+
+    def test_the_words(self) -> None:
+        html, seq, _ = self._page("vi")
+        html = self._text(html)
+        assert (
+            f"Chứng nhận do Trung tâm Kỹ thuật 3 cấp, được cơ quan quản lý chuyển giao cho "
+            f"Tổ chức nhận (mục nhật ký {seq})"
+        ) in html
+        html, seq, _ = self._page("en")
+        html = self._text(html)
+        assert (
+            f"Issued by Quatest 3, transferred by the authority to Receiving body (log entry {seq})"
+        ) in html
+
+    def test_without_names_the_ids(self) -> None:
+        html, seq, receiving = self._page("en", names=False)
+        html = self._text(html)
+        assert (
+            f"Issued by {self.ORIGINAL.id}, transferred by the authority to {receiving} "
+            f"(log entry {seq})"
+        ) in html
+
+    @pytest.mark.parametrize("lang", ["vi", "en"])
+    def test_superseded_by_the_receiving_cb(self, lang: str) -> None:
+        html, _, _ = self._page(lang, supersede=True)
+        t = translator(lang)
+        assert t("verdict.superseded.summary_transferred") in html
+        assert t("verdict.superseded.summary") not in html  # not "from the same issuer"
+
+    def test_not_pinned_no_transfer_is_claimed(self) -> None:
+        html, _, _ = self._page("en", pinned=False)
+        assert "transferred by the authority" not in html
+        assert "data-transferred" not in html
+
+    def test_every_failure_has_words(self) -> None:
+        for lang in LANGUAGES:
+            words = catalogue(lang)
+            for code in (
+                "malformed_transfer",
+                "transfer_mismatch",
+                "transfer_not_included",
+                "authority_signature_invalid",
+                "unexpected_proof",
+            ):
+                assert f"check.issuer_signature.{code}" in words, (lang, code)
