@@ -639,16 +639,63 @@ def _certificates_to_act_on(
     return list(found.values())
 
 
+def _sign_each(
+    command: str,
+    targets: list[dict[str, Any]],
+    *,
+    issuer: str,
+    statement: Callable[[dict[str, Any], dict[str, Any]], "Statement"],
+    key: Path,
+    api: str,
+    token: str | None,
+) -> list[dict[str, Any]]:
+    """One statement about each certificate of `issuer` in `targets` (`statement(target,
+    common members)`), signed with the key file and submitted in turn."""
+    from registry.core.encoding import parse_hex  # noqa: PLC0415
+
+    done = []
+    for target in targets:
+        if target["issuer_id"] != issuer:
+            raise _fail(
+                f"authority {command}",
+                ValueError(f"{target['id']}: got a certificate of {target['issuer_id']}"),
+            )
+
+        def build(
+            authority_key_id: bytes, at: dt.datetime, target: dict[str, Any] = target
+        ) -> "Statement":
+            return statement(
+                target,
+                {
+                    "issuer_id": issuer,
+                    "at": at,
+                    "authority_key_id": authority_key_id,
+                    "certificate_id": target["id"],
+                    "record_hash": parse_hex(target["record_hash"], what="record_hash"),
+                },
+            )
+
+        answer = _sign_and_send(
+            command, build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
+        )
+        assert answer is not None
+        done.append({"certificate_id": target["id"], "seq": answer["seq"]})
+    return done
+
+
+CertificateOption = Annotated[
+    list[str] | None,
+    typer.Option(metavar="ID", help="A certificate of the CB; repeat for several."),
+]
+
+
 def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None:
     @authority_app.command(name, help=help_text)
     def command(
         key: AuthorityKeyOption,
         issuer: IssuerOption,
         reason: Annotated[str, typer.Option(help="Why, as the log will say it.")],
-        certificate: Annotated[
-            list[str] | None,
-            typer.Option(metavar="ID", help="A certificate of the CB; repeat for several."),
-        ] = None,
+        certificate: CertificateOption = None,
         every: Annotated[
             bool, typer.Option("--all", help="Every certificate of the CB this applies to.")
         ] = False,
@@ -657,38 +704,20 @@ def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None
         as_json: JsonOption = False,
     ) -> None:
         from registry.core import governance  # noqa: PLC0415
-        from registry.core.encoding import parse_hex  # noqa: PLC0415
 
         cls = {
             "suspend-certificate": governance.SuspendCertificate,
             "withdraw-certificate": governance.WithdrawCertificate,
         }[name]
-        targets = _certificates_to_act_on(name, api, issuer, certificate, every, statuses)
-        done = []
-        for target in targets:
-            if target["issuer_id"] != issuer:
-                raise _fail(
-                    f"authority {name}",
-                    ValueError(f"{target['id']}: got a certificate of {target['issuer_id']}"),
-                )
-
-            def build(
-                authority_key_id: bytes, at: dt.datetime, target: dict[str, Any] = target
-            ) -> "Statement":
-                return cls(
-                    issuer_id=issuer,
-                    at=at,
-                    authority_key_id=authority_key_id,
-                    certificate_id=target["id"],
-                    record_hash=parse_hex(target["record_hash"], what="record_hash"),
-                    reason=reason,
-                )
-
-            answer = _sign_and_send(
-                name, build, key_file=key, out=None, api=api, token=token, as_json=True, quiet=True
-            )
-            assert answer is not None
-            done.append({"certificate_id": target["id"], "seq": answer["seq"]})
+        done = _sign_each(
+            name,
+            _certificates_to_act_on(name, api, issuer, certificate, every, statuses),
+            issuer=issuer,
+            statement=lambda _, common: cls(**common, reason=reason),
+            key=key,
+            api=api,
+            token=token,
+        )
         emit(
             {"certificates": done},
             as_json=as_json,
@@ -707,6 +736,42 @@ _certificate_command(
     "Withdraw certificates of a CB that is suspended or withdrawn, or has ceased to exist.",
     ["valid", "suspended"],
 )
+
+
+@authority_app.command("transfer-certificate")
+def authority_transfer_certificate(
+    key: AuthorityKeyOption,
+    issuer: IssuerOption,
+    to: Annotated[str, typer.Option("--to", help="The admitted CB that takes them over.")],
+    reason: Annotated[str, typer.Option(help="Why, as the log will say it.")],
+    certificate: CertificateOption = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every valid or suspended certificate of the CB.")
+    ] = False,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Transfer certificates of a CB to another, admitted CB (as IAF MD 2 allows): from then on
+    the receiving CB suspends, reinstates, withdraws or re-issues them."""
+    from registry.core.governance import TransferCertificate  # noqa: PLC0415
+
+    command = "transfer-certificate"
+    done = _sign_each(
+        command,
+        _certificates_to_act_on(command, api, issuer, certificate, every, ["valid", "suspended"]),
+        issuer=issuer,
+        statement=lambda _, common: TransferCertificate(**common, to_issuer_id=to, reason=reason),
+        key=key,
+        api=api,
+        token=token,
+    )
+    emit(
+        {"certificates": done, "to": to},
+        as_json=as_json,
+        lines=[f"{d['certificate_id']}: to {to} at log entry {d['seq']}" for d in done]
+        or ["no certificate to transfer"],
+    )
 
 
 def _compromise_boundary(api: str, at: dt.datetime) -> int:

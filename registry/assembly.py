@@ -49,6 +49,7 @@ from registry.bundle import (
     BundleOtherLeaf,
     BundleStatusLeaf,
     BundleStatusProof,
+    BundleTransfer,
     StatusDocument,
 )
 from registry.core.encoding import b64, format_timestamp, hex0x
@@ -423,6 +424,13 @@ class ProofAssembler:
             if event is None
             else self._key_approval(connection, event, bound=anchored.tree_size)
         )
+        record = None if row.record is None else json.loads(row.record)
+        # Events of another CB than the record's: the authority transferred it (spec §3a.1).
+        transfer = (
+            self._transfer_entry(connection, certificate_id, before=event.seq)
+            if event is not None and record is not None and record["issuer_id"] != event.issuer_id
+            else None
+        )
         # Every read a cache miss needs is done: give the connection back before waiting on the
         # log tree's lock, whose holder may need a pooled connection to read tiles (holding
         # ours there deadlocked a cold server under load until the pool's timeout).
@@ -447,7 +455,6 @@ class ProofAssembler:
         assert issuer_key is not None
         assert row.event_seq is not None
         tree = self._log_tree(anchored.tree_size)
-        hashes = tree.inclusion_proof(leaf_index=event.seq, tree_size=anchored.tree_size)
         leaf = BundleStatusLeaf(
             certificate_id=certificate_id,
             status=row.status,  # type: ignore[arg-type]  # a Literal, checked by pydantic
@@ -457,13 +464,9 @@ class ProofAssembler:
         return Bundle(
             status="ANCHORED",
             certificate_id=certificate_id,
-            record=json.loads(row.record),
+            record=record,
             event=event.to_json(),
-            log_inclusion=BundleLogInclusion(
-                leaf_index=event.seq,
-                tree_size=anchored.tree_size,
-                hashes=[hex0x(h) for h in hashes],
-            ),
+            log_inclusion=_inclusion(tree, event.seq, anchored.tree_size),
             status_proof=_status_proof(key, leaf, proof),
             checkpoint=anchored.checkpoint,
             anchor=self._anchor(anchored),
@@ -473,48 +476,50 @@ class ProofAssembler:
             if admission_entry is None or event.admission_seq is None
             else BundleAdmission(
                 entry=admission_entry,
-                log_inclusion=BundleLogInclusion(
-                    leaf_index=event.admission_seq,
-                    tree_size=anchored.tree_size,
-                    hashes=[
-                        hex0x(h)
-                        for h in tree.inclusion_proof(
-                            leaf_index=event.admission_seq, tree_size=anchored.tree_size
-                        )
-                    ],
-                ),
+                log_inclusion=_inclusion(tree, event.admission_seq, anchored.tree_size),
             ),
             key_approval=None
             if approval is None
             else BundleKeyApproval(
                 entry=approval[1],
-                log_inclusion=BundleLogInclusion(
-                    leaf_index=approval[0],
-                    tree_size=anchored.tree_size,
-                    hashes=[
-                        hex0x(h)
-                        for h in tree.inclusion_proof(
-                            leaf_index=approval[0], tree_size=anchored.tree_size
-                        )
-                    ],
-                ),
+                log_inclusion=_inclusion(tree, approval[0], anchored.tree_size),
+            ),
+            transfer=None
+            if transfer is None
+            else BundleTransfer(
+                entry=transfer[1],
+                log_inclusion=_inclusion(tree, transfer[0], anchored.tree_size),
             ),
             authority_action=None
             if action is None
             else BundleAuthorityAction(
                 entry=action.to_json(),
-                log_inclusion=BundleLogInclusion(
-                    leaf_index=action.seq,
-                    tree_size=anchored.tree_size,
-                    hashes=[
-                        hex0x(h)
-                        for h in tree.inclusion_proof(
-                            leaf_index=action.seq, tree_size=anchored.tree_size
-                        )
-                    ],
-                ),
+                log_inclusion=_inclusion(tree, action.seq, anchored.tree_size),
             ),
         )
+
+    @staticmethod
+    def _transfer_entry(
+        connection: _Connection, certificate_id: str, *, before: int
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The authority's latest `transfer_certificate` of the certificate before log position
+        `before`: (its seq, its entry as JSON)."""
+        e = models.Event
+        found = (
+            connection()
+            .execute(
+                select(e.seq, e.entry)
+                .where(
+                    e.certificate_id == certificate_id,
+                    e.type == "transfer_certificate",
+                    e.seq < before,
+                )
+                .order_by(e.seq.desc())
+                .limit(1)
+            )
+            .one_or_none()
+        )
+        return None if found is None else (found.seq, json.loads(bytes(found.entry)))
 
     @staticmethod
     def _certificate_event(
@@ -700,6 +705,14 @@ class ProofAssembler:
         )
         anchored.anchor = (info, anchor)
         return anchor
+
+
+def _inclusion(tree: LogTree, leaf_index: int, tree_size: int) -> BundleLogInclusion:
+    """The inclusion proof of entry `leaf_index` in the log of `tree_size` entries."""
+    hashes = tree.inclusion_proof(leaf_index=leaf_index, tree_size=tree_size)
+    return BundleLogInclusion(
+        leaf_index=leaf_index, tree_size=tree_size, hashes=[hex0x(h) for h in hashes]
+    )
 
 
 def _status_proof(key: bytes, leaf: BundleStatusLeaf | None, proof: MapProof) -> BundleStatusProof:

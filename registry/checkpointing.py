@@ -23,6 +23,7 @@ from registry.core.governance import (
     GovernanceState,
     IssuerLeaf,
     RevokeKey,
+    TransferCertificate,
     apply_statement,
     parse_log_entry,
 )
@@ -190,7 +191,9 @@ class CheckpointBuilder:
         )
         changed: dict[str, IssuerLeaf] = {}
         for entry in statements:
-            if isinstance(entry.statement, ApproveKey | RevokeKey | CertificateAction):
+            if isinstance(
+                entry.statement, ApproveKey | RevokeKey | CertificateAction | TransferCertificate
+            ):
                 # Keys are not in the map (the chain registers them, spec §7.5), and an action
                 # on a certificate sets the certificate's leaf (`map_delta`): the registry judged
                 # each against the CB's keys or certificate when it appended it.

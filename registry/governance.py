@@ -49,6 +49,7 @@ from registry.core.governance import (
     verify_statement,
 )
 from registry.core.hashing import sha256
+from registry.core.lifecycle import TRANSFERABLE
 from registry.db import models
 from registry.db.engine import reading
 from registry.db.repositories import CertificateRepository, LogRepository
@@ -169,6 +170,10 @@ class Governance:
                 state.issuers[issuer_id] = _leaf(row)
             if isinstance(statement, ApproveKey | RevokeKey):
                 _load_key(session, state, issuer_id, statement.key_id)
+            if isinstance(statement, TransferCertificate):
+                receiving = session.get(models.Admission, statement.to_issuer_id)
+                if receiving is not None:
+                    state.issuers[receiving.issuer_id] = _leaf(receiving)
             entry = checked.at_seq(seq)
             try:
                 changed = apply_statement(state, entry)
@@ -182,6 +187,8 @@ class Governance:
                 self._issuers.revoke_from_statement(session, statement)
             elif isinstance(statement, CertificateAction):
                 _act_on_certificate(session, statement, seq=seq, now=now)
+            elif isinstance(statement, TransferCertificate):
+                _transfer_certificate(session, statement, now=now)
             leaf = state.issuers[issuer_id] if changed is None else changed
             log.insert_events(
                 [
@@ -191,7 +198,7 @@ class Governance:
                         # a certificate action is found among its certificate's entries
                         "certificate_id": (
                             statement.certificate_id
-                            if isinstance(statement, CertificateAction)
+                            if isinstance(statement, CertificateAction | TransferCertificate)
                             else ""
                         ),
                         "supersedes": None,
@@ -210,7 +217,7 @@ class Governance:
                 now=now,
                 target=(
                     f"certificate:{statement.certificate_id}"
-                    if isinstance(statement, CertificateAction)
+                    if isinstance(statement, CertificateAction | TransferCertificate)
                     else f"issuer:{issuer_id}"
                 ),
                 issuer_id=issuer_id,
@@ -233,10 +240,6 @@ class Governance:
             raise ForbiddenError(str(exc)) from exc
         except CoreError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        if isinstance(checked.statement, TransferCertificate):
-            raise InvalidRequestError(
-                "statement type: got transfer_certificate, which the registry does not accept yet"
-            )
         now = self._clock()
         if checked.statement.at > now + _CLOCK_SKEW:
             raise InvalidRequestError(
@@ -285,6 +288,48 @@ def _act_on_certificate(
             f"{' or '.join(sorted(allowed))}"
         )
     certificates.set_status(row.id, status=statement.status, event_seq=seq, now=naive_utc(now))
+
+
+def _transfer_certificate(
+    session: Session, statement: TransferCertificate, *, now: dt.datetime
+) -> None:
+    """The certificate a `transfer_certificate` names handed over, inside the caller's
+    transaction: the giving CB's own (the certificate's current CB), with that record hash,
+    valid or suspended; from now on the receiving CB's officers change it (docs/spec.md
+    §11.10). Its record still names the CB that issued it."""
+    certificates = CertificateRepository(session)
+    row = certificates.get(statement.certificate_id, for_update=True)
+    if row is None:
+        raise NotFoundError(
+            f"transfer_certificate: got certificate {statement.certificate_id}, an unknown id"
+        )
+    if row.issuer_id != statement.issuer_id:
+        raise ConflictError(
+            f"transfer_certificate: got certificate {row.id} of {row.issuer_id}, want one of "
+            f"{statement.issuer_id} (the statement's CB)"
+        )
+    if row.record_hash != statement.record_hash:
+        raise ConflictError(
+            f"transfer_certificate: got record hash {hex0x(statement.record_hash)}, want the "
+            f"certificate's {hex0x(row.record_hash)}"
+        )
+    if row.status not in TRANSFERABLE:
+        raise IllegalTransitionError(
+            f"transfer_certificate: got a {row.status} certificate {row.id}, want one that is "
+            "suspended or valid"
+        )
+    # Its bundle then proves the transfer against an anchored checkpoint; a certificate never
+    # anchored would be PENDING, which carries no proof of a transfer (spec §9.2).
+    anchored = session.scalar(
+        select(models.MapLeaf.key).where(models.MapLeaf.certificate_id == row.id)
+    )
+    if anchored is None:
+        raise ConflictError(
+            f"transfer_certificate: got certificate {row.id}, not yet in an anchored "
+            "checkpoint; want it anchored first (within the merge delay)"
+        )
+    row.issuer_id = statement.to_issuer_id
+    row.updated_at = naive_utc(now)
 
 
 def _load_key(session: Session, state: GovernanceState, issuer_id: str, key_id: bytes) -> None:

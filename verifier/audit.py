@@ -44,12 +44,18 @@ from registry.core.governance import (
     CertificateAction,
     GovernanceState,
     IssuerLeaf,
+    TransferCertificate,
     admission_covers,
     apply_statement,
     verify_statement,
 )
 from registry.core.hashing import sha256
-from registry.core.lifecycle import StatusLeaf, apply_certificate_action, apply_event
+from registry.core.lifecycle import (
+    StatusLeaf,
+    apply_certificate_action,
+    apply_event,
+    check_transfer,
+)
 from registry.core.log import LogTree
 from registry.core.note import NoteVerifier
 from registry.core.proofs import verify_consistency
@@ -248,8 +254,9 @@ class _Replay:
         #: the admissions (`admit`, `change_scope`) by log position, and, with `records`, the
         #: events put in force under one, to be checked against its scope with their records
         self.records = records
-        #: each certificate's CB, as its issuing event names it (a certificate id does not):
-        #: the authority may act only on a certificate of the CB its statement names
+        #: each certificate's CB: the one its issuing event names (a certificate id does not),
+        #: then the one the authority's latest `transfer_certificate` handed it to. Only that CB
+        #: changes it, and the authority acts on it only as that CB's
         self.certificate_issuer: dict[str, str] = {}
         self.admissions: dict[int, Admission] = {}
         self.in_scope: list[tuple[Event, Admission]] = []
@@ -285,6 +292,7 @@ class _Replay:
 
     def _event(self, event: Event) -> None:
         report, problems = self.report, self.report.problems
+        self._check_owner(event)
         if event.type is EventType.ISSUE or event.type is EventType.SUPERSEDE:
             self.certificate_issuer[event.certificate_id] = sys.intern(event.issuer_id)
         self._check_admission(event)
@@ -359,6 +367,21 @@ class _Replay:
                 f"{approval.revoked_from_seq} (approved at entry {approval.approved_seq})"
             )
 
+    def _check_owner(self, event: Event) -> None:
+        """An event changing a certificate already issued (or replacing it) is its CB's: the
+        one that issued it, or the one the authority transferred it to (docs/spec.md §3a.5)."""
+        changed = event.supersedes if event.type is EventType.SUPERSEDE else None
+        if event.type is not EventType.ISSUE and event.type is not EventType.SUPERSEDE:
+            changed = event.certificate_id
+        if changed is None:
+            return
+        owner = self.certificate_issuer.get(changed)
+        if owner is not None and owner != event.issuer_id:
+            self.report.problems.append(
+                f"entry {event.seq}: {event.type.value} of certificate {changed} by "
+                f"{event.issuer_id}, want its CB {owner}"
+            )
+
     def _check_statement_order(self, event: Event) -> None:
         """A statement the CB signed itself (version 2) carries no `seq`: the registry must
         append each once, in order of its `at` per certificate, or an old signed suspension
@@ -413,6 +436,18 @@ class _Replay:
                     )
                 changed = apply_certificate_action(self.leaves, entry)
                 self.changed[changed.certificate_id] = changed
+            elif isinstance(statement, TransferCertificate):
+                owner = self.certificate_issuer.get(statement.certificate_id)
+                if owner != statement.issuer_id:
+                    problems.append(
+                        f"entry {entry.seq}: transfer_certificate of certificate "
+                        f"{statement.certificate_id} stated of {statement.issuer_id}, want its "
+                        f"own CB ({owner or 'none issued it'})"
+                    )
+                check_transfer(self.leaves, entry)
+                self.certificate_issuer[statement.certificate_id] = sys.intern(
+                    statement.to_issuer_id
+                )
         except CoreError as exc:
             problems.append(f"entry {entry.seq}: {exc}")
         else:

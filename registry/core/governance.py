@@ -654,9 +654,9 @@ class RevokeKey(Statement):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CertificateAction(Statement):
-    """The authority acts on a certificate of a CB that can no longer act on it (suspended or
-    withdrawn, §3a.5): the certificate's status changes, the event that issued it stays."""
+class _AboutCertificate(Statement):
+    """A statement about one certificate of the CB: which, with its record hash (the authority
+    signs which record it acts on), and why."""
 
     _REQUIRED: ClassVar[frozenset[str]] = frozenset({"certificate_id", "record_hash", "reason"})
 
@@ -675,11 +675,6 @@ class CertificateAction(Statement):
         _bytes(self.record_hash, size=32, what="statement.record_hash")
         object.__setattr__(self, "reason", _reason(self.reason, optional=False))
 
-    @property
-    def status(self) -> str:
-        """The certificate's status after it."""
-        return _CERTIFICATE_STATUS[self.TYPE]
-
     def _members_json(self) -> dict[str, JSONValue]:
         return {
             "certificate_id": self.certificate_id,
@@ -687,14 +682,28 @@ class CertificateAction(Statement):
             "reason": self.reason,
         }
 
+    @staticmethod
+    def _certificate_members(members: _Members) -> dict[str, object]:
+        return {
+            "certificate_id": members.string("certificate_id"),
+            "record_hash": parse_hex(members.string("record_hash"), what="statement.record_hash"),
+            "reason": members.string("reason"),
+        }
+
     @classmethod
-    def _from_members(cls, members: _Members, common: dict[str, object]) -> "CertificateAction":
-        return cls(
-            **common,  # type: ignore[arg-type]
-            certificate_id=members.string("certificate_id"),
-            record_hash=parse_hex(members.string("record_hash"), what="statement.record_hash"),
-            reason=members.string("reason"),
-        )
+    def _from_members(cls, members: _Members, common: dict[str, object]) -> "_AboutCertificate":
+        return cls(**common, **cls._certificate_members(members))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateAction(_AboutCertificate):
+    """The authority acts on a certificate of a CB that can no longer act on it (suspended or
+    withdrawn, §3a.5): the certificate's status changes, the event that issued it stays."""
+
+    @property
+    def status(self) -> str:
+        """The certificate's status after it."""
+        return _CERTIFICATE_STATUS[self.TYPE]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -712,53 +721,33 @@ class WithdrawCertificate(CertificateAction):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TransferCertificate(Statement):
+class TransferCertificate(_AboutCertificate):
     """A certificate of `issuer_id` handed over to `to_issuer_id` (as IAF MD 2 allows: the CB
     ceased to exist, or lost its accreditation, or the holder moved): from this entry on, the
     certificate's events are the receiving CB's, its status and record unchanged."""
 
     TYPE: ClassVar[StatementType] = StatementType.TRANSFER_CERTIFICATE
-    _REQUIRED: ClassVar[frozenset[str]] = frozenset(
-        {"certificate_id", "record_hash", "to_issuer_id", "reason"}
-    )
+    _REQUIRED: ClassVar[frozenset[str]] = _AboutCertificate._REQUIRED | {"to_issuer_id"}
 
-    certificate_id: str
-    record_hash: bytes
     to_issuer_id: str
-    reason: str
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        certificate_id = self.certificate_id
-        if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
-            raise EncodingError(
-                f"statement.certificate_id: got {certificate_id!r:.80}, want 0x and 64 "
-                "lowercase hex digits"
-            )
-        _bytes(self.record_hash, size=32, what="statement.record_hash")
         _issuer_id(self.to_issuer_id)
         if self.to_issuer_id == self.issuer_id:
             raise EncodingError(
                 f"statement.to_issuer_id: got {self.to_issuer_id!r}, want another CB than issuer_id"
             )
-        object.__setattr__(self, "reason", _reason(self.reason, optional=False))
 
     def _members_json(self) -> dict[str, JSONValue]:
-        return {
-            "certificate_id": self.certificate_id,
-            "record_hash": hex0x(self.record_hash),
-            "to_issuer_id": self.to_issuer_id,
-            "reason": self.reason,
-        }
+        return {**super()._members_json(), "to_issuer_id": self.to_issuer_id}
 
     @classmethod
     def _from_members(cls, members: _Members, common: dict[str, object]) -> "TransferCertificate":
         return cls(
             **common,  # type: ignore[arg-type]
-            certificate_id=members.string("certificate_id"),
-            record_hash=parse_hex(members.string("record_hash"), what="statement.record_hash"),
+            **cls._certificate_members(members),  # type: ignore[arg-type]
             to_issuer_id=members.string("to_issuer_id"),
-            reason=members.string("reason"),
         )
 
 

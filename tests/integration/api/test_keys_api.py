@@ -16,9 +16,18 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings
 from api.stack import Stack
+from registry.accounts import Actor
 from registry.client import ClientError, KeyHolder, RegistryClient
 from registry.core.events import EventType
-from registry.core.governance import Admit, ApproveKey, Custody, Scope, Statement, sign_statement
+from registry.core.governance import (
+    Admit,
+    ApproveKey,
+    Custody,
+    Scope,
+    Statement,
+    TransferCertificate,
+    sign_statement,
+)
 from registry.core.hashing import sha256
 from registry.records import CertificateSubmission
 from tests.integration.api.conftest import UNLIMITED, bodies, make_stack
@@ -158,3 +167,73 @@ def test_a_cb_that_keeps_its_key(client: TestClient, stack: Stack) -> None:
     compact = client.get(f"/v1/certificates/{ids[0]}/proof", headers={"Accept": "application/cbor"})
     assert compact.status_code == 200
     assert len(compact.content) < len(client.get(f"/v1/certificates/{ids[0]}/proof").content)
+
+
+OTHER: Final = "vn-cb-hoabinh"
+
+
+def test_a_certificate_the_authority_transferred(client: TestClient, stack: Stack) -> None:
+    """A's certificate transferred to B by the authority: B suspends and then re-issues it, and
+    the bundles — assembled by the registry, checked by its verifier — carry the transfer."""
+    authority = Authority(client, stack)
+    kinds = tuple(sorted({b["kind"] for b in bodies(CB)}))
+    for cb in (CB, OTHER):
+        authority.says(
+            Admit(
+                **{**authority.common(), "issuer_id": cb},
+                name_vi=f"Tổ chức {cb}",
+                name_en=f"Body {cb}",
+                accreditation_body="BoA",
+                accreditation_number="VICAS 001",
+                scope=Scope(kinds=kinds),
+                valid_from=dt.date(2020, 1, 1),
+                valid_until=dt.date(2099, 12, 31),
+            )
+        )
+        proposed = stack.service.issuers.propose_key(
+            cb, custody=Custody.HOSTED, actor=Actor(principal=None)
+        )
+        authority.says(
+            ApproveKey(
+                **{**authority.common(), "issuer_id": cb},
+                key_id=proposed.key_id,
+                public_key=proposed.public_key,
+                custody=Custody.HOSTED,
+            )
+        )
+    [issued] = stack.service.issue_batch(CB, _submissions("TRANSFER-1"))
+    certificate = issued.certificate
+    stack.worker.run_until_idle()  # a certificate is transferred once anchored
+    transfer = authority.says(
+        TransferCertificate(
+            **authority.common(),
+            certificate_id=certificate.id,
+            record_hash=certificate.record_hash,
+            to_issuer_id=OTHER,
+            reason="Tổ chức chứng nhận ngừng hoạt động",
+        )
+    )
+    stack.service.suspend(OTHER, certificate.id, reason="holder-request")
+    stack.worker.run_until_idle()
+
+    bundle = client.get(f"/v1/certificates/{certificate.id}/proof").json()
+    assert (bundle["record"]["issuer_id"], bundle["event"]["issuer_id"]) == (CB, OTHER)
+    assert bundle["transfer"]["entry"]["seq"] == transfer["seq"]
+    verdict = client.post("/v1/verify", json={"bundle": bundle}).json()
+    assert verdict["status"] == "SUSPENDED", verdict
+    assert (verdict["transferred_from"], verdict["transfer_seq"]) == (CB, transfer["seq"])
+
+    replacement = _submissions("TRANSFER-2")[0]
+    stack.service.reinstate(OTHER, certificate.id, reason="corrective-action-completed")
+    renewed = stack.service.supersede(OTHER, certificate.id, replacement)
+    stack.worker.run_until_idle()
+    old = client.get(f"/v1/certificates/{certificate.id}/proof").json()
+    assert old["event"]["type"] == "supersede" and "transfer" in old
+    assert client.post("/v1/verify", json={"bundle": old}).json()["status"] == "SUPERSEDED"
+    new = client.get(f"/v1/certificates/{renewed.certificate.id}/proof").json()
+    assert new["record"]["issuer_id"] == OTHER and "transfer" not in new
+    assert client.post("/v1/verify", json={"bundle": new}).json()["status"] == "VALID"
+    # Without the transfer, the event of another CB than the record's is refused.
+    stripped = {k: v for k, v in bundle.items() if k != "transfer"}
+    refused = client.post("/v1/verify", json={"bundle": stripped}).json()
+    assert refused["status"] == "INVALID"

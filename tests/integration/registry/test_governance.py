@@ -26,6 +26,7 @@ from registry.core.governance import (
     Statement,
     SuspendCertificate,
     SuspendIssuer,
+    TransferCertificate,
     WithdrawCertificate,
     WithdrawIssuer,
     issuer_map_key,
@@ -410,3 +411,127 @@ class TestTheAuthorityActsOnCertificates:
                     ADMIN, _action(WithdrawCertificate, clock, mine, **changes), actor=ACTOR
                 )
         assert service.get(mine.id).status == "valid"
+
+
+OTHER_CB = "vn-cb-hoabinh"
+
+
+def _admit_other(service: RegistryService, clock: Clock) -> None:
+    """A second CB, admitted by statement for the same kinds, with an approved hosted key."""
+    _submit(
+        service,
+        _signed(
+            Admit(
+                **_terms(
+                    clock,
+                    issuer_id=OTHER_CB,
+                    scope=Scope(kinds=("regulation-conformity",), standards=()),
+                )
+            )
+        ),
+        clock,
+    )
+    proposed = service.issuers.propose_key(OTHER_CB, custody=Custody.HOSTED, actor=ACTOR)
+    _submit(
+        service,
+        _signed(
+            ApproveKey(
+                issuer_id=OTHER_CB,
+                at=clock.now,
+                authority_key_id=sha256(AUTHORITY_PUBLIC),
+                key_id=proposed.key_id,
+                public_key=proposed.public_key,
+                custody=Custody.HOSTED,
+            )
+        ),
+        clock,
+    )
+
+
+def _transfer(clock: Clock, certificate: Any, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "issuer_id": CB,
+        "at": clock.now,
+        "authority_key_id": sha256(AUTHORITY_PUBLIC),
+        "certificate_id": certificate.id,
+        "record_hash": certificate.record_hash,
+        "to_issuer_id": OTHER_CB,
+        "reason": "chuyển giao theo IAF MD 2",
+        **changes,
+    }
+    return _signed(TransferCertificate(**fields))
+
+
+def _anchor(sessions: sessionmaker[Session], clock: Clock, block: int) -> None:
+    """The next checkpoint formed and recorded as anchored at `block` (no chain here)."""
+    signer = NoteSigner(name="test.example/log", private_key=Ed25519PrivateKey.generate())
+    builder = CheckpointBuilder(
+        sessions=sessions, signer=signer, map_cache=AnchoredMapCache(), clock=clock
+    )
+    assert builder.prepare() is not None
+    with sessions.begin() as session:
+        latest = CheckpointRepository(session).latest()
+        assert latest is not None
+        builder.finalize(session, latest, block_number=block, block_timestamp=block, tx_hash=None)
+
+
+class TestTransfers:
+    def test_the_receiving_cb_changes_it_from_then_on(
+        self, service: RegistryService, sessions: sessionmaker[Session], clock: Clock
+    ) -> None:
+        _admit(service, clock)
+        _admit_other(service, clock)
+        certificate = _issue(service).certificate
+        _anchor(sessions, clock, 1)
+        seq = _submit(service, _transfer(clock, certificate), clock)
+        moved = service.get(certificate.id)
+        assert moved.issuer_id == OTHER_CB
+        assert moved.record["issuer_id"] == CB  # the record is as it was issued
+        assert moved.last_event_seq == certificate.last_event_seq  # no status change
+        with pytest.raises(ForbiddenError, match="want its issuer"):
+            service.suspend(CB, certificate.id, reason="kiểm tra")
+        suspended = service.suspend(OTHER_CB, certificate.id, reason="kiểm tra")
+        assert _event(sessions, suspended.last_event_seq).issuer_id == OTHER_CB
+        assert service.reinstate(OTHER_CB, certificate.id, reason="xong").status == "valid"
+        replacement = next(
+            s for s in sample_submissions() if s.kind.value == "regulation-conformity"
+        )
+        renewed = service.supersede(
+            OTHER_CB,
+            certificate.id,
+            replacement.model_copy(update={"number": "HB-RE-1", "issuer_id": None}),
+        )
+        assert renewed.certificate.record["issuer_id"] == OTHER_CB
+        assert service.get(certificate.id).status == "superseded"
+        with sessions() as session:
+            entries = LogRepository(session).entries(0, seq + 10)
+        replay(entries)  # the log replays: every transition allowed
+
+    def test_refused(
+        self, service: RegistryService, sessions: sessionmaker[Session], clock: Clock
+    ) -> None:
+        _admit(service, clock)
+        certificate = _issue(service).certificate
+        with pytest.raises(IllegalTransitionError, match="want one that is admitted"):
+            _submit(service, _transfer(clock, certificate), clock)  # no such CB yet
+        _admit_other(service, clock)
+        with pytest.raises(ConflictError, match="not yet in an anchored checkpoint"):
+            _submit(service, _transfer(clock, certificate), clock)
+        _anchor(sessions, clock, 1)
+        for changes, error, match in (
+            ({"record_hash": sha256(b"other")}, ConflictError, "record hash"),
+            ({"certificate_id": "0x" + "00" * 32}, NotFoundError, "unknown id"),
+            ({"issuer_id": OTHER_CB, "to_issuer_id": CB}, ConflictError, "want one of"),
+        ):
+            with pytest.raises(error, match=match):
+                service.governance.submit(
+                    ADMIN, _transfer(clock, certificate, **changes), actor=ACTOR
+                )
+        service.withdraw(CB, certificate.id, reason="thu hồi")
+        with pytest.raises(IllegalTransitionError, match="suspended or valid"):
+            _submit(
+                service,
+                _transfer(clock, certificate, record_hash=service.get(certificate.id).record_hash),
+                clock,
+            )
+        assert service.get(certificate.id).issuer_id == CB

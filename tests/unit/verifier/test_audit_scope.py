@@ -167,3 +167,47 @@ def test_an_action_stated_of_another_cb_is_a_finding() -> None:
     )
     [problem] = report.problems
     assert "want its own CB" in problem
+
+
+def _transferred_world(*, changed_by_giver: bool = False) -> World:
+    """A's certificate transferred to B by the authority, then suspended: by B, or (a registry
+    that let it) by A."""
+    world = World()
+    giver = sample("calibration")["issuer_id"]
+    receiver = sample("inspection")["issuer_id"]
+    for cb in (giver, receiver):
+        world.admit(cb)
+        world.approve_key(cb, Custody.HOSTED)
+    certificate = world.issue(sample("calibration"))
+    world.transfer_certificate(certificate, receiver)
+    world.append(
+        EventType.SUSPEND,
+        certificate,
+        by=giver if changed_by_giver else None,
+        reason="holder-request",
+    )
+    world.checkpoint()
+    return world
+
+
+def test_a_transferred_certificate_is_changed_by_its_new_cb() -> None:
+    world = _transferred_world()
+    report = audit(
+        client=cast(AnchorClient, Chain(world)),
+        http=registry(world),
+        vkey=world.signer.verifier(),
+        authority_key=world.authority_public,
+    )
+    assert report.ok, report.problems
+
+
+def test_the_giving_cb_changing_it_after_the_transfer_is_a_finding() -> None:
+    world = _transferred_world(changed_by_giver=True)
+    report = audit(
+        client=cast(AnchorClient, Chain(world)),
+        http=registry(world),
+        vkey=world.signer.verifier(),
+        authority_key=world.authority_public,
+    )
+    [problem] = report.problems
+    assert "want its CB" in problem and sample("inspection")["issuer_id"] in problem
