@@ -1072,16 +1072,10 @@ class _Checks:
                 f"{event.issuer_id}, before the {event.type.value} event {event.seq}, proved in "
                 f"the checkpoint's {checkpoint.tree_size}",
             )
-        try:
-            verify_inclusion(
-                leaf_index=proof.leaf_index,
-                tree_size=proof.tree_size,
-                leaf_hash=entry.leaf_hash(),
-                proof=list(proof.hashes),
-                root_hash=checkpoint.log_root,
-            )
-        except CoreError as exc:
-            return _failed(name, "transfer_not_included", str(exc))
+        if (
+            missing := _not_included(name, "transfer_not_included", entry, proof, checkpoint)
+        ) is not None:
+            return missing
         if self.trust.authority_key is None:
             return entry, False
         try:
@@ -1197,16 +1191,10 @@ class _Checks:
                 f"{hex0x(event.key_id)} with the bundle's public key, before event {event.seq}, "
                 f"proved in the checkpoint's {checkpoint.tree_size}",
             )
-        try:
-            verify_inclusion(
-                leaf_index=proof.leaf_index,
-                tree_size=proof.tree_size,
-                leaf_hash=entry.leaf_hash(),
-                proof=list(proof.hashes),
-                root_hash=checkpoint.log_root,
-            )
-        except CoreError as exc:
-            return _failed(name, "key_approval_not_included", str(exc))
+        if (
+            missing := _not_included(name, "key_approval_not_included", entry, proof, checkpoint)
+        ) is not None:
+            return missing
         custody = statement.custody.value
         approved = f"{on_chain}; custody {custody}: {_CUSTODY[statement.custody]}"
         if self.trust.authority_key is None:
@@ -1305,16 +1293,10 @@ class _Checks:
                 f"{statement.issuer_id}), want the admit or change_scope of {event.issuer_id} "
                 f"at entry {event.admission_seq}",
             )
-        try:
-            verify_inclusion(
-                leaf_index=proof.leaf_index,
-                tree_size=proof.tree_size,
-                leaf_hash=entry.leaf_hash(),
-                proof=list(proof.hashes),
-                root_hash=checkpoint.log_root,
-            )
-        except CoreError as exc:
-            return _failed(name, "admission_not_included", str(exc))
+        if (
+            missing := _not_included(name, "admission_not_included", entry, proof, checkpoint)
+        ) is not None:
+            return missing
         standards = record.get("standards") or []
         kind = record.get("kind")
         if not isinstance(kind, str) or not isinstance(standards, list):
@@ -1591,16 +1573,12 @@ class _Checks:
                 f"leaf's entry {leaf.event_seq}, after the {event.type.value} event "
                 f"{event.seq}, proved in the checkpoint's {checkpoint.tree_size}",
             )
-        try:
-            verify_inclusion(
-                leaf_index=proof.leaf_index,
-                tree_size=proof.tree_size,
-                leaf_hash=action.leaf_hash(),
-                proof=list(proof.hashes),
-                root_hash=checkpoint.log_root,
+        if (
+            missing := _not_included(
+                name, "authority_action_not_included", action, proof, checkpoint
             )
-        except CoreError as exc:
-            return _failed(name, "authority_action_not_included", str(exc))
+        ) is not None:
+            return missing
         if leaf.status != statement.status:
             return _failed(
                 name,
@@ -1711,6 +1689,28 @@ def _verified_statement(entry: AuthorityEntry, authority_key: bytes) -> None:
 def _maybe_str(value: object) -> str | None:
     # Echoed in the verdict, which must encode as UTF-8 JSON: a lone surrogate is no id.
     return value if isinstance(value, str) and _is_unicode(value) else None
+
+
+def _not_included(
+    name: str,
+    code: str,
+    entry: AuthorityEntry,
+    proof: InclusionPart,
+    checkpoint: CheckpointPart,
+) -> Check | None:
+    """A failed check `code` unless the authority's `entry` (an admission, key approval,
+    transfer or action a bundle carries) is in the checkpoint's log by `proof`."""
+    try:
+        verify_inclusion(
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            leaf_hash=entry.leaf_hash(),
+            proof=list(proof.hashes),
+            root_hash=checkpoint.log_root,
+        )
+    except CoreError as exc:
+        return _failed(name, code, str(exc))
+    return None
 
 
 def _status_after(event: Event, certificate_id: str) -> str | None:
