@@ -10,6 +10,11 @@ Cases:
   1,000 distinct certificates (the 48 sample certificates, renumbered), certificates/s over all
   n. Parsing request bodies into `CertificateSubmission` models is the API's work and happens
   before the clock starts; it is reported on its own as parse_per_s.
+- issue_statements n=<certificates> db=sqlite|postgresql: a CB that keeps its own key (docs/spec.md
+  §3.1): records built and statements signed on the CB's side (`registry.client.KeyHolder`,
+  timed apart as sign_per_s), then `Certificates.append_statements` in batches of 1,000 —
+  each statement's signature, record and scope checked, then appended — certificates/s over all
+  n. The CB is admitted by the authority's statements and its key approved first.
 - checkpoint_prepare n=<new events>: `CheckpointBuilder.prepare()` over n new issue events on top
   of the anchored log issue_batch left on SQLite (the 10k checkpoint on 100k anchored events,
   then the 100k checkpoint on the 110k after it). sql_s is the time spent in the functions that
@@ -65,13 +70,21 @@ from typing import Any
 
 from _common import report
 from _pg import bench_server, kept_database
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import checkpointing
+from registry.accounts import Actor, Principal, Role
 from registry.assembly import AnchorInfo, ProofAssembler, SharedLogTree
+from registry.certificates import SignedItem
 from registry.checkpointing import CheckpointBuilder
+from registry.client import KeyHolder
+from registry.core.canonical import canonical_json
+from registry.core.events import EventType
+from registry.core.governance import Admit, ApproveKey, Custody, Scope, sign_statement
+from registry.core.hashing import sha256
 from registry.core.ids import certificate_id_for
 from registry.core.note import NoteSigner
 from registry.db.engine import make_engine, make_session_factory, sqlite_url
@@ -79,7 +92,7 @@ from registry.db.mapstore import AnchoredMapCache
 from registry.db.migrate import upgrade
 from registry.db.repositories import CheckpointRepository, LogRepository
 from registry.db.stores import SqlTileStore
-from registry.records import CertificateKind, CertificateSubmission
+from registry.records import CertificateKind, CertificateSubmission, build_record
 from registry.samples import load_samples
 from registry.service import RegistryService
 
@@ -208,6 +221,80 @@ def bench_issue(n: int, db: str, url: str) -> Engine:
         target=5000,
     )
     return engine
+
+
+# -- issue_statements -----------------------------------------------------------------------------
+
+
+def bench_statements(n: int, db: str, url: str) -> None:
+    authority = Ed25519PrivateKey.generate()
+    engine = migrated(url)
+    service = new_service(
+        make_session_factory(engine), authority_key=authority.public_key().public_bytes_raw()
+    )
+    admin = Principal("b" * 16, Role.AUTHORITY_ADMIN, None, "bench", "token:bench")
+    common: dict[str, Any] = {
+        "issuer_id": ISSUER,
+        "authority_key_id": sha256(authority.public_key().public_bytes_raw()),
+    }
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    admission = Admit(
+        **common,
+        at=now - dt.timedelta(seconds=2),
+        name_vi="Tổ chức chứng nhận thử nghiệm hiệu năng",
+        name_en="Benchmark certification body",
+        accreditation_body="BoA",
+        accreditation_number="VICAS 000",
+        scope=Scope(kinds=tuple(sorted(kind.value for kind in CertificateKind))),
+        valid_from=dt.date(2020, 1, 1),
+        valid_until=dt.date(2099, 12, 31),
+    )
+    service.governance.submit(admin, sign_statement(admission, authority).to_json(), actor=Actor())
+    holder = KeyHolder(issuer_id=ISSUER, private_key=Ed25519PrivateKey.generate())
+    service.issuers.propose_key(
+        ISSUER,
+        custody=Custody.HELD,
+        actor=Actor(),
+        public_key=holder.public_key,
+        proof=holder.possession_proof(),
+    )
+    approval = ApproveKey(
+        **common,
+        at=now - dt.timedelta(seconds=1),
+        key_id=holder.key_id,
+        public_key=holder.public_key,
+        custody=Custody.HELD,
+    )
+    service.governance.submit(admin, sign_statement(approval, authority).to_json(), actor=Actor())
+    signing = appending = 0.0
+    for lo in range(0, n, BATCH):
+        began = time.perf_counter()
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        items = []
+        for submission in submissions(lo, min(lo + BATCH, n), prefix="HELD"):
+            record = build_record(submission, issuer_id=ISSUER)
+            statement = holder.sign(
+                EventType.ISSUE,
+                certificate_id=record["id"],
+                record_hash=sha256(canonical_json(record)),
+                at=at,
+            )
+            items.append(SignedItem(statement=statement, record=record))
+        signing += time.perf_counter() - began
+        began = time.perf_counter()
+        results = service.certificates.append_statements(ISSUER, items)
+        appending += time.perf_counter() - began
+        assert all(r.created for r in results)
+    report(
+        "issue_statements",
+        n,
+        db=db,
+        batch=BATCH,
+        certs_per_s=n / appending,
+        seconds=appending,
+        sign_per_s=n / signing,
+    )
+    engine.dispose()
 
 
 # -- checkpoint_prepare ---------------------------------------------------------------------------
@@ -581,7 +668,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, help="run every case at this size only")
     parser.add_argument(
         "--case",
-        choices=["issue_batch", "checkpoint_prepare", "proof_assembly", "proof_memory"],
+        choices=[
+            "issue_batch",
+            "issue_statements",
+            "checkpoint_prepare",
+            "proof_assembly",
+            "proof_memory",
+        ],
         help="one case",
     )
     parser.add_argument(
@@ -601,7 +694,11 @@ def main() -> None:
         help="proof_memory: which database",
     )
     args = parser.parse_args()
-    cases = [args.case] if args.case else ["issue_batch", "checkpoint_prepare", "proof_assembly"]
+    cases = (
+        [args.case]
+        if args.case
+        else ["issue_batch", "issue_statements", "checkpoint_prepare", "proof_assembly"]
+    )
     issue_n = args.n or ISSUE_SIZE
     if "issue_batch" in cases or "checkpoint_prepare" in cases:
         with sqlite_database() as url:
@@ -618,6 +715,11 @@ def main() -> None:
         if "issue_batch" in cases:
             with bench_server() as admin_url, postgres_database(admin_url) as url:
                 bench_issue(issue_n, "postgresql", url).dispose()
+    if "issue_statements" in cases:
+        with sqlite_database() as url:
+            bench_statements(issue_n, "sqlite", url)
+        with bench_server() as admin_url, postgres_database(admin_url) as url:
+            bench_statements(issue_n, "postgresql", url)
     if "proof_assembly" in cases:
         bench_proofs(args.n or PROOF_SIZE)
         bench_proofs_parallel(args.n or PROOF_SIZE, processes=2)

@@ -235,6 +235,36 @@ class _LogAppend:
         LogRepository(self._session).set_head(self.seq)
 
 
+class _PendingIssues:
+    """The new certificates of a request of statements, inserted together (one round trip
+    instead of one per certificate) unless a later statement of the request needs them in the
+    database first (`flush`)."""
+
+    def __init__(self, session: Session, log: "_LogAppend", known: dict[str, Any]) -> None:
+        self._session = session
+        self._log = log
+        self._known = known  # certificates already issued among those the request names
+        self._rows: list[dict[str, Any]] = []
+        self._ids: set[str] = set()
+
+    def existing(self, certificate_id: str) -> models.Certificate | None:
+        if certificate_id in self._ids:
+            self.flush()
+            return CertificateRepository(self._session).get(certificate_id)
+        found: models.Certificate | None = self._known.get(certificate_id)
+        return found
+
+    def add(self, columns: dict[str, Any]) -> None:
+        self._rows.append(columns)
+        self._ids.add(columns["id"])
+
+    def flush(self) -> None:
+        if self._rows:
+            CertificateRepository(self._session).insert_many(self._rows)
+            self._rows = []
+        self._log.flush()
+
+
 @dataclass(frozen=True)
 class StatementResult:
     """One issuer statement of a request: the certificate after it and the event's position."""
@@ -251,6 +281,7 @@ STATEMENT_PAST: Final = dt.timedelta(minutes=10)
 STATEMENT_FUTURE: Final = dt.timedelta(minutes=5)
 #: the events that put a certificate in force, and name the CB's admission in force
 _IN_FORCE: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.REINSTATE})
+_IN_FORCE_TYPES: Final = frozenset(kind.value for kind in _IN_FORCE)
 
 
 class Certificates:
@@ -602,14 +633,26 @@ class Certificates:
             admission = session.get(models.Admission, issuer_id)
             key = self._issuers.active_key(session, issuer_id, approved=True)
             log = _LogAppend(session, None, seq=seq, at=now)
+            named = [i.statement.get("certificate_id") for i in items]
+            known = CertificateRepository(session).existing(c for c in named if isinstance(c, str))
+            pending = _PendingIssues(session, log, dict(known))
             results: list[StatementResult] = []
             issued = 0
             for position, item in enumerate(items):
                 event = self._signed_event(
                     item, position=position, seq=log.seq, key=key, now=now, admission=admission
                 )
+                if event.type is not EventType.ISSUE:
+                    pending.flush()  # it changes a certificate: the database must hold it
                 result = self._apply_statement(
-                    session, issuer, event, item, position=position, admission=admission, now=now
+                    session,
+                    issuer,
+                    event,
+                    item,
+                    position=position,
+                    admission=admission,
+                    now=now,
+                    pending=pending,
                 )
                 if result is None:  # a repeat: nothing appended
                     row = CertificateRepository(session).get(event.certificate_id)
@@ -620,11 +663,11 @@ class Certificates:
                     )
                     continue
                 log.statement(event)
-                log.flush()  # a later statement of the request may change this certificate
                 issued += event.type in (EventType.ISSUE, EventType.SUPERSEDE)
                 results.append(StatementResult(certificate=result, seq=event.seq, created=True))
             if self._quota is not None and issued:
                 self._count_issued(session, issuer_id, now, issued)
+            pending.flush()
             log.write()
             appended = [r for r in results if r.created]
             if actor is not None and appended:
@@ -657,11 +700,16 @@ class Certificates:
         """The statement as the event it becomes at `seq`, its signature and date checked."""
         where = f"statements[{position}]"
         try:
-            event = Event.from_statement(item.statement, seq=seq, admission_seq=None)
-            if event.type in _IN_FORCE and admission is not None:
-                event = Event.from_statement(
-                    item.statement, seq=seq, admission_seq=admission.admission_seq
-                )
+            # The admission in force is named by the events that put a certificate in force
+            # (the parser refuses it on any other type, so a wrong `type` still fails there).
+            in_force = item.statement.get("type") in _IN_FORCE_TYPES
+            event = Event.from_statement(
+                item.statement,
+                seq=seq,
+                admission_seq=admission.admission_seq
+                if in_force and admission is not None
+                else None,
+            )
         except CoreError as exc:
             raise InvalidRequestError(f"{where}: {exc}") from exc
         if event.issuer_id != key.issuer_id:
@@ -706,9 +754,11 @@ class Certificates:
         position: int,
         admission: models.Admission | None,
         now: dt.datetime,
+        pending: "_PendingIssues",
     ) -> CertificateView | None:
         """Check `event` against the certificate it changes and change it (the event itself is
-        appended by the caller); None for a repeat of the certificate's last event."""
+        appended by the caller; a new certificate is left to `pending`); None for a repeat of
+        the certificate's last event."""
         where = f"statements[{position}]"
         today = now.date()
         repository = CertificateRepository(session)
@@ -736,7 +786,7 @@ class Certificates:
                     f"statement about {event.certificate_id} with record_hash "
                     f"{hex0x(event.record_hash)}, want the statement of this record"
                 )
-            existing = repository.get(event.certificate_id)
+            existing = pending.existing(event.certificate_id)
             if existing is not None:
                 if self._same_statement(session, existing, event):
                     return None
@@ -754,7 +804,7 @@ class Certificates:
                 record, record_text, record_hash, event.seq, naive_utc(now)
             )
             columns["supersedes"] = event.supersedes
-            repository.insert_many([columns])
+            pending.add(columns)
             if old is not None:
                 repository.set_status(
                     old.id,
