@@ -9,11 +9,12 @@ as does one whose log holds any of its secrets (`start_registry`).
 """
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from anchoring.devnode import HardhatNode, start_hardhat_node
-from tests.e2e.harness import CHAIN_ID, Accounts, RunningRegistry, start_registry
+from tests.e2e.harness import CHAIN_ID, Accounts, RunningRegistry, certreg, start_registry
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +47,18 @@ def registry(
         yield running
         errors = running.server_errors()
     assert not errors, "the server logged errors:\n" + "\n".join(errors[:20])
+
+
+@pytest.fixture(scope="session")
+def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The authority's key file, public key and vkey, made as the authority makes them
+    (`certreg authority keygen`): the governance modules' authority."""
+    home = tmp_path_factory.mktemp("authority")
+    made = certreg(
+        "authority", "keygen", "--out", str(home / "authority.pem"), "--name", "stameq.test",
+        "--json", env={}, cwd=home,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert (home / "authority.pem").stat().st_mode & 0o777 == 0o600
+    assert made.json()["vkey"].startswith("stameq.test+")
+    return home / "authority.pem", made.json()["public_key"], made.json()["vkey"]

@@ -41,20 +41,6 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         drop_postgres_database(postgres_admin_url, url)
 
 
-@pytest.fixture(scope="module")
-def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
-    """The authority's key file, public key and vkey, made as the authority makes them."""
-    home = tmp_path_factory.mktemp("authority")
-    made = certreg(
-        "authority", "keygen", "--out", str(home / "authority.pem"), "--name", "stameq.test",
-        "--json", env={}, cwd=home,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    assert (home / "authority.pem").stat().st_mode & 0o777 == 0o600
-    assert made.json()["vkey"].startswith("stameq.test+")
-    return home / "authority.pem", made.json()["public_key"], made.json()["vkey"]
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def governed(
     request: pytest.FixtureRequest,

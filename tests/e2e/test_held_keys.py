@@ -44,17 +44,6 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
         drop_postgres_database(postgres_admin_url, url)
 
 
-@pytest.fixture(scope="module")
-def authority_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
-    home = tmp_path_factory.mktemp("authority-held")
-    made = certreg(
-        "authority", "keygen", "--out", str(home / "authority.pem"), "--name", "stameq.test",
-        "--json", env={}, cwd=home,
-    )  # fmt: skip
-    assert made.returncode == 0, made.stderr
-    return home / "authority.pem", made.json()["public_key"], made.json()["vkey"]
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def registry(
     request: pytest.FixtureRequest,
