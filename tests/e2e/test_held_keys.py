@@ -300,3 +300,4 @@ def test_a_cb_keeps_its_key_and_survives_its_compromise(
     # admit, two approve_key, revoke_key: each signed by the pinned authority
     assert report["statements"] == report["authority_signatures_checked"] == 4
     assert report["keys_checked"] == 6  # 2 + 2 issued, 2 replacements
+    assert report["revocations_checked"] == 1  # the chain carries the authority's revocation

@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 
 from anchoring.client import AnchorClient
-from registry.core.events import Event, EventType
+from registry.core.events import Event, EventType, issuer_key_id
 from registry.core.governance import Custody, KeyApproval
 from registry.core.hashing import sha256
 from tests.bundles import World, sample
@@ -158,7 +158,24 @@ def test_a_key_never_approved_is_a_finding() -> None:
 
 
 def test_a_revoked_key_is_a_finding() -> None:
+    # The event signed after the revocation is one finding; the chain, which this world never
+    # told of the revocation (no worker), still holding the key in force is the other.
     report = _audited(_governed(revoke=True))
-    assert len(report.problems) == 1 and "revoked from entry 3" in report.problems[0], (
-        report.problems
-    )
+    assert len(report.problems) == 2, report.problems
+    assert "revoked from entry 3" in report.problems[0]
+    assert "the chain has it not revoked" in report.problems[1]
+    assert report.revocations_checked == 0
+
+
+def test_the_chain_carries_the_authoritys_revocation() -> None:
+    """As the worker does: the key revoked on chain from the block of the first checkpoint past
+    the revocation's position. Only the log's own finding remains."""
+    world = _governed(revoke=True)
+    issuer = sample("inspection")["issuer_id"]
+    key_id = issuer_key_id(world.key(issuer).public_key().public_bytes_raw())
+    valid_from, _ = world.key_blocks[key_id]
+    first_block = world.checkpoints[0][2]
+    world.key_blocks[key_id] = (valid_from, first_block)
+    report = _audited(world)
+    assert report.revocations_checked == 1
+    assert [p for p in report.problems if "the chain has it" in p] == []
