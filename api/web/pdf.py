@@ -14,6 +14,7 @@ and extracts (pdftotext) as the same letters.
 import datetime as dt
 import io
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -26,13 +27,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from api.web.i18n import translator
 from api.web.present import IssuerInfo, details, nfc
 from api.web.qr import digest, group_digest, qr_code
 
-__all__ = ["FONT_DIR", "FontMissingError", "certificate_pdf"]
+__all__ = ["FONT_DIR", "FontMissingError", "Label", "certificate_pdf", "labels_pdf"]
 
 FONT_DIR: Final = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS: Final = {"CertSans": "DejaVuSans.ttf", "CertSans-Bold": "DejaVuSans-Bold.ttf"}
@@ -292,4 +294,91 @@ def certificate_pdf(
         creator="certreg",
     )
     document.build(story)
+    return out.getvalue()
+
+
+# -- labels: a batch's QR codes on one sheet -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Label:
+    """One certificate's label: its QR code (the verification page) and what identifies it."""
+
+    number: str
+    holder: str
+    kind: str
+    valid_until: str | None
+    url: str
+
+
+#: A4 sheets of 3 × 8 labels of 70 × 37 mm, the common self-adhesive format
+LABEL_COLUMNS: Final = 3
+LABEL_ROWS: Final = 8
+LABEL_WIDTH: Final = 70 * mm
+LABEL_HEIGHT: Final = 37.125 * mm
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """`text` cut (with an ellipsis) to fit `width` points; bidi controls dropped, as in the
+    certificate's PDF (they would only reorder or show as missing glyphs)."""
+    text = nfc(text).translate(_BIDI_CONTROLS)
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _wrap(text: str, font: str, size: float, width: float, *, most: int) -> list[str]:
+    """`text` in at most `most` lines of `width` points, by words, the last cut to fit."""
+    words, lines = nfc(text).translate(_BIDI_CONTROLS).split(), [""]
+    for word in words:
+        trial = f"{lines[-1]} {word}".strip()
+        if pdfmetrics.stringWidth(trial, font, size) <= width or not lines[-1]:
+            lines[-1] = trial
+        elif len(lines) < most:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}"
+    return [_fit(line, font, size, width) for line in lines]
+
+
+def labels_pdf(labels: list[Label]) -> bytes:
+    """A PDF of labels, 24 an A4 page: each with the certificate's QR code, its number, its
+    holder, its kind (vi / en) and its last valid day, to stick on goods or files."""
+    regular, bold = register_fonts()
+    vi, en = translator("vi"), translator("en")
+    out = io.BytesIO()
+    sheet = canvas.Canvas(out, pagesize=A4, pageCompression=1)
+    sheet.setTitle("Certificate labels")
+    page_height = A4[1]
+    per_page = LABEL_COLUMNS * LABEL_ROWS
+    qr = 26 * mm
+    text_width = LABEL_WIDTH - qr - 6 * mm
+    for index, label in enumerate(labels):
+        if index and index % per_page == 0:
+            sheet.showPage()
+        slot = index % per_page
+        column, row = slot % LABEL_COLUMNS, slot // LABEL_COLUMNS
+        left = column * LABEL_WIDTH
+        bottom = page_height - (row + 1) * LABEL_HEIGHT
+        QrFlowable(label.url, qr).drawOn(sheet, left + 2 * mm, bottom + (LABEL_HEIGHT - qr) / 2)
+        x = left + qr + 4 * mm
+        y = bottom + LABEL_HEIGHT - 7 * mm
+        sheet.setFillColor(INK)
+        sheet.setFont(bold, 8.5)
+        sheet.drawString(x, y, _fit(label.number, bold, 8.5, text_width))
+        lines = [
+            *_wrap(label.holder, regular, 7, text_width, most=2),
+            _fit(vi(f"kind.{label.kind}"), regular, 7, text_width),
+            _fit(f"{vi('label.valid_until')}: {label.valid_until or '—'}", regular, 7, text_width),
+        ]
+        sheet.setFont(regular, 7)
+        for offset, line in enumerate(lines, start=1):
+            sheet.drawString(x, y - offset * 8.5, line)
+        sheet.setFillColor(MUTED)
+        sheet.setFont(regular, 6)
+        sheet.drawString(x, y - 5 * 8.5, _fit(en(f"kind.{label.kind}"), regular, 6, text_width))
+        sheet.drawString(x, bottom + 3 * mm, _fit(vi("label.scan"), regular, 6, text_width))
+    sheet.save()
     return out.getvalue()

@@ -23,10 +23,11 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import URL
 
-from api.deps import StackDep
+from api.deps import ActorDep, StackDep
 from api.problems import responses
 from api.routes.certificates import CertificateId
 from api.settings import ApiSettings
@@ -48,9 +49,10 @@ from api.web.present import (
     verdict_view,
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
+from registry.accounts import Role
 from registry.core.canonical import json_depth
 from registry.core.verify import CheckStatus, Verdict, malformed_verdict
-from registry.errors import NotFoundError
+from registry.errors import ForbiddenError, NotFoundError
 
 __all__ = ["api_router", "page_router"]
 
@@ -582,6 +584,68 @@ def certificate_qr_png(
     """The QR code of `qr.svg` as a PNG, 8 pixels a module."""
     url, _ = _url_of(stack, request, certificate_id)
     return PngResponse(qr_png(url), headers=_QR_CACHE)
+
+
+#: 20 A4 sheets of 24 labels: a batch's worth, and a bound on one request's work
+MAX_LABELS: Final = 480
+
+
+class LabelsRequest(BaseModel):
+    """The certificates of a batch to print labels of (in this order)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_ids: list[Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]] = Field(
+        min_length=1, max_length=MAX_LABELS
+    )
+
+
+@api_router.post(
+    "/labels",
+    response_class=PdfResponse,
+    summary="Labels with QR codes for a batch of certificates (PDF, A4, 24 a page)",
+    responses={200: {"content": {"application/pdf": {}}}, **responses(401, 403, 404, 422, 429)},
+)
+def certificate_labels(
+    body: LabelsRequest, request: Request, acting: ActorDep, stack: StackDep
+) -> Response:
+    """Each certificate's QR code (its verification page), number, holder, kind and last valid
+    day, 3 × 8 to an A4 sheet of 70 × 37 mm labels. A CB's people print their own CB's
+    certificates; the authority's admins and auditors any."""
+    principal = acting.principal
+    assert principal is not None
+    if principal.setup_only:
+        raise ForbiddenError(
+            "labels: got a one-time setup token, want the account's own token or session"
+        )
+    views = [stack.service.get(certificate_id) for certificate_id in body.certificate_ids]
+    if principal.is_(Role.CB_ADMIN, Role.CB_OFFICER):
+        for view in views:
+            if view.issuer_id != principal.issuer_id:
+                raise ForbiddenError(
+                    f"certificate {view.id}: got one of {view.issuer_id}, want one of "
+                    f"{principal.issuer_id}, the CB you act for"
+                )
+    base = _settings(request).public_base_url
+    document = pdf.labels_pdf(
+        [
+            pdf.Label(
+                number=view.number,
+                holder=str(view.record["holder"]["name"]),
+                kind=view.kind,
+                valid_until=view.record.get("valid_until"),
+                url=verification_url(base, view.id, view.record_hash),
+            )
+            for view in views
+        ]
+    )
+    return PdfResponse(
+        document,
+        headers={
+            "Content-Disposition": 'inline; filename="labels.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @api_router.get(

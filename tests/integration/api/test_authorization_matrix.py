@@ -640,6 +640,11 @@ def _statements(world: World, ask: Ask) -> Call:
     )
 
 
+@calls("POST /v1/certificates/labels certificate")
+def _labels(world: World, ask: Ask) -> Call:
+    return Call(json={"certificate_ids": [world.published[ask.cb]]})
+
+
 @calls("GET /v1/issuers/{issuer_id}/keys -")
 def _keys(world: World, ask: Ask) -> Call:
     return Call(path={"issuer_id": A})

@@ -3,6 +3,7 @@ session's Hardhat chain: pages, QR codes and PDFs. The pages do not depend on th
 engine, so these tests run on SQLite only (the API suite covers PostgreSQL)."""
 
 import base64
+import copy
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,7 +83,12 @@ def sample(
 ) -> dict[str, Any]:
     """A sample certificate of `issuer_id` under `number`, dated relative to today (UTC)."""
     bodies = [c for c in SAMPLES["certificates"] if c["issuer_id"] == issuer_id]
-    body = {k: v for k, v in bodies[template].items() if k not in ("issuer_id", "valid_until")}
+    # A copy all the way down: a test may change the holder of its own.
+    body = {
+        k: copy.deepcopy(v)
+        for k, v in bodies[template].items()
+        if k not in ("issuer_id", "valid_until")
+    }
     start = valid_from or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=30)
     end = valid_until
     if end is None and days_valid is not None:

@@ -27,6 +27,7 @@ from registry.accounts import Actor, Principal, Role
 from registry.core.governance import Admit, Scope, Statement, SuspendIssuer, sign_statement
 from registry.core.hashing import sha256
 from registry.records import CertificateSubmission
+from registry.samples import admit_sample_issuer
 from registry.service import IssueResult
 from tests.integration.web.conftest import (
     AUTHORITY,
@@ -565,3 +566,32 @@ def test_api_docs_load_nothing_from_elsewhere(client: TestClient) -> None:
         assert asset.status_code == 200, source
         assert len(asset.content) > 100
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_labels_of_a_batch(client: TestClient, stack: Stack, tmp_path: Path) -> None:
+    """One PDF of a batch's labels (24 to an A4 sheet): each certificate's number, holder,
+    kind and QR code; a CB's people print only their own CB's certificates."""
+    token = admit_sample_issuer(stack.service, ISSUER_ID).api_key
+    ids = [issue(stack, f"WEB-LABEL-{i:02d}").certificate.id for i in range(26)]
+    own = {"Authorization": f"Bearer {token}"}
+    response = client.post("/v1/certificates/labels", json={"certificate_ids": ids}, headers=own)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    extracted = _pdf_text(response.content, tmp_path)
+    assert extracted.count("\f") == 2  # two sheets: 24 labels, then 2
+    for i in range(26):
+        assert f"WEB-LABEL-{i:02d}" in extracted
+    assert "Chứng nhận hợp quy" in extracted
+    assert "Công ty TNHH Đồ chơi Trẻ em Bé Ngoan" in " ".join(extracted.split())  # on 2 lines
+    assert client.post("/v1/certificates/labels", json={"certificate_ids": ids}).status_code == 401
+    other = admit_sample_issuer(stack.service, "vn-cb-hoabinh").api_key
+    refused = client.post(
+        "/v1/certificates/labels",
+        json={"certificate_ids": ids[:1]},
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert refused.status_code == 403, refused.text
+    too_many = client.post(
+        "/v1/certificates/labels", json={"certificate_ids": ids * 20}, headers=own
+    )
+    assert too_many.status_code == 422
