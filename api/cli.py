@@ -13,6 +13,7 @@ import typer
 
 from api.cli_cb import register as register_cb_commands
 from api.cli_trust import trust_app
+from registry.core.governance import StatementType
 
 if TYPE_CHECKING:
     from api.stack import Stack
@@ -689,7 +690,7 @@ CertificateOption = Annotated[
 ]
 
 
-def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None:
+def _certificate_command(name: str, help_text: str, kind: "StatementType") -> None:
     @authority_app.command(name, help=help_text)
     def command(
         key: AuthorityKeyOption,
@@ -706,9 +707,10 @@ def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None
         from registry.core import governance  # noqa: PLC0415
 
         cls = {
-            "suspend-certificate": governance.SuspendCertificate,
-            "withdraw-certificate": governance.WithdrawCertificate,
-        }[name]
+            StatementType.SUSPEND_CERTIFICATE: governance.SuspendCertificate,
+            StatementType.WITHDRAW_CERTIFICATE: governance.WithdrawCertificate,
+        }[kind]
+        statuses = sorted(governance.CERTIFICATE_ALLOWED_FROM[kind])
         done = _sign_each(
             name,
             _certificates_to_act_on(name, api, issuer, certificate, every, statuses),
@@ -729,12 +731,12 @@ def _certificate_command(name: str, help_text: str, statuses: list[str]) -> None
 _certificate_command(
     "suspend-certificate",
     "Suspend certificates of a CB that is suspended or withdrawn (it cannot act on them).",
-    ["valid"],
+    StatementType.SUSPEND_CERTIFICATE,
 )
 _certificate_command(
     "withdraw-certificate",
     "Withdraw certificates of a CB that is suspended or withdrawn, or has ceased to exist.",
-    ["valid", "suspended"],
+    StatementType.WITHDRAW_CERTIFICATE,
 )
 
 
@@ -755,11 +757,12 @@ def authority_transfer_certificate(
     """Transfer certificates of a CB to another, admitted CB (as IAF MD 2 allows): from then on
     the receiving CB suspends, reinstates, withdraws or re-issues them."""
     from registry.core.governance import TransferCertificate  # noqa: PLC0415
+    from registry.core.lifecycle import TRANSFERABLE  # noqa: PLC0415
 
     command = "transfer-certificate"
     done = _sign_each(
         command,
-        _certificates_to_act_on(command, api, issuer, certificate, every, ["valid", "suspended"]),
+        _certificates_to_act_on(command, api, issuer, certificate, every, sorted(TRANSFERABLE)),
         issuer=issuer,
         statement=lambda _, common: TransferCertificate(**common, to_issuer_id=to, reason=reason),
         key=key,

@@ -54,7 +54,12 @@ from registry.bundle import (
 )
 from registry.core.encoding import b64, format_timestamp, hex0x
 from registry.core.events import Event
-from registry.core.governance import ApproveKey, AuthorityEntry, parse_log_entry
+from registry.core.governance import (
+    ApproveKey,
+    AuthorityEntry,
+    StatementType,
+    parse_log_entry,
+)
 from registry.core.log import LogTree, TileKey
 from registry.core.statusmap import MapProof, map_key
 from registry.db import models
@@ -511,7 +516,7 @@ class ProofAssembler:
                 select(e.seq, e.entry)
                 .where(
                     e.certificate_id == certificate_id,
-                    e.type == "transfer_certificate",
+                    e.type == StatementType.TRANSFER_CERTIFICATE.value,
                     e.seq < before,
                 )
                 .order_by(e.seq.desc())

@@ -269,14 +269,14 @@ class Governance:
             return None if row is None else _view(row)
 
 
-def _act_on_certificate(
-    session: Session, statement: CertificateAction, *, seq: int, now: dt.datetime
-) -> None:
-    """The certificate a `suspend_certificate` or `withdraw_certificate` names, changed as the
-    lifecycle says (docs/spec.md §3a.5), inside the caller's transaction: the CB's own, with
-    that record hash, in a status the action applies to."""
-    certificates = CertificateRepository(session)
-    row = certificates.get(statement.certificate_id, for_update=True)
+def _named_certificate(
+    session: Session,
+    statement: CertificateAction | TransferCertificate,
+    allowed: frozenset[str],
+) -> models.Certificate:
+    """The certificate a statement about one names, locked: known, the statement's CB's (its
+    current CB), with the statement's record hash, in one of the `allowed` statuses."""
+    row = CertificateRepository(session).get(statement.certificate_id, for_update=True)
     kind = statement.TYPE.value
     if row is None:
         raise NotFoundError(f"{kind}: got certificate {statement.certificate_id}, an unknown id")
@@ -290,43 +290,32 @@ def _act_on_certificate(
             f"{kind}: got record hash {hex0x(statement.record_hash)}, want the certificate's "
             f"{hex0x(row.record_hash)}"
         )
-    allowed = CERTIFICATE_ALLOWED_FROM[statement.TYPE]
     if row.status not in allowed:
         raise IllegalTransitionError(
             f"{kind}: got a {row.status} certificate {row.id}, want one that is "
             f"{' or '.join(sorted(allowed))}"
         )
-    certificates.set_status(row.id, status=statement.status, event_seq=seq, now=naive_utc(now))
+    return row
+
+
+def _act_on_certificate(
+    session: Session, statement: CertificateAction, *, seq: int, now: dt.datetime
+) -> None:
+    """The certificate a `suspend_certificate` or `withdraw_certificate` names, changed as the
+    lifecycle says (docs/spec.md §3a.5), inside the caller's transaction."""
+    row = _named_certificate(session, statement, CERTIFICATE_ALLOWED_FROM[statement.TYPE])
+    CertificateRepository(session).set_status(
+        row.id, status=statement.status, event_seq=seq, now=naive_utc(now)
+    )
 
 
 def _transfer_certificate(
     session: Session, statement: TransferCertificate, *, now: dt.datetime
 ) -> None:
     """The certificate a `transfer_certificate` names handed over, inside the caller's
-    transaction: the giving CB's own (the certificate's current CB), with that record hash,
-    valid or suspended; from now on the receiving CB's officers change it (docs/spec.md
-    §11.10). Its record still names the CB that issued it."""
-    certificates = CertificateRepository(session)
-    row = certificates.get(statement.certificate_id, for_update=True)
-    if row is None:
-        raise NotFoundError(
-            f"transfer_certificate: got certificate {statement.certificate_id}, an unknown id"
-        )
-    if row.issuer_id != statement.issuer_id:
-        raise ConflictError(
-            f"transfer_certificate: got certificate {row.id} of {row.issuer_id}, want one of "
-            f"{statement.issuer_id} (the statement's CB)"
-        )
-    if row.record_hash != statement.record_hash:
-        raise ConflictError(
-            f"transfer_certificate: got record hash {hex0x(statement.record_hash)}, want the "
-            f"certificate's {hex0x(row.record_hash)}"
-        )
-    if row.status not in TRANSFERABLE:
-        raise IllegalTransitionError(
-            f"transfer_certificate: got a {row.status} certificate {row.id}, want one that is "
-            "suspended or valid"
-        )
+    transaction, valid or suspended; from now on the receiving CB's officers change it
+    (docs/spec.md §11.10). Its record still names the CB that issued it."""
+    row = _named_certificate(session, statement, TRANSFERABLE)
     # Its bundle then proves the transfer against an anchored checkpoint; a certificate never
     # anchored would be PENDING, which carries no proof of a transfer (spec §9.2).
     anchored = session.scalar(

@@ -377,9 +377,9 @@ class _Replay:
     def _check_owner(self, event: Event) -> None:
         """An event changing a certificate already issued (or replacing it) is its CB's: the
         one that issued it, or the one the authority transferred it to (docs/spec.md §3a.5)."""
-        changed = event.supersedes if event.type is EventType.SUPERSEDE else None
-        if event.type is not EventType.ISSUE and event.type is not EventType.SUPERSEDE:
-            changed = event.certificate_id
+        if event.type is EventType.ISSUE:
+            return
+        changed = event.supersedes if event.type is EventType.SUPERSEDE else event.certificate_id
         if changed is None:
             return
         owner = self.certificate_issuer.get(changed)

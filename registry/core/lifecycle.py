@@ -145,16 +145,14 @@ def apply_event(leaves: MutableMapping[str, StatusLeaf], event: Event) -> list[S
     return changed
 
 
-def apply_certificate_action(
-    leaves: MutableMapping[str, StatusLeaf], entry: AuthorityEntry
+def _named_leaf(
+    leaves: Mapping[str, StatusLeaf], entry: AuthorityEntry, allowed: frozenset[str]
 ) -> StatusLeaf:
-    """Set the leaf of the certificate the authority's `suspend_certificate` or
-    `withdraw_certificate` names (docs/spec.md §3a.5): it must be issued, with that record hash,
-    and in a status the action applies to; the leaf then points at the authority's entry."""
+    """The leaf of the certificate an authority entry about one names: issued, in one of the
+    `allowed` statuses, with the entry's record hash (else `LifecycleError`)."""
     statement = entry.statement
-    assert isinstance(statement, CertificateAction)
+    assert isinstance(statement, CertificateAction | TransferCertificate)
     current = leaves.get(statement.certificate_id)
-    allowed = CERTIFICATE_ALLOWED_FROM[statement.TYPE]
     if current is None or current.status not in allowed:
         got = "an unknown certificate" if current is None else f"a {current.status} certificate"
         raise LifecycleError(
@@ -166,6 +164,18 @@ def apply_certificate_action(
             f"authority entry {entry.seq}: got record hash 0x{statement.record_hash.hex()}, "
             f"want the certificate's 0x{current.record_hash.hex()}"
         )
+    return current
+
+
+def apply_certificate_action(
+    leaves: MutableMapping[str, StatusLeaf], entry: AuthorityEntry
+) -> StatusLeaf:
+    """Set the leaf of the certificate the authority's `suspend_certificate` or
+    `withdraw_certificate` names (docs/spec.md §3a.5): it must be issued, with that record hash,
+    and in a status the action applies to; the leaf then points at the authority's entry."""
+    statement = entry.statement
+    assert isinstance(statement, CertificateAction)
+    current = _named_leaf(leaves, entry, CERTIFICATE_ALLOWED_FROM[statement.TYPE])
     leaf = StatusLeaf(
         certificate_id=statement.certificate_id,
         status=statement.status,
@@ -184,20 +194,7 @@ def check_transfer(leaves: Mapping[str, StatusLeaf], entry: AuthorityEntry) -> N
     """A `transfer_certificate` names an issued certificate, with its record hash, that is
     valid or suspended (docs/spec.md §3a.5); it changes no leaf: the events after it are the
     receiving CB's."""
-    statement = entry.statement
-    assert isinstance(statement, TransferCertificate)
-    current = leaves.get(statement.certificate_id)
-    if current is None or current.status not in TRANSFERABLE:
-        got = "an unknown certificate" if current is None else f"a {current.status} certificate"
-        raise LifecycleError(
-            f"authority entry {entry.seq}: got transfer_certificate of {got} "
-            f"{statement.certificate_id}, want one that is suspended or valid"
-        )
-    if current.record_hash != statement.record_hash:
-        raise LifecycleError(
-            f"authority entry {entry.seq}: got record hash 0x{statement.record_hash.hex()}, "
-            f"want the certificate's 0x{current.record_hash.hex()}"
-        )
+    _named_leaf(leaves, entry, TRANSFERABLE)
 
 
 @dataclass(frozen=True)
