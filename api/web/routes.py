@@ -1,5 +1,5 @@
 """The verifier's web edge: the verification page a QR code opens, the search and upload
-pages, QR codes and the printable certificate.
+pages, QR codes and the printable certificate, and a batch's labels and printable certificates.
 
 Pages (`/verify…`) are server-rendered HTML in Vietnamese or English and need no JavaScript;
 their errors are HTML pages too. QR codes and PDFs are part of the JSON API (`/v1/…`): their
@@ -17,7 +17,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -32,7 +32,7 @@ from api.problems import responses
 from api.routes.certificates import CertificateId
 from api.settings import ApiSettings
 from api.stack import Stack
-from api.web import pdf
+from api.web import archive, pdf
 from api.web.i18n import Translator, translator
 from api.web.pages import CSS_PATH, css_bytes, page_language, render_page
 from api.web.present import (
@@ -49,10 +49,11 @@ from api.web.present import (
     verdict_view,
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
-from registry.accounts import Role
+from registry.accounts import Actor, Role
 from registry.core.canonical import json_depth
 from registry.core.verify import CheckStatus, Verdict, malformed_verdict
 from registry.errors import ForbiddenError, NotFoundError
+from registry.service import CertificateView
 
 __all__ = ["api_router", "page_router"]
 
@@ -76,6 +77,10 @@ class SvgResponse(Response):
 
 class PdfResponse(Response):
     media_type = "application/pdf"
+
+
+class ZipResponse(Response):
+    media_type = "application/zip"
 
 
 def _settings(request: Request) -> ApiSettings:
@@ -545,7 +550,7 @@ def _not_found(request: Request, lang: str) -> HTMLResponse:
     )
 
 
-# --- QR codes and the printable certificate (JSON API) ---------------------------------------
+# --- QR codes, printable certificates and labels (JSON API) ----------------------------------
 
 
 def _url_of(stack: Stack, request: Request, certificate_id: str) -> tuple[str, bytes]:
@@ -588,6 +593,11 @@ def certificate_qr_png(
 
 #: 20 A4 sheets of 24 labels: a batch's worth, and a bound on one request's work
 MAX_LABELS: Final = 480
+#: certificates in one ZIP of PDFs: each is about 55 KB and 20 ms of work, so that one request
+#: holds at most some 6 MB and a couple of seconds of a worker (split a larger batch)
+MAX_PDFS: Final = 100
+
+BatchId = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]
 
 
 class LabelsRequest(BaseModel):
@@ -595,9 +605,40 @@ class LabelsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    certificate_ids: list[Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{64}$")]] = Field(
-        min_length=1, max_length=MAX_LABELS
-    )
+    certificate_ids: list[BatchId] = Field(min_length=1, max_length=MAX_LABELS)
+
+
+class PdfsRequest(BaseModel):
+    """The certificates of a batch to print, a PDF each (in this order; an id given twice is
+    printed once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_ids: list[BatchId] = Field(min_length=1, max_length=MAX_PDFS)
+
+
+def _printable_batch(
+    acting: Actor, stack: Stack, certificate_ids: Iterable[str]
+) -> list[CertificateView]:
+    """The certificates of a batch to print, in order, once the caller may print them all: a
+    CB's people their own CB's certificates, the authority's admins and auditors any (the
+    certificates are public; printing a batch is work, so it is not anyone's to ask for). An
+    unknown id is a 404, looked for before any 403: whether a certificate exists is public."""
+    principal = acting.principal
+    assert principal is not None
+    if principal.setup_only:
+        raise ForbiddenError(
+            "printing a batch: got a one-time setup token, want the account's own token or session"
+        )
+    views = [stack.service.get(certificate_id) for certificate_id in certificate_ids]
+    if principal.is_(Role.CB_ADMIN, Role.CB_OFFICER):
+        for view in views:
+            if view.issuer_id != principal.issuer_id:
+                raise ForbiddenError(
+                    f"certificate {view.id}: got one of {view.issuer_id}, want one of "
+                    f"{principal.issuer_id}, the CB you act for"
+                )
+    return views
 
 
 @api_router.post(
@@ -612,20 +653,7 @@ def certificate_labels(
     """Each certificate's QR code (its verification page), number, holder, kind and last valid
     day, 3 × 8 to an A4 sheet of 70 × 37 mm labels. A CB's people print their own CB's
     certificates; the authority's admins and auditors any."""
-    principal = acting.principal
-    assert principal is not None
-    if principal.setup_only:
-        raise ForbiddenError(
-            "labels: got a one-time setup token, want the account's own token or session"
-        )
-    views = [stack.service.get(certificate_id) for certificate_id in body.certificate_ids]
-    if principal.is_(Role.CB_ADMIN, Role.CB_OFFICER):
-        for view in views:
-            if view.issuer_id != principal.issuer_id:
-                raise ForbiddenError(
-                    f"certificate {view.id}: got one of {view.issuer_id}, want one of "
-                    f"{principal.issuer_id}, the CB you act for"
-                )
+    views = _printable_batch(acting, stack, body.certificate_ids)
     base = _settings(request).public_base_url
     document = pdf.labels_pdf(
         [
@@ -648,6 +676,61 @@ def certificate_labels(
     )
 
 
+@api_router.post(
+    "/pdfs",
+    response_class=ZipResponse,
+    summary="The printable certificates of a batch (a ZIP of PDFs and a manifest)",
+    responses={200: {"content": {"application/zip": {}}}, **responses(401, 403, 404, 422, 429)},
+)
+def certificate_pdfs(
+    body: PdfsRequest, request: Request, acting: ActorDep, stack: StackDep
+) -> Response:
+    """A ZIP of each certificate's printable PDF, the same as `GET …/{id}/pdf` gives, named
+    after its number (ASCII, made distinct), and `manifest.csv`: each file's name, certificate
+    id, issuer, number, status and SHA-256. A CB's people print their own CB's certificates;
+    the authority's admins and auditors any."""
+    # An id given twice is one file: a PDF each would need two names for the same certificate.
+    views = _printable_batch(acting, stack, list(dict.fromkeys(body.certificate_ids)))
+    now = stack.clock.now()
+    today = now.astimezone(dt.UTC).date()
+    base = _settings(request).public_base_url
+    issuers = {issuer_id: _issuer(stack, issuer_id) for issuer_id in {v.issuer_id for v in views}}
+    document = archive.pdfs_zip(
+        [
+            archive.Printed(
+                certificate_id=view.id,
+                issuer_id=view.issuer_id,
+                number=view.number,
+                status=view.status,
+                pdf=_printable_pdf(view, issuer=issuers[view.issuer_id], base=base, today=today),
+            )
+            for view in views
+        ],
+        at=now,
+    )
+    return ZipResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="certificates-{today}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _printable_pdf(
+    view: CertificateView, *, issuer: IssuerInfo | None, base: str, today: dt.date
+) -> bytes:
+    """The certificate's PDF, as `certificate_pdf` and `certificate_pdfs` both print it."""
+    return pdf.certificate_pdf(
+        record=view.record,
+        status=view.status,
+        issuer=issuer,
+        url=verification_url(base, view.id, view.record_hash),
+        record_hash=view.record_hash,
+        today=today,
+    )
+
+
 @api_router.get(
     "/{certificate_id}/pdf",
     response_class=PdfResponse,
@@ -659,14 +742,10 @@ def certificate_pdf(certificate_id: CertificateId, request: Request, stack: Stac
     holder, subject, standards, dates, number, its QR code and record digest, and its status
     on the day it is printed."""
     view = stack.service.get(certificate_id)
-    url = verification_url(_settings(request).public_base_url, view.id, view.record_hash)
-    issuer = _issuer(stack, view.issuer_id)
-    document = pdf.certificate_pdf(
-        record=view.record,
-        status=view.status,
-        issuer=issuer,
-        url=url,
-        record_hash=view.record_hash,
+    document = _printable_pdf(
+        view,
+        issuer=_issuer(stack, view.issuer_id),
+        base=_settings(request).public_base_url,
         today=stack.clock.now().astimezone(dt.UTC).date(),
     )
     filename = re.sub(r"[^A-Za-z0-9._-]", "_", view.number)[:80] or "certificate"

@@ -640,8 +640,11 @@ def _statements(world: World, ask: Ask) -> Call:
     )
 
 
-@calls("POST /v1/certificates/labels certificate")
-def _labels(world: World, ask: Ask) -> Call:
+@calls(
+    "POST /v1/certificates/labels certificate",
+    "POST /v1/certificates/pdfs certificate",
+)
+def _printed(world: World, ask: Ask) -> Call:
     return Call(json={"certificate_ids": [world.published[ask.cb]]})
 
 

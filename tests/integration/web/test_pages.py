@@ -3,12 +3,16 @@ both languages, the QR digest check, search, upload (genuine, tampered, outdated
 bundle), HTML error pages, and the JSON API's QR and PDF routes."""
 
 import copy
+import csv
 import datetime as dt
+import hashlib
+import io
 import json
 import re
 import secrets
 import shutil
 import subprocess
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,11 +22,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from reportlab import rl_config
 from sqlalchemy import text
 
 from api.app import create_app
 from api.stack import Stack
 from api.web.i18n import catalogue
+from api.web.routes import MAX_PDFS
 from registry.accounts import Actor, Principal, Role
 from registry.core.governance import Admit, Scope, Statement, SuspendIssuer, sign_statement
 from registry.core.hashing import sha256
@@ -595,3 +601,111 @@ def test_labels_of_a_batch(client: TestClient, stack: Stack, tmp_path: Path) -> 
         "/v1/certificates/labels", json={"certificate_ids": ids * 20}, headers=own
     )
     assert too_many.status_code == 422
+    unknown = client.post(
+        "/v1/certificates/labels",
+        json={"certificate_ids": [ids[0], f"0x{'cd' * 32}"]},
+        headers=own,
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == PROBLEM
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _token(client: TestClient, setup_token: str) -> str:
+    """An account's API token, made with its one-time setup token."""
+    made = client.post("/v1/tokens", json={"label": "web"}, headers=_bearer(setup_token))
+    assert made.status_code == 201, made.text
+    return str(made.json()["secret"])
+
+
+def _unzip(response: Response) -> tuple[zipfile.ZipFile, list[dict[str, str]]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["cache-control"] == "no-store"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    assert archive.namelist()[0] == "manifest.csv"
+    manifest = archive.read("manifest.csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(manifest, newline="")))
+    assert archive.namelist()[1:] == [row["file"] for row in rows]
+    for row in rows:
+        assert row["sha256"] == hashlib.sha256(archive.read(row["file"])).hexdigest()
+    return archive, rows
+
+
+def test_pdfs_of_a_batch(
+    client: TestClient, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ZIP of a batch's printable certificates, each the PDF `GET …/pdf` gives, named after
+    its number and made distinct, with a manifest of them; a CB's people print only their own
+    CB's certificates, the authority and auditors any."""
+    # Without a creation time, and with a document id made from the content, ReportLab prints
+    # the same certificate into the same bytes: each PDF is compared whole with the route's.
+    monkeypatch.setattr(rl_config, "invariant", 1)
+    token = admit_sample_issuer(stack.service, ISSUER_ID).api_key
+    own = _bearer(token)
+    # Đ folds to D and a case-insensitive disk takes d1 for D1: three names that would collide.
+    numbers = ["WEB-ZIP-Đ1", "WEB-ZIP-D1", "web-zip-d1", "Hồ sơ 2\\..\\x", "=1+2"]
+    ids = [issue(stack, number).certificate.id for number in numbers]
+    stack.service.withdraw(ISSUER_ID, ids[3], reason="fraud")
+    # An id given twice is one file.
+    response = client.post(
+        "/v1/certificates/pdfs", json={"certificate_ids": ids + ids[:1]}, headers=own
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    disposition = f'attachment; filename="certificates-{today}.zip"'
+    assert response.headers["content-disposition"] == disposition
+    archive, rows = _unzip(response)
+    assert [row["file"] for row in rows] == [
+        f"WEB-ZIP-D1-{ids[0][2:10]}.pdf",
+        f"WEB-ZIP-D1-{ids[1][2:10]}.pdf",
+        f"web-zip-d1-{ids[2][2:10]}.pdf",
+        "Ho_so_2_.._x.pdf",
+        "1_2.pdf",
+    ]
+    assert [row["certificate_id"] for row in rows] == ids
+    assert [row["number"] for row in rows] == [*numbers[:4], "'=1+2"]
+    assert [row["status"] for row in rows] == ["valid"] * 3 + ["withdrawn", "valid"]
+    assert {row["issuer_id"] for row in rows} == {ISSUER_ID}
+    for row in rows:
+        single = client.get(f"/v1/certificates/{row['certificate_id']}/pdf")
+        assert archive.read(row["file"]) == single.content, row["file"]
+    withdrawn = _pdf_text(archive.read(rows[3]["file"]), tmp_path)
+    assert "Hồ sơ 2\\..\\x" in withdrawn
+    assert "withdrawn. Not valid." in withdrawn
+
+    def refused(body: dict[str, Any], headers: dict[str, str], status: int) -> None:
+        answer = client.post("/v1/certificates/pdfs", json=body, headers=headers)
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"] == PROBLEM
+
+    # The authority and auditors print any CB's: the same number at two CBs is two files.
+    other = _bearer(admit_sample_issuer(stack.service, "vn-cb-hoabinh").api_key)
+    same = [
+        issue(stack, "WEB-ZIP-SAME", issuer_id=issuer).certificate.id
+        for issuer in (ISSUER_ID, "vn-cb-hoabinh")
+    ]
+    created = stack.service.accounts.bootstrap_authority(name="Quản trị", login="web-authority")
+    authority = _bearer(_token(client, created.setup_token))
+    made = client.post(
+        "/v1/accounts", json={"role": "auditor", "name": "Kiểm toán"}, headers=authority
+    )
+    assert made.status_code == 201, made.text
+    setup = str(made.json()["setup_token"])
+    refused({"certificate_ids": same}, _bearer(setup), 403)
+    for headers in (authority, _bearer(_token(client, setup))):
+        both = client.post("/v1/certificates/pdfs", json={"certificate_ids": same}, headers=headers)
+        _, rows = _unzip(both)
+        assert [row["file"] for row in rows] == [f"WEB-ZIP-SAME-{i[2:10]}.pdf" for i in same]
+        assert [row["issuer_id"] for row in rows] == [ISSUER_ID, "vn-cb-hoabinh"]
+
+    refused({"certificate_ids": ids}, {}, 401)
+    refused({"certificate_ids": ids[:1]}, other, 403)
+    refused({"certificate_ids": same}, own, 403)  # one of them another CB's
+    refused({"certificate_ids": [ids[0], f"0x{'cd' * 32}"]}, own, 404)
+    refused({"certificate_ids": [ids[0]] * (MAX_PDFS + 1)}, own, 422)
+    refused({"certificate_ids": []}, own, 422)
+    refused({"certificate_ids": ["0x12"]}, own, 422)
