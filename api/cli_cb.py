@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from registry.client import ClientError, KeyHolder, RegistryClient
 from registry.core.encoding import b64, hex0x
 from registry.core.events import EventType
-from registry.records import CertificateSubmission
+from registry.records import Submission, submission_adapter
 
 __all__ = ["key_app", "register"]
 
@@ -104,7 +104,7 @@ def _holder(
     return KeyHolder(issuer_id=issuer, private_key=private)
 
 
-def _submissions(command: str, path: Path) -> list[CertificateSubmission]:
+def _submissions(command: str, path: Path) -> list[Submission]:
     """One certificate (an object), several (a list) or a batch (`{"certificates": [...]}`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +114,7 @@ def _submissions(command: str, path: Path) -> list[CertificateSubmission]:
         data = data["certificates"]
     items = data if isinstance(data, list) else [data]
     try:
-        return [CertificateSubmission.model_validate(item) for item in items]
+        return [submission_adapter().validate_python(item) for item in items]
     except ValidationError as exc:
         _fail(command, f"{path}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
 

@@ -15,7 +15,7 @@ from api.problems import ProblemError
 from api.settings import ApiSettings
 from api.stack import Stack
 from registry.accounts import Actor, Principal, Role, officer_of
-from registry.errors import AuthenticationError
+from registry.errors import AuthenticationError, ForbiddenError
 from verifier.chain import counting_chain_calls
 
 __all__ = [
@@ -220,3 +220,18 @@ async def chain_budget(request: Request) -> ChainBudget:
 
 
 ChainBudgetDep = Annotated[ChainBudget, Depends(chain_budget)]
+
+
+def may_see_all(principal: Principal, issuer_id: str, *, what: str) -> None:
+    """Whether `principal` may see a certificate of `issuer_id` whole (restricted fields,
+    docs/spec.md §2b): its own CB's people, the authority's admins and auditors; never a
+    one-time setup token. Raises ForbiddenError otherwise."""
+    if principal.setup_only:
+        raise ForbiddenError(
+            f"{what}: got a one-time setup token, want the account's own token or session"
+        )
+    if principal.is_(Role.CB_ADMIN, Role.CB_OFFICER) and principal.issuer_id != issuer_id:
+        raise ForbiddenError(
+            f"{what}: got a certificate of {issuer_id}, want one of {principal.issuer_id}, the "
+            "CB you act for"
+        )

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.records import CertificateSubmission
+from registry.records import AnySubmission
 
 __all__ = [
     "BatchRequest",
@@ -62,7 +62,7 @@ class IssueOut(CertificateOut):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    certificates: list[CertificateSubmission] = Field(min_length=1)
+    certificates: list[AnySubmission] = Field(min_length=1)
 
 
 class BatchResponse(_Out):
@@ -88,7 +88,7 @@ class TransitionRequest(BaseModel):
 class SupersedeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    certificate: CertificateSubmission
+    certificate: AnySubmission
     reason: ReasonCode = "renewal"
     note: str | None = Field(default=None, min_length=1, max_length=300)
 

@@ -67,6 +67,7 @@ from registry.db.engine import is_disconnect, read_only
 from registry.db.mapstore import StaleCacheError
 from registry.db.repositories import CheckpointRepository, LogRepository
 from registry.db.stores import pooled_rows, position_bytes
+from registry.records import record_fields
 
 __all__ = [
     "BYTES_PER_TILE",
@@ -433,7 +434,9 @@ class ProofAssembler:
         # Events of another CB than the record's: the authority transferred it (spec §3a.1).
         transfer = (
             self._transfer_entry(connection, certificate_id, before=event.seq)
-            if event is not None and record is not None and record["issuer_id"] != event.issuer_id
+            if event is not None
+            and record is not None
+            and record_fields(record)["issuer_id"] != event.issuer_id
             else None
         )
         # Every read a cache miss needs is done: give the connection back before waiting on the

@@ -33,7 +33,6 @@ from registry.core.events import (
     verify_event_signature,
 )
 from registry.core.governance import parse_log_entry
-from registry.core.hashing import sha256
 from registry.core.lifecycle import ALLOWED_FROM, NEXT_STATUS, SUPERSEDABLE
 from registry.db import models
 from registry.db.engine import reading
@@ -49,11 +48,14 @@ from registry.errors import (
 from registry.governance import check_admission
 from registry.issuers import Issuers, IssuerSigner
 from registry.records import (
-    CertificateSubmission,
+    Submission,
     build_record,
     certificate_id_for,
+    holder_of,
+    record_fields,
     record_from_signer,
     same_submission,
+    stored_form,
 )
 
 __all__ = [
@@ -324,7 +326,7 @@ class Certificates:
             return [CertificateView.from_row(r, today=today) for r in rows], total
 
     def issue(
-        self, issuer_id: str, submission: CertificateSubmission, *, actor: Actor | None = None
+        self, issuer_id: str, submission: Submission, *, actor: Actor | None = None
     ) -> IssueResult:
         """Issue one certificate; the same record again returns the existing one."""
         return self.issue_batch(issuer_id, [submission], actor=actor)[0]
@@ -332,7 +334,7 @@ class Certificates:
     def issue_batch(
         self,
         issuer_id: str,
-        submissions: Sequence[CertificateSubmission],
+        submissions: Sequence[Submission],
         *,
         actor: Actor | None = None,
     ) -> list[IssueResult]:
@@ -370,10 +372,7 @@ class Certificates:
                             item.existing, today=today
                         )
                     continue
-                # canonical_json normalises to NFC: the stored text is exactly what is hashed.
-                record_bytes = canonical_json(item.record)
-                record_hash = sha256(record_bytes)
-                record_text = record_bytes.decode("utf-8")
+                record_text, record_hash = stored_form(item.record)
                 event = log.event(
                     EventType.ISSUE,
                     item.certificate_id,
@@ -434,15 +433,17 @@ class Certificates:
             row.issued = before + n
 
     def _plan(
-        self, session: Session, issuer_id: str, submissions: Sequence[CertificateSubmission]
+        self, session: Session, issuer_id: str, submissions: Sequence[Submission]
     ) -> list[_Pending]:
         # Every submission's record, whose id names it; a repeat's record (and salt) is dropped.
         records = [build_record(s, issuer_id=issuer_id) for s in submissions]
-        existing = CertificateRepository(session).existing(r["id"] for r in records)
-        planned: dict[str, tuple[CertificateSubmission, dict[str, Any]]] = {}
+        ids = [certificate_id_for(issuer_id=issuer_id, number=s.number) for s in submissions]
+        existing = CertificateRepository(session).existing(ids)
+        planned: dict[str, tuple[Submission, dict[str, Any]]] = {}
         pending = []
-        for position, (record, submission) in enumerate(zip(records, submissions, strict=True)):
-            certificate_id: str = record["id"]
+        for position, (record, submission, certificate_id) in enumerate(
+            zip(records, submissions, ids, strict=True)
+        ):
             row = existing.get(certificate_id)
             if row is not None:
                 if not same_submission(json.loads(row.record), submission):
@@ -542,7 +543,7 @@ class Certificates:
         self,
         issuer_id: str,
         certificate_id: str,
-        submission: CertificateSubmission,
+        submission: Submission,
         *,
         reason: str | None = None,
         actor: Actor | None = None,
@@ -568,11 +569,8 @@ class Certificates:
                     "want a new certificate to replace the old one"
                 )
             self._check_transition(old, EventType.SUPERSEDE, SUPERSEDABLE, today=now.date())
-            record = _nfc_record(
-                {**build_record(submission, issuer_id=issuer_id), "supersedes": old.id}
-            )
-            record_text = canonical_json(record).decode("utf-8")
-            record_hash = sha256(record_text.encode("utf-8"))
+            record = _nfc_record(build_record(submission, issuer_id=issuer_id, supersedes=old.id))
+            record_text, record_hash = stored_form(record)
             signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
             log = _LogAppend(session, signer, seq=seq, at=now)
             event = log.event(
@@ -778,11 +776,11 @@ class Certificates:
             self._check_submission(
                 issuer, submission, position=position, admission=admission, today=today
             )
-            record_text = canonical_json(record).decode("utf-8")
-            record_hash = sha256(record_text.encode("utf-8"))
-            if record_hash != event.record_hash or record["id"] != event.certificate_id:
+            record_text, record_hash = stored_form(record)
+            record_id = record_fields(record)["id"]
+            if record_hash != event.record_hash or record_id != event.certificate_id:
                 raise InvalidRequestError(
-                    f"{where}: got record {record['id']} hashing to {hex0x(record_hash)} and a "
+                    f"{where}: got record {record_id} hashing to {hex0x(record_hash)} and a "
                     f"statement about {event.certificate_id} with record_hash "
                     f"{hex0x(event.record_hash)}, want the statement of this record"
                 )
@@ -894,7 +892,7 @@ class Certificates:
     def _check_submission(
         self,
         issuer: models.Issuer,
-        submission: CertificateSubmission,
+        submission: Submission,
         *,
         position: int,
         admission: models.Admission | None,
@@ -989,21 +987,21 @@ class Certificates:
 
         The search columns use the NFC spelling the record is hashed in (`record_text`).
         """
-        holder = record["holder"]
-        tax_code = holder.get("tax_code")
-        valid_until = record.get("valid_until")
+        fields = record_fields(record)
+        holder_name, tax_code = holder_of(fields)
+        valid_until = fields.get("valid_until")
         return {
-            "id": record["id"],
-            "issuer_id": record["issuer_id"],
-            "number": _nfc(record["number"]),
-            "kind": record["kind"],
+            "id": fields["id"],
+            "issuer_id": fields["issuer_id"],
+            "number": _nfc(fields["number"]),
+            "kind": fields["kind"],
             "record": record_text,
             "record_hash": record_hash,
             "status": "valid",
-            "issued_on": dt.date.fromisoformat(record["issued_on"]),
-            "valid_from": dt.date.fromisoformat(record["valid_from"]),
+            "issued_on": dt.date.fromisoformat(fields["issued_on"]),
+            "valid_from": dt.date.fromisoformat(fields["valid_from"]),
             "valid_until": None if valid_until is None else dt.date.fromisoformat(valid_until),
-            "holder_name": _nfc(holder["name"]),
+            "holder_name": _nfc(holder_name),
             "holder_tax_code": None if tax_code is None else _nfc(tax_code),
             "supersedes": None,
             "superseded_by": None,

@@ -19,13 +19,12 @@ import httpx2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.core import ed25519
-from registry.core.canonical import canonical_json
+from registry.core.disclosure import hash_record
 from registry.core.encoding import b64, parse_hex
 from registry.core.events import ISSUER_STATEMENT, Event, EventType, issuer_key_id, sign_event
-from registry.core.hashing import sha256
 from registry.errors import RegistryError
 from registry.issuers import possession_message
-from registry.records import CertificateSubmission, build_record
+from registry.records import Submission, build_record, record_fields
 
 __all__ = ["ClientError", "KeyHolder", "RegistryClient"]
 
@@ -135,7 +134,7 @@ class RegistryClient:
 
     # -- certificates ----------------------------------------------------------------------------
 
-    def issue(self, submissions: Sequence[CertificateSubmission]) -> dict[str, Any]:
+    def issue(self, submissions: Sequence[Submission]) -> dict[str, Any]:
         """Issue certificates, all or none: signed here with the held key if the client has
         one, else by the registry with the CB's hosted key."""
         if self._key is None:
@@ -158,8 +157,8 @@ class RegistryClient:
                     "record": record,
                     "statement": key.sign(
                         EventType.ISSUE,
-                        certificate_id=record["id"],
-                        record_hash=sha256(canonical_json(record)),
+                        certificate_id=record_fields(record)["id"],
+                        record_hash=hash_record(record),
                         at=at,
                     ),
                 }
@@ -169,7 +168,7 @@ class RegistryClient:
     def supersede(
         self,
         certificate_id: str,
-        submission: CertificateSubmission,
+        submission: Submission,
         *,
         reason: str = "renewal",
         note: str | None = None,
@@ -185,11 +184,11 @@ class RegistryClient:
                 body["note"] = note
             return self._call("POST", f"/v1/certificates/{certificate_id}/supersede", body)
         key = self._key
-        record = {**build_record(submission, issuer_id=key.issuer_id), "supersedes": certificate_id}
+        record = build_record(submission, issuer_id=key.issuer_id, supersedes=certificate_id)
         statement = key.sign(
             EventType.SUPERSEDE,
-            certificate_id=record["id"],
-            record_hash=sha256(canonical_json(record)),
+            certificate_id=record_fields(record)["id"],
+            record_hash=hash_record(record),
             at=_now(),
             reason=_reason_text(reason, note),
             supersedes=certificate_id,

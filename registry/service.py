@@ -19,7 +19,7 @@ from registry.certificates import Certificates, CertificateView, IssueResult, ef
 from registry.clock import utc_now
 from registry.governance import Governance
 from registry.issuers import IssuerCreated, Issuers
-from registry.records import CertificateSubmission
+from registry.records import Submission
 
 __all__ = [
     "CertificateView",
@@ -117,7 +117,7 @@ class RegistryService:
         return self.certificates.search(**filters)
 
     def issue(
-        self, issuer_id: str, submission: CertificateSubmission, *, actor: Actor | None = None
+        self, issuer_id: str, submission: Submission, *, actor: Actor | None = None
     ) -> IssueResult:
         """Issue one certificate; the same record again returns the existing one."""
         return self.certificates.issue(issuer_id, submission, actor=actor)
@@ -125,7 +125,7 @@ class RegistryService:
     def issue_batch(
         self,
         issuer_id: str,
-        submissions: Sequence[CertificateSubmission],
+        submissions: Sequence[Submission],
         *,
         actor: Actor | None = None,
     ) -> list[IssueResult]:
@@ -151,7 +151,7 @@ class RegistryService:
         self,
         issuer_id: str,
         certificate_id: str,
-        submission: CertificateSubmission,
+        submission: Submission,
         *,
         reason: str | None = None,
         actor: Actor | None = None,

@@ -27,8 +27,8 @@ from eth_utils.address import is_hex_address
 from anchoring.client import AnchorClient
 from anchoring.models import Checkpoint as ChainCheckpoint
 from anchoring.succession import Line, line_from, line_through
-from registry.core.canonical import canonical_json
 from registry.core.checkpoint import verify_checkpoint
+from registry.core.disclosure import hash_record, is_v2, open_record
 from registry.core.encoding import hex0x, parse_hex
 from registry.core.errors import CoreError
 from registry.core.events import (
@@ -50,7 +50,6 @@ from registry.core.governance import (
     apply_statement,
     verify_statement,
 )
-from registry.core.hashing import sha256
 from registry.core.lifecycle import (
     StatusLeaf,
     apply_certificate_action,
@@ -551,7 +550,7 @@ def _check_scopes(
             problems.append(f"{where}: got no record from the registry ({answer}), want it")
             continue
         try:
-            record_hash = sha256(canonical_json(record))
+            record_hash = hash_record(record)
         except CoreError as exc:
             problems.append(f"{where}: the registry's record: {exc}")
             continue
@@ -561,7 +560,8 @@ def _check_scopes(
                 f"{hex0x(event.record_hash)} (the event's)"
             )
             continue
-        kind, standards = record.get("kind"), record.get("standards") or []
+        fields = open_record(record, require=frozenset()).fields if is_v2(record) else record
+        kind, standards = fields.get("kind"), fields.get("standards") or []
         if not isinstance(kind, str) or not isinstance(standards, list):
             problems.append(f"{where}: the record has no kind or no list of standards")
             continue

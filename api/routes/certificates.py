@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Body, Header, Path, Query, Response, status
 
-from api.deps import OfficerDep, StackDep
+from api.deps import ActorDep, OfficerDep, StackDep, may_see_all
 from api.problems import ProblemError, responses
 from api.routes.links import certificate_links, link
 from api.schemas import (
@@ -20,7 +20,7 @@ from registry.assembly import NothingAnchoredError
 from registry.bundle import Bundle, StatusDocument
 from registry.compact import CBOR_MEDIA_TYPES, encode_bundle
 from registry.core.encoding import hex0x
-from registry.records import CertificateKind, CertificateSubmission
+from registry.records import AnySubmission, CertificateKind, public_record
 from registry.service import CertificateView, IssueResult
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
@@ -39,14 +39,16 @@ AUTH_ERRORS = (401, 403, 429)
 ISSUED_LINKS = certificate_links("$response.body#/id", "$response.body#/record")
 
 
-def certificate_out(view: CertificateView) -> CertificateOut:
+def certificate_out(view: CertificateView, *, public: bool = True) -> CertificateOut:
+    """The certificate as the API shows it: its record's public copy (docs/spec.md §2b) unless
+    `public` is False (an answer to its own CB)."""
     return CertificateOut(
         id=view.id,
         issuer_id=view.issuer_id,
         number=view.number,
         kind=view.kind,
         status=view.status,  # type: ignore[arg-type]
-        record=view.record,
+        record=public_record(view.record) if public else view.record,
         record_hash=hex0x(view.record_hash),
         last_event_seq=view.last_event_seq,
         supersedes=view.supersedes,
@@ -55,7 +57,10 @@ def certificate_out(view: CertificateView) -> CertificateOut:
 
 
 def issue_out(result: IssueResult) -> IssueOut:
-    return IssueOut(**certificate_out(result.certificate).model_dump(), created=result.created)
+    # The CB that issued it gets its whole record back.
+    return IssueOut(
+        **certificate_out(result.certificate, public=False).model_dump(), created=result.created
+    )
 
 
 @router.post(
@@ -73,7 +78,10 @@ def issue_out(result: IssueResult) -> IssueOut:
     },
 )
 def issue(
-    submission: CertificateSubmission, officer: OfficerDep, stack: StackDep, response: Response
+    submission: Annotated[AnySubmission, Body()],
+    officer: OfficerDep,
+    stack: StackDep,
+    response: Response,
 ) -> IssueOut:
     """Issue one certificate; the same record again returns it with 200 (idempotent), a
     different record under the same number is a 409 conflict."""
@@ -204,13 +212,39 @@ def get_proof(
     `Accept: application/vnd.certreg.bundle+cbor` (or `application/cbor`)."""
     # Serialised here: the assembler built (and pydantic validated) the Bundle already; FastAPI
     # would validate the whole return value again (docs/benchmarks.md, "HTTP API").
-    bundle = stack.assembler.bundle(certificate_id)
+    bundle = public_bundle(stack.assembler.bundle(certificate_id))
     vary = {"Vary": "Accept"}
     media_type = compact_media_type(accept)
     if media_type is not None:
         content = encode_bundle(bundle.model_dump(mode="json"))
         return Response(content=content, media_type=media_type, headers=vary)
     return Response(content=bundle.model_dump_json(), media_type="application/json", headers=vary)
+
+
+def public_bundle(bundle: Bundle) -> Bundle:
+    """The bundle anyone may have: its record's public copy, which hashes as the whole record
+    does (docs/spec.md §2b)."""
+    if bundle.record is None:
+        return bundle
+    return bundle.model_copy(update={"record": public_record(bundle.record)})
+
+
+@router.get(
+    "/{certificate_id}/proof/full",
+    summary="The proof bundle with the whole record, restricted fields included",
+    response_model=Bundle,
+    responses=responses(*AUTH_ERRORS, 404, 422),
+)
+def get_full_proof(certificate_id: CertificateId, acting: ActorDep, stack: StackDep) -> Response:
+    """As `/proof`, with every field of a format-2 record disclosed (docs/spec.md §2b): for
+    the CB whose certificate it is, the authority's admins and auditors. JSON only."""
+    principal = acting.principal
+    assert principal is not None
+    bundle = stack.assembler.bundle(certificate_id)
+    if bundle.record is None:
+        raise ProblemError("not-found", 404, f"certificate {certificate_id}: got none issued")
+    may_see_all(principal, stack.service.get(certificate_id).issuer_id, what="record")
+    return Response(content=bundle.model_dump_json(), media_type="application/json")
 
 
 def compact_media_type(accept: str | None) -> str | None:

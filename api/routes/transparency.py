@@ -22,7 +22,7 @@ from api.schemas import (
     VerifyRequest,
 )
 from api.stack import Stack
-from registry.core.canonical import canonical_hash
+from registry.core.disclosure import hash_record, is_v2, open_record
 from registry.core.encoding import hex0x
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
 from registry.transparency import AnchoredCheckpoint
@@ -89,17 +89,21 @@ def _verify_bundle(stack: Stack, budget: ChainBudget, bundle: dict[str, Any]) ->
 
 def _verify_record(stack: Stack, budget: ChainBudget, record: dict[str, Any] | None) -> VerdictOut:
     assert record is not None
-    certificate_id = record.get("id")
+    try:
+        fields = open_record(record).fields if is_v2(record) else record
+    except ValueError as exc:
+        return verdict_out(_record_failed(f"record: {exc}"))
+    certificate_id = fields.get("id")
     if not isinstance(certificate_id, str) or _CERTIFICATE_ID.fullmatch(certificate_id) is None:
         # Checked before the id reaches the database: any 66 characters used to, NUL and lone
         # surrogates included (a 500).
         return verdict_out(_record_failed("record.id: got no certificate id, want 0x + 64 hex"))
     bundle = stack.assembler.bundle(certificate_id.lower())
     try:
-        submitted = canonical_hash(record)
+        submitted = hash_record(record)
     except ValueError as exc:
         return verdict_out(_record_failed(f"record: {exc}"))
-    if bundle.record is None or canonical_hash(bundle.record) != submitted:
+    if bundle.record is None or hash_record(bundle.record) != submitted:
         return verdict_out(
             _record_failed(
                 "the record differs from the one registered under its id"

@@ -31,7 +31,7 @@ from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from api.web.i18n import translator
-from api.web.present import IssuerInfo, details, nfc
+from api.web.present import IssuerInfo, details, nfc, shown_fields
 from api.web.qr import digest, group_digest, qr_code
 
 __all__ = ["FONT_DIR", "FontMissingError", "Label", "certificate_pdf", "labels_pdf"]
@@ -238,8 +238,11 @@ def certificate_pdf(
         rows.append([label("field.standards"), _p("; ".join(dvi.standards), s["value"])])
     for row_vi in dvi.other:
         rows.append([label(f"field.{row_vi.key}"), _p(row_vi.value, s["value"])])
+    if dvi.withheld:
+        rows.append([label("record.withheld_label"), _p(f"{dvi.withheld}", s["value"])])
+    record_view = shown_fields(record)
     for key in ("issued_on", "valid_from", "valid_until"):
-        day = record.get(key)
+        day = record_view.get(key)
         shown = (
             day
             if isinstance(day, str) and day

@@ -15,9 +15,10 @@ from typing import Any, Final
 
 from api.web.i18n import Translator
 from api.web.qr import digest, group_digest
-from registry.core.canonical import canonical_hash
+from registry.core.disclosure import hash_record, is_v2, open_record
 from registry.core.errors import CoreError
 from registry.core.verify import CHECK_NAMES, Check, CheckStatus, Verdict, VerdictStatus
+from registry.kinds import PROVINCES
 
 __all__ = [
     "CheckView",
@@ -135,7 +136,7 @@ def registered_hash(bundle: Mapping[str, Any]) -> bytes | None:
     record = bundle.get("record")
     if isinstance(record, Mapping):
         try:
-            return canonical_hash(record)
+            return hash_record(record)
         except (CoreError, ValueError, TypeError, RecursionError):
             return None
     return None
@@ -200,6 +201,8 @@ class Details:
     #: (docs/spec.md §9.2 `issuer_signature`), as the registry knows it; `issuer` stays the
     #: record's CB, which issued it
     transferred_to: IssuerInfo | None = None
+    #: fields of a format-2 record this copy does not show (restricted, docs/spec.md §2b)
+    withheld: int = 0
 
 
 def _subject_rows(subject: Mapping[str, Any], t: Translator) -> list[Row]:
@@ -218,9 +221,81 @@ def _subject_rows(subject: Mapping[str, Any], t: Translator) -> list[Row]:
             key, value = base, mine if mine not in (None, "") else other
         seen.add(key)
         label = t.get(f"subject.{key}", key.replace("_", " ").capitalize())
-        rows.append(Row(key=key, label=label, value=_text(value)))
+        shown = _text(value)
+        if key == "result":  # format 2's enumerated results, in the page's language
+            shown = t.get(f"result.{shown}", shown)
+        rows.append(Row(key=key, label=label, value=shown))
     order = {key: i for i, key in enumerate(_SUBJECT_ORDER)}
     return sorted(rows, key=lambda row: order.get(row.key, len(order)))
+
+
+#: format-2 fields shown outside the subject (dates, standards, ids, holder)
+_COMMON_V2: Final = frozenset(
+    {"id", "issuer_id", "kind", "number", "issued_on", "valid_from", "valid_until", "standards",
+     "supersedes", "attachments", "results_sha256", "province"}
+)  # fmt: skip
+
+
+#: format-2 fields shown under another subject key than their name (a paired name, or one
+#: whose format-1 meaning differs: format 1's `sites` is a count)
+_V2_SUBJECT_KEYS: Final = {"instrument": "instrument_vi", "sites": "site_list"}
+
+
+def _show_item(item: Mapping[str, Any]) -> str:
+    """One entry of a format-2 list field (a measured point, a test result, a site)."""
+    if "expanded_uncertainty" in item:
+        unit = item.get("unit", "")
+        u_unit = item.get("uncertainty_unit") or unit
+        return (
+            f"{item.get('quantity')}: {item.get('value')} {unit} ± "
+            f"{item.get('expanded_uncertainty')} {u_unit} (k = {item.get('coverage_factor')})"
+        )
+    if "parameter" in item:
+        unit = f" {item['unit']}" if item.get("unit") else ""
+        limit = f" ({item['limit']})" if item.get("limit") else ""
+        return f"{item.get('parameter')}: {item.get('value')}{unit}{limit}"
+    if "address" in item:
+        return f"{item['name']}: {item['address']}" if item.get("name") else str(item["address"])
+    return "; ".join(f"{k}: {_text(v)}" for k, v in item.items())
+
+
+def _format_2_view(record: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """A format-2 record's disclosed fields in the shape `details` reads (holder, subject),
+    and how many fields it withholds; nothing for a record that does not open (the verdict
+    says why)."""
+    try:
+        opened = open_record(record, require=frozenset())
+    except (CoreError, ValueError, TypeError, RecursionError):
+        return {}, 0
+    fields = opened.fields
+    code = fields.get("province")
+    holder = {
+        "name": fields.get("holder_name"),
+        "tax_code": fields.get("holder_tax_code"),
+        "address": fields.get("holder_address"),
+        "province": PROVINCES.get(code) if isinstance(code, str) else None,
+    }
+    subject: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in _COMMON_V2 or key.startswith("holder_"):
+            continue
+        items = isinstance(value, list) and any(isinstance(v, Mapping) for v in value)
+        subject[_V2_SUBJECT_KEYS.get(key, key)] = (
+            [_show_item(v) if isinstance(v, Mapping) else v for v in value] if items else value
+        )
+    if "quantity" in subject and "quantity_unit" in subject:
+        subject["quantity"] = f"{subject['quantity']} {subject.pop('quantity_unit')}"
+    view = {k: fields[k] for k in _COMMON_V2 if k in fields} | {
+        "holder": holder,
+        "subject": subject,
+    }
+    return view, opened.withheld
+
+
+def shown_fields(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record's fields as pages and PDFs read them: a format-1 record as it is, a
+    format-2 record's disclosed fields (holder and subject grouped as in format 1)."""
+    return _format_2_view(record)[0] if is_v2(record) else record
 
 
 def details(
@@ -233,10 +308,13 @@ def details(
 ) -> Details:
     """The fields of `record` (plain JSON) in `t`'s language; `transferred_to`: the CB the
     authority transferred the certificate to, when the verdict checked that."""
+    withheld = 0
+    if is_v2(record):
+        record, withheld = _format_2_view(record)
     holder_raw = record.get("holder")
     holder: list[Row] = []
     if isinstance(holder_raw, Mapping):
-        for key in ("name", "tax_code", "address"):
+        for key in ("name", "tax_code", "address", "province"):
             if holder_raw.get(key) not in (None, ""):
                 label = t("field.holder") if key == "name" else t(f"field.{key}")
                 holder.append(Row(key=key, label=label, value=_text(holder_raw.get(key))))
@@ -245,6 +323,7 @@ def details(
 
     subject = record.get("subject")
     subject_rows = _subject_rows(subject, t) if isinstance(subject, Mapping) else []
+    subject_rows_keys = {row.key for row in subject_rows}
 
     standards_raw = record.get("standards")
     standards = (
@@ -265,7 +344,7 @@ def details(
         ),
     ]
     other = []
-    if record.get("scheme") not in (None, ""):
+    if record.get("scheme") not in (None, "") and "scheme" not in subject_rows_keys:
         other.append(Row("scheme", t("field.scheme"), _text(record.get("scheme"))))
     if record.get("results_sha256") not in (None, ""):
         other.append(
@@ -292,6 +371,7 @@ def details(
         valid_from=t.date(valid_from) if valid_from else None,
         valid_until=t.date(valid_until) if valid_until else None,
         transferred_to=transferred_to,
+        withheld=withheld,
     )
 
 

@@ -29,7 +29,7 @@ from starlette.datastructures import URL
 
 from api.deps import ActorDep, StackDep
 from api.problems import responses
-from api.routes.certificates import CertificateId
+from api.routes.certificates import CertificateId, public_bundle
 from api.settings import ApiSettings
 from api.stack import Stack
 from api.web import archive, pdf
@@ -46,6 +46,7 @@ from api.web.present import (
     not_found_verdict,
     outcome_of,
     registered_hash,
+    shown_fields,
     verdict_view,
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_png, qr_svg, verification_url
@@ -53,6 +54,7 @@ from registry.accounts import Actor, Role
 from registry.core.canonical import json_depth
 from registry.core.verify import CheckStatus, Verdict, malformed_verdict
 from registry.errors import ForbiddenError, NotFoundError
+from registry.records import holder_of, public_record, record_fields
 from registry.service import CertificateView
 
 __all__ = ["api_router", "page_router"]
@@ -156,7 +158,7 @@ class Checked:
 def check_live(stack: Stack, certificate_id: str) -> Checked:
     """The certificate's current bundle and its verdict (a checkpoint anchored in between is
     handled by the verifier's refresh)."""
-    bundle = stack.assembler.bundle(certificate_id).model_dump(mode="json")
+    bundle = public_bundle(stack.assembler.bundle(certificate_id)).model_dump(mode="json")
     return Checked(bundle, stack.verifier.verify(bundle))
 
 
@@ -267,10 +269,12 @@ def _result_page(
         if backed and verdict.transferred_from is not None and isinstance(event, Mapping):
             # The event, and the key the verdict checked, are the receiving CB's; the record,
             # and the name shown as its issuer, the CB's that issued it.
-            issuer = _issuer(stack, record.get("issuer_id"))
+            issuer = _issuer(stack, shown_fields(record).get("issuer_id"))
             receiving = _issuer(stack, event.get("issuer_id"), verdict)
         else:
-            issuer = _issuer(stack, record.get("issuer_id"), verdict) if backed else None
+            issuer = (
+                _issuer(stack, shown_fields(record).get("issuer_id"), verdict) if backed else None
+            )
         shown = details(
             record, issuer=issuer, t=t, record_hash=registered, transferred_to=receiving
         )
@@ -659,9 +663,9 @@ def certificate_labels(
         [
             pdf.Label(
                 number=view.number,
-                holder=str(view.record["holder"]["name"]),
+                holder=holder_of(record_fields(view.record))[0],
                 kind=view.kind,
-                valid_until=view.record.get("valid_until"),
+                valid_until=record_fields(view.record).get("valid_until"),
                 url=verification_url(base, view.id, view.record_hash),
             )
             for view in views
@@ -720,9 +724,10 @@ def certificate_pdfs(
 def _printable_pdf(
     view: CertificateView, *, issuer: IssuerInfo | None, base: str, today: dt.date
 ) -> bytes:
-    """The certificate's PDF, as `certificate_pdf` and `certificate_pdfs` both print it."""
+    """The certificate's PDF, as `certificate_pdf` and `certificate_pdfs` both print it: its
+    record's public copy (docs/spec.md §2b), as anyone may print it."""
     return pdf.certificate_pdf(
-        record=view.record,
+        record=public_record(view.record),
         status=view.status,
         issuer=issuer,
         url=verification_url(base, view.id, view.record_hash),

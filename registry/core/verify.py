@@ -27,6 +27,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from registry.core.canonical import canonical_hash
 from registry.core.checkpoint import Checkpoint, verify_checkpoint
+from registry.core.disclosure import DisclosureError, is_v2, open_record
 from registry.core.encoding import (
     format_timestamp,
     hex0x,
@@ -399,6 +400,8 @@ def _hashes(value: object, what: str) -> tuple[bytes, ...]:
 class RecordPart:
     fields: dict[str, Any]
     record_hash: bytes
+    #: fields of a format-2 record this copy withholds (spec §2b)
+    withheld: int = 0
 
 
 @dataclass(frozen=True)
@@ -514,6 +517,12 @@ class _Parts:
         record = self.raw.get("record")
         if not isinstance(record, dict):
             raise _MalformedError(f"record: got {type(record).__name__}, want an object")
+        if is_v2(record):
+            try:
+                opened = open_record(record)
+            except DisclosureError as exc:
+                raise _MalformedError(str(exc)) from exc
+            return RecordPart(opened.fields, opened.record_hash, opened.withheld)
         return RecordPart(record, canonical_hash(record))
 
     def _event_bytes(self) -> tuple[bytes, bytes]:
@@ -908,8 +917,11 @@ class _Checks:
                     f"record hash: got {hex0x(record_hash)}, want the status leaf's "
                     f"{'none' if leaf is None else hex0x(leaf.record_hash)}",
                 )
+        withheld = f" ({record.withheld} fields withheld)" if record.withheld else ""
         return _passed(
-            name, "record_matches", f"the record hashes to {hex0x(record_hash)} as registered"
+            name,
+            "record_matches",
+            f"the record hashes to {hex0x(record_hash)} as registered{withheld}",
         )
 
     def _chain_key(self, event: Event) -> ChainIssuerKey | None:

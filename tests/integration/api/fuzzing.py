@@ -59,16 +59,40 @@ def issuable(submission: Any) -> Any:
     if not isinstance(submission, dict):
         return submission
     fixed = {k: v for k, v in submission.items() if k != "issuer_id"}
-    fixed["kind"] = "regulation-conformity"
-    # The rules the document cannot state: subject keys and values, the number's characters.
-    holder = fixed.get("holder")
-    name = holder.get("name") if isinstance(holder, dict) else None
-    fixed["subject"] = {"product": name if isinstance(name, str) and name.strip() else "Thép"}
+    fixed = _issuable_typed(fixed) if fixed.get("format") == 2 else _issuable_format_1(fixed)
     if _NUMBER.fullmatch(str(fixed.get("number"))) is None:
         fixed["number"] = f"FUZZ-{len(repr(submission))}"
     if str(fixed.get("valid_until", "9999")) < str(fixed.get("valid_from", "")):
         fixed.pop("valid_until")
     return fixed
+
+
+def _issuable_format_1(fixed: dict[str, Any]) -> dict[str, Any]:
+    fixed["kind"] = "regulation-conformity"
+    # The rules the document cannot state: subject keys and values, the number's characters.
+    holder = fixed.get("holder")
+    name = holder.get("name") if isinstance(holder, dict) else None
+    fixed["subject"] = {"product": name if isinstance(name, str) and name.strip() else "Thép"}
+    return fixed
+
+
+_COMMON_TYPED = ("number", "issued_on", "valid_from", "valid_until", "holder_tax_code")
+
+
+def _issuable_typed(fixed: dict[str, Any]) -> dict[str, Any]:
+    """A typed (format 2) submission of whatever kind made a regulation-conformity one: its
+    common fields kept, the kind's own fields set (docs/spec.md §2c)."""
+    name = fixed.get("holder_name")
+    name = name if isinstance(name, str) and name.strip() else "Công ty TNHH Thép"
+    return {k: fixed[k] for k in _COMMON_TYPED if k in fixed} | {
+        "format": 2,
+        "kind": "regulation-conformity",
+        "holder_name": name,
+        "province": "79",
+        "standards": ["QCVN 7:2019/BKHCN"],
+        "product": name,
+        "scheme": 5,
+    }
 
 
 def make_issuable(case: Any) -> Any:

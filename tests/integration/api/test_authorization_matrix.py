@@ -648,6 +648,11 @@ def _printed(world: World, ask: Ask) -> Call:
     return Call(json={"certificate_ids": [world.published[ask.cb]]})
 
 
+@calls("GET /v1/certificates/{certificate_id}/proof/full certificate")
+def _full_proof(world: World, ask: Ask) -> Call:
+    return Call(path={"certificate_id": world.published[ask.cb]})
+
+
 @calls("GET /v1/issuers/{issuer_id}/keys -")
 def _keys(world: World, ask: Ask) -> Call:
     return Call(path={"issuer_id": A})

@@ -29,7 +29,8 @@ from registry.core.governance import (
     sign_statement,
 )
 from registry.core.hashing import sha256
-from registry.records import CertificateSubmission
+from registry.records import CertificateSubmission, submission_adapter
+from registry.samples import typed_samples
 from tests.integration.api.conftest import UNLIMITED, bodies, make_stack
 from tests.integration.conftest import Chain
 
@@ -139,6 +140,13 @@ def test_a_cb_that_keeps_its_key(client: TestClient, stack: Stack) -> None:
     issued = officer.issue(_submissions("HELD-1", "HELD-2", "HELD-3"))
     assert issued["created"] == 3
     ids = [s["certificate"]["id"] for s in issued["statements"]]
+    # A typed record of format 2 (docs/spec.md §2b), built and hashed on the CB's side.
+    typed_body = next(b for b in typed_samples() if b["issuer_id"] == CB)
+    typed = submission_adapter().validate_python(
+        {k: v for k, v in typed_body.items() if k != "issuer_id"}
+        | {"number": "HELD-T1", "valid_until": None}
+    )
+    typed_id = officer.issue([typed])["statements"][0]["certificate"]["id"]
     # The registry cannot sign for it.
     with pytest.raises(ClientError, match="custody held") as plain:
         officer_plain.issue(_submissions("HELD-4"))
@@ -154,7 +162,13 @@ def test_a_cb_that_keeps_its_key(client: TestClient, stack: Stack) -> None:
         officer.change(EventType.SUSPEND, ids[:1], reason="whatever")
 
     stack.worker.run_until_idle()
-    expected = {ids[0]: "VALID", ids[1]: "WITHDRAWN", ids[2]: "SUPERSEDED", new_id: "VALID"}
+    expected = {
+        ids[0]: "VALID",
+        ids[1]: "WITHDRAWN",
+        ids[2]: "SUPERSEDED",
+        new_id: "VALID",
+        typed_id: "VALID",
+    }
     for certificate_id, status in expected.items():
         bundle = client.get(f"/v1/certificates/{certificate_id}/proof").json()
         assert bundle["status"] == "ANCHORED"

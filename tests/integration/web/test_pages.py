@@ -32,8 +32,8 @@ from api.web.routes import MAX_PDFS
 from registry.accounts import Actor, Principal, Role
 from registry.core.governance import Admit, Scope, Statement, SuspendIssuer, sign_statement
 from registry.core.hashing import sha256
-from registry.records import CertificateSubmission
-from registry.samples import admit_sample_issuer
+from registry.records import CertificateSubmission, submission_adapter
+from registry.samples import admit_sample_issuer, typed_samples
 from registry.service import IssueResult
 from tests.integration.web.conftest import (
     AUTHORITY,
@@ -709,3 +709,34 @@ def test_pdfs_of_a_batch(
     refused({"certificate_ids": [ids[0]] * (MAX_PDFS + 1)}, own, 422)
     refused({"certificate_ids": []}, own, 422)
     refused({"certificate_ids": ["0x12"]}, own, 422)
+
+
+def test_a_typed_certificate_shows_its_public_fields(
+    client: TestClient, stack: Stack, tmp_path: Path
+) -> None:
+    """A format-2 calibration certificate (docs/spec.md §2b, §2c): the page and the PDF show
+    its public fields — instrument, serial, traceability, province — and say how many fields
+    are withheld; the restricted results and customer address appear nowhere public."""
+    admit(stack, "vn-lab-songhong")
+    body = next(s for s in typed_samples() if s["kind"] == "calibration")
+    body = {k: v for k, v in body.items() if k != "issuer_id"} | {
+        "number": "WEB-T-1",
+        "valid_until": None,
+    }
+    created = stack.service.issue(
+        "vn-lab-songhong", submission_adapter().validate_python(body)
+    ).certificate
+    stack.worker.run_until_idle()
+    for lang in ("vi", "en"):
+        page = get(client, f"/verify/{created.id}?lang={lang}")
+        assert page.outcome == "valid"
+        instrument = body["instrument"] if lang == "vi" else body["instrument_en"]
+        assert instrument in page.text and body["serial"] in page.text
+        assert "Thành phố" in page.text  # the province's name, from its code
+        assert body["results"][0]["quantity"] not in page.text
+        assert body["holder_address"] not in page.text
+    english = get(client, f"/verify/{created.id}?lang=en")
+    assert "2 restricted fields of this record are not shown publicly" in english.text
+    extracted = _pdf_text(client.get(f"/v1/certificates/{created.id}/pdf").content, tmp_path)
+    assert body["serial"] in extracted and body["traceability"] in extracted
+    assert body["results"][0]["quantity"] not in extracted
