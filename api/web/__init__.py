@@ -70,7 +70,11 @@ class HtmlErrorPages:
                 request = Request(scope)
                 page = (
                     portal.sign_in_redirect(request)
-                    if replaced[0] == 401 and _is_portal(request.url.path)
+                    # a page asked for goes to the sign-in page; a form sent gets a page that
+                    # says to sign in again (a 401: never mistaken for the form's own 303)
+                    if replaced[0] == 401
+                    and request.method in ("GET", "HEAD")
+                    and _is_portal(request.url.path)
                     else error_page(request, replaced[0])
                 )
                 await page(scope, receive, send)

@@ -110,15 +110,16 @@ def create_account(  # noqa: PLR0917 (the form's fields are the signature)
     _managers_page(person, "accounts")
     t = translator(language(request))
     form = {"role": role, "name": name, "login": login, "issuer_id": issuer_id}
-    offered = {r.value for r in _CREATES.get(person.role, ())}
     errors: dict[str, str] = {}
-    if role not in offered:
+    # Only a role that exists is checked here: which one the person may create, and for which
+    # CB, is the registry's decision (a form sent with another is refused there, 403).
+    if role not in {r.value for r in Role}:
         errors["role"] = t("portal.accounts.bad_role")
     if not name.strip():
         errors["name"] = t("portal.accounts.name_missing")
     if not login.strip():
         errors["login"] = t("portal.accounts.login_missing")
-    cb = person.principal.issuer_id if person.of_cb else (issuer_id or None)
+    cb = issuer_id or (person.principal.issuer_id if person.of_cb else None)
     if role == Role.CB_ADMIN.value and cb is None:
         errors["issuer_id"] = t("portal.accounts.issuer_missing")
     if errors:
@@ -135,8 +136,12 @@ def create_account(  # noqa: PLR0917 (the form's fields are the signature)
     except ConflictError:
         errors["login"] = t("portal.accounts.login_taken")
     except InvalidRequestError as exc:
-        key = "login" if str(exc).startswith("login") else "name"
-        errors[key] = t(f"portal.accounts.bad_{key}")
+        field = str(exc).partition(":")[0]
+        if field == "issuer_id":
+            errors["issuer_id"] = t("portal.accounts.issuer_missing")
+        else:
+            key = "login" if field == "login" else "name"
+            errors[key] = t(f"portal.accounts.bad_{key}")
     except NotFoundError:
         errors["issuer_id"] = t("portal.accounts.issuer_missing")
     if errors:
@@ -285,10 +290,9 @@ def revoke_token(request: Request, token_id: str, person: PersonDep) -> Response
 
 
 def _keys_issuer(request: Request, person: Person) -> str:
-    if person.of_cb:
-        assert person.principal.issuer_id is not None
-        return person.principal.issuer_id
-    issuer = request.query_params.get("issuer", "")[:64]
+    """The CB whose keys: `?issuer=` (a CB's keys are public; proposing one is the registry's
+    decision), else the person's own CB."""
+    issuer = request.query_params.get("issuer", "")[:64] or person.principal.issuer_id
     if not issuer:
         raise NotFoundError("keys: got no issuer, want ?issuer=<CB id>")
     return issuer

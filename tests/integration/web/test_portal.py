@@ -134,6 +134,10 @@ class TestSignIn:
         again = client.get("/portal?lang=en", follow_redirects=False)
         assert again.status_code == 303
         assert again.headers["location"].startswith("/portal/login?lang=en&next=")
+        # A form sent once signed out: a page saying to sign in again, not a redirect.
+        late = client.post("/portal/tokens?lang=en", data={"label": "x", "csrf_token": csrf})
+        assert late.status_code == 401
+        assert catalogue("en")["portal.error.401.text"] in _text(late)
 
     def test_a_wrong_password_is_refused_with_a_page(
         self, client: TestClient, people: People
