@@ -118,6 +118,7 @@ def new_form_token() -> str:
 
 
 def set_form_cookie(response: Response, request: Request, token: str) -> None:
+    response.headers["Cache-Control"] = "no-store"  # the page carries the cookie's token
     response.set_cookie(
         FORM_COOKIE,
         token,
