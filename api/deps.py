@@ -19,6 +19,7 @@ from registry.errors import AuthenticationError, ForbiddenError
 from verifier.chain import counting_chain_calls
 
 __all__ = [
+    "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
     "ActorDep",
@@ -29,6 +30,7 @@ __all__ = [
     "PrincipalDep",
     "StackDep",
     "client_ip",
+    "form_csrf_token",
     "get_stack",
     "limit_clients",
 ]
@@ -66,18 +68,35 @@ def _client(request: Request) -> str:
 
 SESSION_COOKIE: Final = "certreg_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
+#: the form field a plain HTML form (the portal's) carries the CSRF token in
+CSRF_FIELD: Final = "csrf_token"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_MEDIA: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+async def form_csrf_token(request: Request) -> str | None:
+    """The CSRF token a form post carries in its `csrf_token` field: a page without script
+    cannot set a header. Read only from a form body (parsed once: the route reads the same)."""
+    if request.method in _SAFE_METHODS:
+        return None
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in _FORM_MEDIA:
+        return None
+    value = (await request.form()).get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
 
 
 def authenticated(
     request: Request,
     stack: StackDep,
+    csrf_field: Annotated[str | None, Depends(form_csrf_token)],
     authorization: Annotated[
         str | None, Header(description="`Bearer <API token>`", include_in_schema=False)
     ] = None,
 ) -> Principal:
     """The principal of a bearer token or of a login session's cookie (docs/security.md §8);
-    a session's request that changes something must carry its CSRF token."""
+    a session's request that changes something must carry its CSRF token, in `X-CSRF-Token`
+    or (a form post) in the `csrf_token` field. The cookie is `SameSite=Strict` as well."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if authorization is None and cookie is None:
         raise ProblemError(
@@ -109,7 +128,7 @@ def authenticated(
             assert cookie is not None
             principal = stack.service.accounts.authenticate_session(
                 cookie,
-                csrf_token=request.headers.get(CSRF_HEADER),
+                csrf_token=request.headers.get(CSRF_HEADER) or csrf_field,
                 changes=request.method not in _SAFE_METHODS,
             )
     except (AuthenticationError, ProblemError):

@@ -13,6 +13,7 @@ admins manage their own CB's accounts; nobody makes credentials for an account o
 organisation; auditors read everything and change nothing.
 """
 
+import base64
 import datetime as dt
 import enum
 import hashlib
@@ -60,6 +61,7 @@ __all__ = [
     "TotpEnrolment",
     "officer_of",
     "record_audit",
+    "session_csrf_token",
 ]
 
 
@@ -236,6 +238,22 @@ def _aware(moment: dt.datetime | None) -> Any:
 
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("ascii")).digest()
+
+
+def _csrf_of(secret: str) -> str:
+    """A session's CSRF token: an HMAC of the session's secret. Derived, not drawn, so that a
+    page rendered for the session (the portal's forms) can carry it without the server keeping
+    it: the server stores only hashes of both, and the token tells nothing of the secret."""
+    mac = hmac.new(secret.encode("ascii"), b"certreg-csrf", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def session_csrf_token(cookie: str) -> str:
+    """The CSRF token of the session whose cookie is `cookie` (as `login` gave it)."""
+    match = _SESSION.fullmatch(cookie)
+    if match is None:
+        raise AuthenticationError("session: got a malformed cookie, want a new login")
+    return _csrf_of(match.group(2))
 
 
 def normalise_login(login: str) -> str:
@@ -850,7 +868,7 @@ class Accounts:
             row.locked_until = None
             session_id = secrets.token_hex(8)
             secret = secrets.token_urlsafe(32)
-            csrf = secrets.token_urlsafe(32)
+            csrf = _csrf_of(secret)
             expires = now + self._session_lifetime
             session.add(
                 models.LoginSession(

@@ -61,6 +61,7 @@ from registry.records import (
 __all__ = [
     "CertificateView",
     "Certificates",
+    "HistoryEntry",
     "IssueResult",
     "SignedItem",
     "StatementResult",
@@ -122,6 +123,26 @@ class CertificateView:
             supersedes=columns["supersedes"],
             superseded_by=columns["superseded_by"],
         )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One log entry about a certificate, as its history lists it."""
+
+    seq: int
+    #: the event's type (issue, suspend, …), or the authority's statement's
+    type: str
+    at: dt.datetime
+    #: the CB whose event it is (for the authority's statements, the CB concerned)
+    issuer_id: str
+    reason: str | None
+    by_authority: bool
+    #: the certificate the entry names: another one for the supersede that replaced this one
+    certificate_id: str
+
+
+#: the entries a certificate's history shows: a certificate changes a few times in its life
+HISTORY_LIMIT: Final = 200
 
 
 @dataclass(frozen=True)
@@ -314,6 +335,31 @@ class Certificates:
 
     def find(self, *, issuer_id: str, number: str) -> CertificateView:
         return self.get(certificate_id_for(issuer_id=issuer_id, number=number))
+
+    def history(self, certificate_id: str) -> list[HistoryEntry]:
+        """The log entries about a certificate, oldest first (at most `HISTORY_LIMIT`): its
+        issue, changes, the authority's statements on it, and the supersede that replaced it."""
+        with self._reading() as session:
+            rows = LogRepository(session).events_of(certificate_id, limit=HISTORY_LIMIT)
+            entries = []
+            for row in rows:
+                parsed = parse_log_entry(row.entry)
+                if isinstance(parsed, Event):
+                    reason, by_authority = parsed.reason, False
+                else:
+                    reason, by_authority = getattr(parsed.statement, "reason", None), True
+                entries.append(
+                    HistoryEntry(
+                        seq=row.seq,
+                        type=row.type,
+                        at=row.at.replace(tzinfo=dt.UTC),
+                        issuer_id=row.issuer_id,
+                        reason=reason,
+                        by_authority=by_authority,
+                        certificate_id=row.certificate_id,
+                    )
+                )
+            return entries
 
     def search(self, **filters: Any) -> tuple[list[CertificateView], int]:
         # Stored text is NFC (records.py): so are the terms it is compared with.

@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.accounts import Accounts, Actor, officer_of
-from registry.certificates import Certificates, CertificateView, IssueResult, effective_status
+from registry.certificates import (
+    Certificates,
+    CertificateView,
+    HistoryEntry,
+    IssueResult,
+    effective_status,
+)
 from registry.clock import utc_now
 from registry.governance import Governance
 from registry.issuers import IssuerCreated, Issuers
@@ -23,6 +29,7 @@ from registry.records import Submission
 
 __all__ = [
     "CertificateView",
+    "HistoryEntry",
     "IssueResult",
     "IssuerCreated",
     "RegistryService",
@@ -115,6 +122,9 @@ class RegistryService:
 
     def search(self, **filters: Any) -> tuple[list[CertificateView], int]:
         return self.certificates.search(**filters)
+
+    def history(self, certificate_id: str) -> list[HistoryEntry]:
+        return self.certificates.history(certificate_id)
 
     def issue(
         self, issuer_id: str, submission: Submission, *, actor: Actor | None = None

@@ -123,16 +123,22 @@ def error_page(request: Request, status: int) -> HTMLResponse:
     t = translator(lang)
     key = status if t.has(f"error.{status}.title") else 500 if status >= 500 else 400
     max_size = _settings(request).max_body_bytes
+    # The portal's errors lead back to the portal, with words for its people.
+    portal = request.url.path == "/portal" or request.url.path.startswith("/portal/")
+    back = "/portal" if portal else "/verify"
+    text_key = f"portal.error.{key}.text" if portal and t.has(f"portal.error.{key}.text") else None
     response = render_page(
         request,
         "error.html",
         lang=lang,
         title=t(f"error.{key}.title"),
         status_code=status,
-        switch_to=URL("/verify"),
+        switch_to=URL(back),
         context={
             "heading": t(f"error.{key}.title"),
-            "text": t(f"error.{key}.text", size=_size(max_size, t)),
+            "text": t(text_key or f"error.{key}.text", size=_size(max_size, t)),
+            "back_href": back,
+            "back_label": t("portal.error.back" if portal else "error.back"),
         },
     )
     if status == 503:

@@ -142,10 +142,13 @@ class CertificateRepository:
         tax_code: str | None = None,
         kind: str | None = None,
         status: str | None = None,
+        issued_from: dt.date | None = None,
+        issued_until: dt.date | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[Sequence[Certificate], int]:
-        """Matching certificates, newest first, and how many match in all."""
+        """Matching certificates, newest first, and how many match in all; `issued_from` and
+        `issued_until` bound the day of issue, both included."""
         query = select(Certificate)
         if issuer_id is not None:
             query = query.where(Certificate.issuer_id == issuer_id)
@@ -159,6 +162,10 @@ class CertificateRepository:
             query = query.where(Certificate.kind == kind)
         if status is not None:
             query = query.where(Certificate.status == status)
+        if issued_from is not None:
+            query = query.where(Certificate.issued_on >= issued_from)
+        if issued_until is not None:
+            query = query.where(Certificate.issued_on <= issued_until)
         total = self.session.execute(
             select(func.count()).select_from(query.subquery())
         ).scalar_one()
@@ -205,6 +212,18 @@ class LogRepository:
         return self.session.execute(
             select(Event.entry).where(Event.seq == seq)
         ).scalar_one_or_none()
+
+    def events_of(self, certificate_id: str, *, limit: int) -> list[Event]:
+        """The entries about a certificate, oldest first: those naming it, and the one that
+        superseded it (which names its replacement); both by an index."""
+        naming = select(Event).where(Event.certificate_id == certificate_id)
+        replacing = select(Event).where(Event.supersedes == certificate_id)
+        found = {
+            row.seq: row
+            for query in (naming, replacing)
+            for row in self.session.scalars(query.order_by(Event.seq).limit(limit))
+        }
+        return [found[seq] for seq in sorted(found)][:limit]
 
     def first_at_or_after(self, seq: int) -> dt.datetime | None:
         """When event `seq` was appended (None if there is none yet)."""

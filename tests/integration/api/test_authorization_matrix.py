@@ -211,6 +211,10 @@ class Call:
     params: Mapping[str, Any] | None = None
     json: Any = None
     files: Mapping[str, tuple[str, bytes, str]] | None = None
+    #: a form's fields (the portal's pages)
+    data: Mapping[str, str] | None = None
+    #: cookies sent besides the caller's own (the portal's sign-in form token)
+    cookies: Mapping[str, str] = field(default_factory=dict)
     #: undoes what the call may have changed in the caller's own account
     after: Callable[[], None] | None = None
 
@@ -498,18 +502,26 @@ class World:
 
     def send(self, row: Row, who: Who, cb: str) -> Response:
         call = CALLS[row.key](self, Ask(who, cb, row.target))
+        self.client.cookies.clear()
+        headers = dict(who.headers)
+        if call.cookies:
+            cookies = [f"{name}={value}" for name, value in call.cookies.items()]
+            headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), *cookies]))
         answer = self.client.request(
             row.method,
             row.path.format(**call.path),
             params=call.params,
             json=call.json,
             files=call.files,
-            headers=who.headers,
+            data=call.data,
+            headers=headers,
+            # A redirect is the answer judged: the portal's 303 after a change, or to sign in.
+            follow_redirects=False,
         )
         self.client.cookies.clear()  # a login's cookie is not the next call's
         if call.after is not None:
             call.after()
-        if row.method not in SAFE_METHODS and answer.is_success:
+        if row.method not in SAFE_METHODS and (answer.is_success or answer.is_redirect):
             self.spent()
         return answer
 
@@ -800,6 +812,114 @@ def _tokens_of(world: World, ask: Ask) -> Call:
 @calls("DELETE /v1/tokens/{token_id} cb_officer", "DELETE /v1/tokens/{token_id} auditor")
 def _revoke(world: World, ask: Ask) -> Call:
     return Call(path={"token_id": world.token_of(world.account(ask.cb, ask.role))})
+
+
+# The portal (api/web/portal): its forms carry no CSRF token here, so a session's form post is
+# refused as the JSON API's would be (the no-csrf column); bearer tokens need none.
+
+
+@calls(
+    "GET /portal/login -",
+    "GET /portal/setup -",
+    "GET /portal -",
+    "GET /portal/accounts -",
+    "GET /portal/tokens -",
+    "GET /portal/issuers -",
+)
+def _portal_page(world: World, ask: Ask) -> Call:
+    return Call()
+
+
+def _form_token(world: World, page: str) -> dict[str, str]:
+    """The sign-in or setup form's token and its cookie, as the form's page sets them."""
+    answer = world.client.get(page)
+    token = answer.cookies["certreg_form"]
+    world.client.cookies.clear()
+    return {"form_token": token}
+
+
+@calls("POST /portal/login -")
+def _portal_login(world: World, ask: Ask) -> Call:
+    form = _form_token(world, "/portal/login")
+    return Call(
+        data={"login": "m-session", "password": PASSWORD, **form},
+        cookies={"certreg_form": form["form_token"]},
+    )
+
+
+@calls("POST /portal/setup -")
+def _portal_setup(world: World, ask: Ask) -> Call:
+    login = f"m-setup-{next(world._numbers)}"
+    created = world._account(world.admins[A], Role.CB_OFFICER, A, login)
+    form = _form_token(world, "/portal/setup")
+    return Call(
+        data={
+            "setup_token": created["setup_token"],
+            "new_password": PASSWORD,
+            "repeat_password": PASSWORD,
+            **form,
+        },
+        cookies={"certreg_form": form["form_token"]},
+    )
+
+
+@calls("POST /portal/logout -")
+def _portal_logout(world: World, ask: Ask) -> Call:
+    return Call(data={})
+
+
+@calls("GET /portal/certificates/{certificate_id} certificate")
+def _portal_certificate(world: World, ask: Ask) -> Call:
+    return Call(path={"certificate_id": world.published[ask.cb]})
+
+
+@calls("GET /portal/certificates/{certificate_id}/{action} certificate")
+def _portal_action_form(world: World, ask: Ask) -> Call:
+    return Call(path={"certificate_id": world.certificate(ask.cb), "action": "suspend"})
+
+
+@calls(
+    "POST /portal/certificates/{certificate_id}/{action}/confirm certificate",
+    "POST /portal/certificates/{certificate_id}/{action} certificate",
+)
+def _portal_suspend(world: World, ask: Ask) -> Call:
+    return Call(
+        path={"certificate_id": world.certificate(ask.cb), "action": "suspend"},
+        data={"reason": "surveillance-nonconformity"},
+    )
+
+
+@calls("POST /portal/accounts cb_officer")
+def _portal_create_account(world: World, ask: Ask) -> Call:
+    login = f"m-portal-{next(world._numbers)}"
+    return Call(data={"role": ask.target, "issuer_id": ask.cb, "name": login, "login": login})
+
+
+@calls("POST /portal/accounts/{account_id}/disable cb_officer")
+def _portal_disable(world: World, ask: Ask) -> Call:
+    return Call(path={"account_id": world.account(ask.cb, ask.role)}, data={"reason": "matrix"})
+
+
+@calls("POST /portal/tokens self")
+def _portal_token(world: World, ask: Ask) -> Call:
+    return Call(data={"label": "matrix", "days": "30"})
+
+
+@calls("POST /portal/tokens/{token_id}/revoke self")
+def _portal_revoke_own(world: World, ask: Ask) -> Call:
+    owner = ask.own_account or world.officers[A].account_id
+    assert owner is not None
+    return Call(path={"token_id": world.token_of(owner)}, data={})
+
+
+@calls("GET /portal/keys -")
+def _portal_keys(world: World, ask: Ask) -> Call:
+    return Call(params={"issuer": A})
+
+
+@calls("POST /portal/keys issuer_id")
+def _portal_propose_key(world: World, ask: Ask) -> Call:
+    return Call(params={"issuer": ask.cb}, data={})
 
 
 # -- what a list may show ------------------------------------------------------------------------

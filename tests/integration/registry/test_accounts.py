@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.accounts import Accounts, Actor, Principal, Role, officer_of
+from registry.accounts import Accounts, Actor, Principal, Role, officer_of, session_csrf_token
 from registry.errors import (
     AuthenticationError,
     ConflictError,
@@ -318,6 +318,9 @@ class TestPasswordLogin:
         world.accounts.authenticate_session(
             result.cookie, csrf_token=result.csrf_token, changes=True
         )
+        # The portal renders the token from the cookie; it tells nothing of the session secret.
+        assert session_csrf_token(result.cookie) == result.csrf_token
+        assert result.csrf_token not in result.cookie
         world.accounts.logout(read, actor=Actor(read))
         with pytest.raises(AuthenticationError, match="ended"):
             world.accounts.authenticate_session(result.cookie, csrf_token=None, changes=False)

@@ -1,5 +1,6 @@
 """The registry service against real SQLite and PostgreSQL databases."""
 
+import datetime as dt
 import threading
 import unicodedata
 from typing import Any
@@ -348,6 +349,48 @@ class TestSupersede:
             service.supersede("vn-cb-quatest3", old.id, b)
         with pytest.raises(ConflictError):
             service.supersede("vn-cb-quatest3", old.id, a)
+
+
+class TestReads:
+    def test_search_by_day_of_issue(self, service: RegistryService) -> None:
+        admit(service)
+        submissions = [
+            changed(s, number=f"DAY-{n}", issued_on=f"2025-0{n}-15", valid_from=f"2025-0{n}-15")
+            for n, s in enumerate(sample_submissions()[:1] * 3, start=1)
+        ]
+        service.issue_batch("vn-cb-quatest3", submissions)
+
+        def numbers(**dates: dt.date) -> set[str]:
+            views, total = service.search(issuer_id="vn-cb-quatest3", **dates)
+            assert total == len(views)
+            return {v.number for v in views if v.number.startswith("DAY-")}
+
+        assert numbers(issued_from=dt.date(2025, 2, 15)) == {"DAY-2", "DAY-3"}
+        assert numbers(issued_until=dt.date(2025, 2, 15)) == {"DAY-1", "DAY-2"}
+        both = numbers(issued_from=dt.date(2025, 1, 16), issued_until=dt.date(2025, 3, 14))
+        assert both == {"DAY-2"}
+
+    def test_history_names_every_entry_about_the_certificate(
+        self, service: RegistryService
+    ) -> None:
+        admit(service)
+        old_submission, new_submission = sample_submissions()[:2]
+        old = service.issue("vn-cb-quatest3", old_submission).certificate
+        service.suspend("vn-cb-quatest3", old.id, reason="holder-request: moving site")
+        service.reinstate("vn-cb-quatest3", old.id, reason="holder-request")
+        new = service.supersede("vn-cb-quatest3", old.id, new_submission, reason="renewal")
+        history = service.history(old.id)
+        assert [(e.type, e.reason) for e in history] == [
+            ("issue", None),
+            ("suspend", "holder-request: moving site"),
+            ("reinstate", "holder-request"),
+            ("supersede", "renewal"),
+        ]
+        assert [e.seq for e in history] == sorted(e.seq for e in history)
+        assert history[-1].certificate_id == new.certificate.id  # it names the replacement
+        assert not any(e.by_authority for e in history)
+        assert [e.type for e in service.history(new.certificate.id)] == ["supersede"]
+        assert service.history("0x" + "00" * 32) == []
 
 
 class TestRotateKey:

@@ -18,6 +18,7 @@ from api.schemas import ReasonCode
 from api.web.i18n import LANGUAGES, catalogue, choose_language, translator
 from api.web.pages import environment
 from api.web.pdf import FontMissingError, register_fonts
+from api.web.portal.certificates import ACTIONS, REASONS
 from api.web.present import (
     IssuerInfo,
     Outcome,
@@ -28,6 +29,7 @@ from api.web.present import (
     verdict_view,
 )
 from api.web.qr import digest, group_digest, parse_digest, qr_code, verification_url
+from registry.accounts import Role
 from registry.core.canonical import canonical_hash
 from registry.core.events import EventType
 from registry.core.governance import Custody
@@ -88,8 +90,10 @@ class TestCatalogues:
 
     def test_every_key_the_templates_use_exists(self) -> None:
         used = set()
-        for template in TEMPLATES.glob("*.html"):
-            used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.\-]+)['"]""", template.read_text()))
+        for template in TEMPLATES.rglob("*.html"):
+            # literal keys only: a key made from data (`t('kind.' ~ k)`) is checked by name
+            text = template.read_text()
+            used |= set(re.findall(r"""\bt\(\s*['"]([a-z0-9_.\-]+)['"]\s*[,)]""", text))
         assert used
         for lang in LANGUAGES:
             assert used <= catalogue(lang).keys(), used - catalogue(lang).keys()
@@ -106,6 +110,29 @@ class TestCatalogues:
             f"status.{s}" for s in ("valid", "suspended", "withdrawn", "superseded", "expired")
         ]
         keys += [f"month.{m}" for m in range(1, 13)]
+        for lang in LANGUAGES:
+            missing = [k for k in keys if k not in catalogue(lang)]
+            assert not missing, (lang, missing)
+
+    def test_every_key_the_portal_makes_from_data_exists(self) -> None:
+        keys = [f"portal.role.{role.value}" for role in Role]
+        keys += [
+            f"portal.action.{action}.{part}"
+            for action in ACTIONS
+            for part in ("button", "title", "intro", "warning", "confirm", "done")
+        ]
+        offered = {code for codes in REASONS.values() for code in codes}
+        assert offered <= set(typing.get_args(ReasonCode))  # codes the JSON API accepts
+        keys += [f"portal.keys.custody.{custody.value}" for custody in Custody]
+        keys += [f"portal.keys.state.{s}" for s in ("proposed", "active", "retired", "revoked")]
+        keys += [f"portal.filter.field.{f}" for f in ("number", "holder", "tax_code")]
+        keys += [
+            f"portal.issuers.status.{s}" for s in ("none", "admitted", "suspended", "withdrawn")
+        ]
+        keys += [f"portal.event.{kind.value}" for kind in EventType]
+        keys += [
+            f"portal.nav.{n}" for n in ("certificates", "accounts", "tokens", "keys", "issuers")
+        ]
         for lang in LANGUAGES:
             missing = [k for k in keys if k not in catalogue(lang)]
             assert not missing, (lang, missing)
