@@ -24,7 +24,7 @@ from api.deps import limit_clients
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, Limits
 from api.problems import install_problem_handlers
-from api.routes import accounts, authority, certificates, keys, transparency
+from api.routes import accounts, authority, certificates, imports, keys, transparency
 from api.settings import ApiSettings
 from api.stack import Stack
 from api.web import install as install_web
@@ -87,6 +87,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
             worker_thread.start()
         if own:
             _freeze_startup_objects(current)
+        current.import_runner.resume()  # imports confirmed before a restart carry on
         try:
             yield
         finally:
@@ -111,16 +112,18 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         api_settings, monotonic=stack.clock.monotonic if stack is not None else time.monotonic
     )
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, limit=api_settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=api_settings.max_body_bytes,
+        larger={
+            imports.IMPORT_PATH: api_settings.max_import_bytes,
+            "/portal/imports": api_settings.max_import_bytes,
+        },
+    )
     # Bundles are mostly hex hashes: gzip halves them on the wire for clients that ask.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, errors too
-    app.include_router(keys.router)  # before /v1/certificates/{id}: its statements route
-    app.include_router(certificates.router)
-    app.include_router(accounts.router)
-    app.include_router(authority.router)
-    app.include_router(transparency.router)
-    install_web(app)  # the verification pages, QR codes and printable certificates
+    _install_routes(app)
 
     _install_docs(app)
 
@@ -133,6 +136,16 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
         return {"status": "ok"}
 
     return app
+
+
+def _install_routes(app: FastAPI) -> None:
+    app.include_router(keys.router)  # before /v1/certificates/{id}: its statements route
+    app.include_router(certificates.router)
+    app.include_router(imports.router)
+    app.include_router(accounts.router)
+    app.include_router(authority.router)
+    app.include_router(transparency.router)
+    install_web(app)  # the verification pages, QR codes and printable certificates
 
 
 def _install_docs(app: FastAPI) -> None:

@@ -35,22 +35,25 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class BodyLimitMiddleware:
     """413 for a body over `limit` bytes, by Content-Length or counted as it streams in."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        #: paths that take bodies larger than the default (an upload of a spreadsheet)
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.default)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.limit:
-                    await self._reject(scope, receive, send)
+                if declared > limit:
+                    await self._reject(scope, receive, send, limit)
                     return
         seen = 0
         started = False
@@ -63,8 +66,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLargeError(self.limit)
+                if seen > limit:
+                    raise BodyTooLargeError(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -77,13 +80,13 @@ class BodyLimitMiddleware:
             await self.app(scope, counted, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await self._reject(scope, receive, send)
+                await self._reject(scope, receive, send, limit)
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
             "payload-too-large",
             413,
-            f"request body: got more than {self.limit} bytes, want at most {self.limit}",
+            f"request body: got more than {limit} bytes, want at most {limit}",
             instance=scope.get("path"),
         )
         await response(scope, receive, send)

@@ -30,6 +30,9 @@ class ApiSettings(BaseSettings):
     request_threads: int = Field(default=8, ge=1, le=1000)
     #: largest request body accepted, in bytes (413 beyond)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: largest spreadsheet upload (`POST /v1/imports`), in bytes: 20,000 rows of a kind with
+    #: results fit in some 10 MB of CSV
+    max_import_bytes: int = Field(default=32 * 1_048_576, ge=1024)
     #: sustained requests per second allowed per authenticated issuer, and the burst above it
     #: (429 beyond)
     rate_limit_per_s: float = Field(default=50.0, gt=0)

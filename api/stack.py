@@ -24,6 +24,7 @@ from registry.checkpointing import CheckpointBuilder
 from registry.clock import SYSTEM_CLOCK, Clock
 from registry.core.verify import TrustAnchors
 from registry.errors import SettingsError
+from registry.imports import ImportRunner
 from registry.service import RegistryService
 from registry.settings import KEK_FILE, SIGNING_KEY_FILE, RegistrySettings
 from registry.storage import Storage
@@ -129,6 +130,11 @@ class Stack:
             session_idle_minutes=self.settings.session_idle_minutes,
             authority_key=self.settings.authority_key(),
         )
+
+    @cached_property
+    def import_runner(self) -> ImportRunner:
+        """Issues confirmed spreadsheet imports in the background (registry/imports.py)."""
+        return ImportRunner(self.service.imports)
 
     @cached_property
     def builder(self) -> CheckpointBuilder:
@@ -259,4 +265,6 @@ class Stack:
             )
 
     def close(self) -> None:
+        if "import_runner" in self.__dict__:
+            self.import_runner.close()
         self.storage.close()

@@ -24,6 +24,7 @@ from registry.certificates import (
 )
 from registry.clock import utc_now
 from registry.governance import Governance
+from registry.imports import Imports
 from registry.issuers import IssuerCreated, Issuers
 from registry.records import Submission
 
@@ -73,6 +74,7 @@ class RegistryService:
             quota_per_day=issuance_quota_per_day,
             clock=clock,
         )
+        self.imports = Imports(sessions=sessions, certificates=self.certificates, clock=clock)
 
     # -- issuers and keys (registry.issuers) ------------------------------------------------------
 

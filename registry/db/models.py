@@ -329,3 +329,44 @@ class Checkpoint(Base):
     block_timestamp: Mapped[int | None]
     anchored_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ImportJob(Base):
+    """A spreadsheet of certificates a CB uploaded (docs/spec.md §11.13): its cells as read,
+    the column mapping, what checking the rows found, and — once someone confirmed it — the
+    progress and outcome of issuing them, row by row."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_issuer_sha256", "issuer_id", "file_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: uploaded | queued | running | done | failed
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    #: {"headers": [...], "rows": [[...], ...], "first_row": n}: the cells as read
+    table: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: header → column key
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    rows: Mapped[int]
+    valid: Mapped[int]
+    #: [[row, column, message_vi, message_en], ...] of the last check
+    errors: Mapped[list[list[Any]]] = mapped_column(JSON)
+    confirmed_at: Mapped[dt.datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(32))
+    #: rows done so far, and of them issued now, issued before (the same record), refused
+    done: Mapped[int] = mapped_column(default=0)
+    issued: Mapped[int] = mapped_column(default=0)
+    existing: Mapped[int] = mapped_column(default=0)
+    refused: Mapped[int] = mapped_column(default=0)
+    #: [[row, number, certificate_id | null, outcome, message], ...] once rows are done
+    results: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    finished_at: Mapped[dt.datetime | None]
+    #: set by the process issuing the job after each chunk: a job left `running` whose
+    #: heartbeat is old was left by a process that stopped, and another may take it over
+    heartbeat_at: Mapped[dt.datetime | None]
+    message: Mapped[str | None] = mapped_column(Text)

@@ -30,7 +30,7 @@ from registry.core.events import EventType
 from registry.core.governance import Custody
 from registry.core.lifecycle import ALLOWED_FROM
 from registry.errors import ForbiddenError, IllegalTransitionError, NotFoundError
-from registry.records import CertificateKind
+from registry.records import CertificateKind, holder_of, record_fields
 from registry.service import CertificateView
 
 __all__ = ["ACTIONS", "REASONS", "router"]
@@ -193,11 +193,11 @@ def dashboard(request: Request, person: PersonDep) -> Response:
                 {
                     "href": f"/portal/certificates/{v.id}?lang={lang}",
                     "number": nfc(v.number),
-                    "holder": nfc(str(v.record.get("holder", {}).get("name", ""))),
+                    "holder": nfc(holder_of(record_fields(v.record))[0]),
                     "kind": t.get(f"kind.{v.kind}", v.kind),
                     "status": v.status,
                     "status_label": t.get(f"status.{v.status}", v.status),
-                    "issued_on": t.date(v.record.get("issued_on")),
+                    "issued_on": t.date(record_fields(v.record).get("issued_on")),
                     "issuer": names.get(v.issuer_id, v.issuer_id),
                 }
                 for v in rows
@@ -384,7 +384,7 @@ def _action_page(
         context={
             "view": view,
             "number": nfc(view.number),
-            "holder": nfc(str(view.record.get("holder", {}).get("name", ""))),
+            "holder": nfc(holder_of(record_fields(view.record))[0]),
             "status_label": t.get(f"status.{view.status}", view.status),
             "action": action,
             "reasons": [(code, t(f"reason.{code}")) for code in REASONS[action]],

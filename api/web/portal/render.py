@@ -38,6 +38,8 @@ def _nav(person: Person | None, lang: str, section: str) -> list[NavItem]:
         items += [("accounts", "/portal/accounts"), ("tokens", "/portal/tokens")]
     else:
         items += [("tokens", "/portal/tokens")]
+    if person.role is Role.CB_OFFICER:
+        items.append(("imports", "/portal/imports"))
     if person.role is Role.CB_ADMIN:
         items.append(("keys", "/portal/keys"))
     if person.sees_all:

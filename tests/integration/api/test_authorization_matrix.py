@@ -49,6 +49,8 @@ from registry.core.governance import (
 from registry.core.hashing import sha256
 from registry.db import models
 from registry.records import CertificateSubmission, build_record
+from registry.samples import typed_samples
+from registry.sheets import rows_csv
 from tests.clock import ManualClock
 from tests.integration.api.conftest import UNLIMITED, admit, bodies, chain_settings, make_stack
 from tests.integration.conftest import Chain
@@ -70,7 +72,7 @@ PRINCIPALS: Final = (
     "no-csrf",
 )
 #: targets that belong to a CB: called with the principal's own CB's and with the other's
-PER_CB: Final = frozenset({"certificate", "issuer_id", "cb_officer", "cb_admin"})
+PER_CB: Final = frozenset({"certificate", "issuer_id", "cb_officer", "cb_admin", "import"})
 TARGETS: Final = PER_CB | {"-", "self", "auditor", "authority_admin"}
 #: served documentation, not an operation anyone is authorised for
 DOCUMENTATION: Final = frozenset({"/openapi.json", "/docs", "/docs/assets"})
@@ -228,6 +230,7 @@ class World:
         self.stack = stack
         self.clock = clock
         self._numbers = itertools.count(1)
+        self._imports: dict[str, dict[str, Any]] = {}
         admit(stack, A)
         admit(stack, B)
         created = stack.service.accounts.bootstrap_authority(name="Quản trị", login="m-authority")
@@ -460,8 +463,28 @@ class World:
             )
             return row.id
 
+    def import_file(self, cb: str) -> tuple[str, bytes]:
+        """(kind, CSV) of one new typed certificate of `cb`'s (docs/spec.md §11.13)."""
+        body = next(b for b in typed_samples() if b["issuer_id"] == cb)
+        row = {**body, "number": f"MATRIX-I-{next(self._numbers):05d}", "valid_until": None}
+        return str(body["kind"]), rows_csv([row], body["kind"])
+
+    def import_job(self, cb: str) -> dict[str, Any]:
+        """An upload of `cb`'s officer, checked and not confirmed."""
+        if cb not in self._imports:
+            kind, data = self.import_file(cb)
+            self._imports[cb] = self._ok(
+                "POST",
+                "/v1/imports",
+                self.officers[cb].headers,
+                data={"kind": kind},
+                files={"file": ("matrix.csv", data, "text/csv")},
+            )
+        return self._imports[cb]
+
     def spent(self) -> None:
         """A call was allowed to change something: what it named is made afresh."""
+        self._imports.clear()
         self._certificates.clear()
         self._accounts.clear()
         self._setup = None
@@ -660,6 +683,41 @@ def _printed(world: World, ask: Ask) -> Call:
     return Call(json={"certificate_ids": [world.published[ask.cb]]})
 
 
+@calls("GET /v1/imports/templates/{kind} -")
+def _import_template(world: World, ask: Ask) -> Call:
+    return Call(path={"kind": "calibration"}, params={"format": "csv"})
+
+
+@calls("POST /v1/imports -")
+def _upload_import(world: World, ask: Ask) -> Call:
+    kind, data = world.import_file(ask.who.cb)
+    return Call(data={"kind": kind}, files={"file": ("matrix.csv", data, "text/csv")})
+
+
+@calls("GET /v1/imports -")
+def _imports(world: World, ask: Ask) -> Call:
+    return Call()
+
+
+@calls(
+    "GET /v1/imports/{import_id} import",
+    "GET /v1/imports/{import_id}/result.csv import",
+)
+def _import(world: World, ask: Ask) -> Call:
+    return Call(path={"import_id": world.import_job(ask.cb)["id"]})
+
+
+@calls("PUT /v1/imports/{import_id}/mapping import")
+def _remap(world: World, ask: Ask) -> Call:
+    job = world.import_job(ask.cb)
+    return Call(path={"import_id": job["id"]}, json={"mapping": job["mapping"]})
+
+
+@calls("POST /v1/imports/{import_id}/confirm import")
+def _confirm_import(world: World, ask: Ask) -> Call:
+    return Call(path={"import_id": world.import_job(ask.cb)["id"]}, json={})
+
+
 @calls("GET /v1/certificates/{certificate_id}/proof/full certificate")
 def _full_proof(world: World, ask: Ask) -> Call:
     return Call(path={"certificate_id": world.published[ask.cb]})
@@ -825,6 +883,7 @@ def _revoke(world: World, ask: Ask) -> Call:
     "GET /portal/accounts -",
     "GET /portal/tokens -",
     "GET /portal/issuers -",
+    "GET /portal/imports -",
 )
 def _portal_page(world: World, ask: Ask) -> Call:
     return Call()
@@ -886,6 +945,30 @@ def _portal_suspend(world: World, ask: Ask) -> Call:
     return Call(
         path={"certificate_id": world.certificate(ask.cb), "action": "suspend"},
         data={"reason": "surveillance-nonconformity"},
+    )
+
+
+@calls("POST /portal/imports -")
+def _portal_upload(world: World, ask: Ask) -> Call:
+    kind, data = world.import_file(ask.who.cb)
+    return Call(data={"kind": kind}, files={"file": ("matrix.csv", data, "text/csv")})
+
+
+@calls(
+    "GET /portal/imports/{import_id} import",
+    "GET /portal/imports/{import_id}/result.csv import",
+    "POST /portal/imports/{import_id}/confirm import",
+)
+def _portal_import(world: World, ask: Ask) -> Call:
+    return Call(path={"import_id": world.import_job(ask.cb)["id"]})
+
+
+@calls("POST /portal/imports/{import_id}/mapping import")
+def _portal_remap(world: World, ask: Ask) -> Call:
+    job = world.import_job(ask.cb)
+    return Call(
+        path={"import_id": job["id"]},
+        data={f"map-{i}": job["mapping"].get(h, "") for i, h in enumerate(job["headers"])},
     )
 
 
