@@ -248,6 +248,19 @@ class TestTheSecondPerson:
             world.drafts.approve(world.reviewer, draft.id, revision=1)
         assert world.drafts.get(world.reviewer, draft.id).state == "draft"
 
+    def test_a_draft_is_issued_once(self, world: World, sessions: sessionmaker[Session]) -> None:
+        draft = world.drafts.create(world.preparer, world.submission())
+        approved, _ = world.drafts.approve(world.reviewer, draft.id, revision=1)
+        with pytest.raises(ConflictError, match="revision"):
+            world.drafts.approve(world.reviewer, draft.id, revision=1)
+        with pytest.raises(IllegalTransitionError, match="issued"):
+            world.drafts.approve(world.reviewer, draft.id, revision=approved.revision)
+        with sessions() as session:
+            issued = session.scalars(
+                select(models.Certificate).where(models.Certificate.number == draft.number)
+            ).all()
+        assert len(issued) == 1
+
 
 class TestWhoSeesAndActs:
     def test_another_cb_neither_sees_nor_acts(self, world: World) -> None:
