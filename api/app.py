@@ -24,7 +24,7 @@ from api.deps import limit_clients
 from api.headers import SecurityHeadersMiddleware
 from api.limits import BodyLimitMiddleware, Limits
 from api.problems import install_problem_handlers
-from api.routes import accounts, authority, certificates, imports, keys, transparency
+from api.routes import accounts, authority, certificates, drafts, imports, keys, transparency
 from api.settings import ApiSettings
 from api.stack import Stack
 from api.web import install as install_web
@@ -141,6 +141,7 @@ def create_app(stack: Stack | None = None, settings: ApiSettings | None = None) 
 def _install_routes(app: FastAPI) -> None:
     app.include_router(keys.router)  # before /v1/certificates/{id}: its statements route
     app.include_router(certificates.router)
+    app.include_router(drafts.router)
     app.include_router(imports.router)
     app.include_router(accounts.router)
     app.include_router(authority.router)

@@ -66,6 +66,7 @@ __all__ = [
     "SignedItem",
     "StatementResult",
     "effective_status",
+    "review_required",
 ]
 
 
@@ -307,6 +308,22 @@ _IN_FORCE: Final = frozenset({EventType.ISSUE, EventType.SUPERSEDE, EventType.RE
 _IN_FORCE_TYPES: Final = frozenset(kind.value for kind in _IN_FORCE)
 
 
+def review_required(session: Session, issuer_id: str) -> bool:
+    """Whether the CB issues only from drafts a second person approved (docs/spec.md §11.12);
+    read under the log's lock, which a change of the setting takes too, so that every issuance
+    after the change sees it."""
+    settings = session.get(models.IssuerSettings, issuer_id)
+    return settings is not None and settings.review_required
+
+
+def _refuse_without_review(session: Session, issuer_id: str, *, what: str) -> None:
+    if review_required(session, issuer_id):
+        raise ForbiddenError(
+            f"issuer {issuer_id}: got a direct {what}, want a draft (POST /v1/drafts) that "
+            "another person of the CB approves: the CB requires review (docs/spec.md §11.12)"
+        )
+
+
 class Certificates:
     """Certificates and their lifecycle, over one database; events signed with `issuers`' keys."""
 
@@ -383,11 +400,14 @@ class Certificates:
         submissions: Sequence[Submission],
         *,
         actor: Actor | None = None,
+        reviewed: bool = False,
     ) -> list[IssueResult]:
         """Issue certificates, all or none, one `issue` event each, in the order given.
 
         A submission equal to an already issued record is an idempotent repeat (not appended
-        again); a different record under a taken number raises `ConflictError`.
+        again); a different record under a taken number raises `ConflictError`. `reviewed`: a
+        second person decided this issuance already (an import confirmed by another officer
+        than its uploader, registry/imports.py), so a CB that requires review lets it through.
         """
         if not submissions:
             raise InvalidRequestError("batch: got no certificates, want at least one")
@@ -396,61 +416,76 @@ class Certificates:
                 f"batch: got {len(submissions)} certificates, want at most {self._max_batch}"
             )
         now = self._clock()
-        naive_now = naive_utc(now)
-        today = now.date()
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
-            issuer = self._issuers.issuer(session, issuer_id)
-            admission = session.get(models.Admission, issuer_id)
-            for position, submission in enumerate(submissions):
-                self._check_submission(
-                    issuer, submission, position=position, admission=admission, today=today
-                )
-            pending = self._plan(session, issuer_id, submissions)
-            signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
-            log = _LogAppend(session, signer, seq=seq, at=now)
-            certificates: list[dict[str, Any]] = []
-            views: dict[str, CertificateView] = {}
-            for item in pending:
-                if item.record is None:
-                    if item.existing is not None:
-                        views[item.certificate_id] = CertificateView.from_row(
-                            item.existing, today=today
-                        )
-                    continue
-                record_text, record_hash = stored_form(item.record)
-                event = log.event(
-                    EventType.ISSUE,
-                    item.certificate_id,
-                    record_hash,
-                    admission_seq=None if admission is None else admission.admission_seq,
-                )
-                row = self._certificate_row(
-                    item.record, record_text, record_hash, event.seq, naive_now
-                )
-                certificates.append(row)
-                views[item.certificate_id] = CertificateView.from_columns(
-                    row, json.loads(record_text), today=today
-                )
-            if self._quota is not None and certificates:
-                self._count_issued(session, issuer_id, now, len(certificates))
-            CertificateRepository(session).insert_many(certificates)
-            log.write()
-            if actor is not None and certificates:
-                # One entry per request: a batch of 1,000 is one change by one person.
-                record_audit(
-                    session,
-                    actor,
-                    "certificate.issue",
-                    now=now,
-                    target=f"certificate:{certificates[0]['id']}",
-                    issuer_id=issuer_id,
-                    detail={
-                        "count": len(certificates),
-                        "first_seq": certificates[0]["last_event_seq"],
-                        "last_seq": certificates[-1]["last_event_seq"],
-                    },
-                )
+            if not reviewed:
+                _refuse_without_review(session, issuer_id, what="issue")
+            return self.issue_locked(session, issuer_id, submissions, seq=seq, now=now, actor=actor)
+
+    def issue_locked(
+        self,
+        session: Session,
+        issuer_id: str,
+        submissions: Sequence[Submission],
+        *,
+        seq: int,
+        now: dt.datetime,
+        actor: Actor | None,
+    ) -> list[IssueResult]:
+        """`issue_batch`'s work in the caller's transaction, which locked the log head (`seq`,
+        `LogRepository.lock_head`) and decided that this issuance may happen: a draft's
+        approval (registry.drafts) issues through here."""
+        naive_now = naive_utc(now)
+        today = now.date()
+        issuer = self._issuers.issuer(session, issuer_id)
+        admission = session.get(models.Admission, issuer_id)
+        for position, submission in enumerate(submissions):
+            self._check_submission(
+                issuer, submission, position=position, admission=admission, today=today
+            )
+        pending = self._plan(session, issuer_id, submissions)
+        signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
+        log = _LogAppend(session, signer, seq=seq, at=now)
+        certificates: list[dict[str, Any]] = []
+        views: dict[str, CertificateView] = {}
+        for item in pending:
+            if item.record is None:
+                if item.existing is not None:
+                    views[item.certificate_id] = CertificateView.from_row(
+                        item.existing, today=today
+                    )
+                continue
+            record_text, record_hash = stored_form(item.record)
+            event = log.event(
+                EventType.ISSUE,
+                item.certificate_id,
+                record_hash,
+                admission_seq=None if admission is None else admission.admission_seq,
+            )
+            row = self._certificate_row(item.record, record_text, record_hash, event.seq, naive_now)
+            certificates.append(row)
+            views[item.certificate_id] = CertificateView.from_columns(
+                row, json.loads(record_text), today=today
+            )
+        if self._quota is not None and certificates:
+            self._count_issued(session, issuer_id, now, len(certificates))
+        CertificateRepository(session).insert_many(certificates)
+        log.write()
+        if actor is not None and certificates:
+            # One entry per request: a batch of 1,000 is one change by one person.
+            record_audit(
+                session,
+                actor,
+                "certificate.issue",
+                now=now,
+                target=f"certificate:{certificates[0]['id']}",
+                issuer_id=issuer_id,
+                detail={
+                    "count": len(certificates),
+                    "first_seq": certificates[0]["last_event_seq"],
+                    "last_seq": certificates[-1]["last_event_seq"],
+                },
+            )
         results = []
         seen: set[str] = set()
         for item in pending:
@@ -598,61 +633,87 @@ class Certificates:
         now = self._clock()
         with self._sessions.begin() as session:
             seq = LogRepository(session).lock_head()
-            issuer = self._issuers.issuer(session, issuer_id)
-            old = self._own_certificate(session, issuer, certificate_id, change=EventType.SUPERSEDE)
-            admission = session.get(models.Admission, issuer_id)
-            self._check_submission(
-                issuer, submission, position=0, admission=admission, today=now.date()
-            )
-            new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
-            if new_id == old.id:
-                raise ConflictError(
-                    f"number: got {submission.number!r}, want a new number for the replacement"
-                )
-            if CertificateRepository(session).get(new_id) is not None:
-                raise ConflictError(
-                    f"number: got {submission.number!r}, already issued as {new_id}; "
-                    "want a new certificate to replace the old one"
-                )
-            self._check_transition(old, EventType.SUPERSEDE, SUPERSEDABLE, today=now.date())
-            record = _nfc_record(build_record(submission, issuer_id=issuer_id, supersedes=old.id))
-            record_text, record_hash = stored_form(record)
-            signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
-            log = _LogAppend(session, signer, seq=seq, at=now)
-            event = log.event(
-                EventType.SUPERSEDE,
-                new_id,
-                record_hash,
+            _refuse_without_review(session, issuer_id, what="supersede")
+            return self.supersede_locked(
+                session,
+                issuer_id,
+                certificate_id,
+                submission,
+                seq=seq,
+                now=now,
                 reason=reason,
-                supersedes=old.id,
-                admission_seq=None if admission is None else admission.admission_seq,
+                actor=actor,
             )
-            row = self._certificate_row(record, record_text, record_hash, event.seq, naive_utc(now))
-            row["supersedes"] = old.id
-            CertificateRepository(session).insert_many([row])
-            log.write()
-            CertificateRepository(session).set_status(
-                old.id,
-                status="superseded",
-                event_seq=event.seq,
-                now=naive_utc(now),
-                superseded_by=new_id,
+
+    def supersede_locked(
+        self,
+        session: Session,
+        issuer_id: str,
+        certificate_id: str,
+        submission: Submission,
+        *,
+        seq: int,
+        now: dt.datetime,
+        reason: str | None,
+        actor: Actor | None,
+    ) -> IssueResult:
+        """`supersede`'s work in the caller's transaction, which locked the log head (`seq`)
+        and decided that this replacement may be issued (a draft's approval)."""
+        issuer = self._issuers.issuer(session, issuer_id)
+        old = self._own_certificate(session, issuer, certificate_id, change=EventType.SUPERSEDE)
+        admission = session.get(models.Admission, issuer_id)
+        self._check_submission(
+            issuer, submission, position=0, admission=admission, today=now.date()
+        )
+        new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
+        if new_id == old.id:
+            raise ConflictError(
+                f"number: got {submission.number!r}, want a new number for the replacement"
             )
-            if actor is not None:
-                record_audit(
-                    session,
-                    actor,
-                    "certificate.supersede",
-                    now=now,
-                    target=f"certificate:{new_id}",
-                    issuer_id=issuer_id,
-                    detail={"seq": event.seq, "supersedes": old.id, "reason": reason},
-                )
-            new_row = CertificateRepository(session).get(new_id)
-            assert new_row is not None
-            return IssueResult(
-                certificate=CertificateView.from_row(new_row, today=now.date()), created=True
+        if CertificateRepository(session).get(new_id) is not None:
+            raise ConflictError(
+                f"number: got {submission.number!r}, already issued as {new_id}; "
+                "want a new certificate to replace the old one"
             )
+        self._check_transition(old, EventType.SUPERSEDE, SUPERSEDABLE, today=now.date())
+        record = _nfc_record(build_record(submission, issuer_id=issuer_id, supersedes=old.id))
+        record_text, record_hash = stored_form(record)
+        signer = self._issuers.signer(session, issuer_id, approved=admission is not None)
+        log = _LogAppend(session, signer, seq=seq, at=now)
+        event = log.event(
+            EventType.SUPERSEDE,
+            new_id,
+            record_hash,
+            reason=reason,
+            supersedes=old.id,
+            admission_seq=None if admission is None else admission.admission_seq,
+        )
+        row = self._certificate_row(record, record_text, record_hash, event.seq, naive_utc(now))
+        row["supersedes"] = old.id
+        CertificateRepository(session).insert_many([row])
+        log.write()
+        CertificateRepository(session).set_status(
+            old.id,
+            status="superseded",
+            event_seq=event.seq,
+            now=naive_utc(now),
+            superseded_by=new_id,
+        )
+        if actor is not None:
+            record_audit(
+                session,
+                actor,
+                "certificate.supersede",
+                now=now,
+                target=f"certificate:{new_id}",
+                issuer_id=issuer_id,
+                detail={"seq": event.seq, "supersedes": old.id, "reason": reason},
+            )
+        new_row = CertificateRepository(session).get(new_id)
+        assert new_row is not None
+        return IssueResult(
+            certificate=CertificateView.from_row(new_row, today=now.date()), created=True
+        )
 
     def append_statements(
         self, issuer_id: str, items: Sequence[SignedItem], *, actor: Actor | None = None
@@ -933,6 +994,35 @@ class Certificates:
             and last.signing_bytes() == event.signing_bytes()
         )
 
+    def check_draft(
+        self,
+        session: Session,
+        issuer_id: str,
+        submission: Submission,
+        *,
+        supersedes: str | None,
+        today: dt.date,
+    ) -> None:
+        """What issuance would check of `submission` that can be checked before it is issued
+        (a draft, registry.drafts): the caller's CB, its kinds and admission on `today`, a
+        number not issued yet, and for a replacement the certificate it replaces (the CB's,
+        of a kind it may issue, in a status that may be superseded). The same checks run again
+        when the draft is issued."""
+        issuer = self._issuers.issuer(session, issuer_id)
+        admission = session.get(models.Admission, issuer_id)
+        self._check_submission(issuer, submission, position=0, admission=admission, today=today)
+        new_id = certificate_id_for(issuer_id=issuer_id, number=submission.number)
+        if CertificateRepository(session).get(new_id) is not None:
+            raise ConflictError(
+                f"number: got {submission.number!r}, already issued as {new_id}; want a new "
+                "number for a draft"
+            )
+        if supersedes is not None:
+            old = self._own_certificate(
+                session, issuer, supersedes, change=EventType.SUPERSEDE, lock=False
+            )
+            self._check_transition(old, EventType.SUPERSEDE, SUPERSEDABLE, today=today)
+
     # -- helpers ----------------------------------------------------------------------------------
 
     def _check_submission(
@@ -972,8 +1062,9 @@ class Certificates:
         certificate_id: str,
         *,
         change: EventType,
+        lock: bool = True,
     ) -> models.Certificate:
-        row = CertificateRepository(session).get(certificate_id, for_update=True)
+        row = CertificateRepository(session).get(certificate_id, for_update=lock)
         if row is None:
             raise NotFoundError(f"certificate {certificate_id}: got an unknown id")
         if row.issuer_id != issuer.id:

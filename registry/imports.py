@@ -26,11 +26,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.accounts import Actor
-from registry.certificates import Certificates
+from registry.certificates import Certificates, review_required
 from registry.clock import naive_utc, utc_now
 from registry.db import models
 from registry.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidRequestError,
     NotFoundError,
     RetryLaterError,
@@ -264,6 +265,18 @@ class Imports:
                 )
             if job.valid == 0:
                 raise InvalidRequestError(f"import {job_id}: got no valid row, want at least one")
+            confirmer = (
+                None if actor is None or actor.principal is None else actor.principal.account_id
+            )
+            if review_required(session, issuer_id) and (
+                confirmer is None or confirmer == job.created_by
+            ):
+                # The import is the preparation, its confirmation the decision (ISO/IEC 17065
+                # §7.6): by another person when the CB requires review (docs/spec.md §11.12).
+                raise ForbiddenError(
+                    f"import {job_id}: got its confirmation by the officer who uploaded it, "
+                    "want another officer's: the CB requires review"
+                )
             job.state = "queued"
             job.confirmed_at = naive_utc(self._clock())
             job.confirmed_by = (
@@ -340,7 +353,9 @@ class Imports:
                 row = first_row + i
                 outcome[i] = [row, None, None, "invalid", "; ".join(errors.get(row, []))]
         try:
-            issued = self._certificates.issue_batch(issuer_id, [s for _, s in valid], actor=actor)
+            issued = self._certificates.issue_batch(
+                issuer_id, [s for _, s in valid], actor=actor, reviewed=True
+            )
             for (i, submission), result in zip(valid, issued, strict=True):
                 outcome[i] = self._row(
                     first_row + i, submission, result.certificate.id, result.created
@@ -350,7 +365,9 @@ class Imports:
         except ServiceError:
             for i, submission in valid:
                 try:
-                    result = self._certificates.issue(issuer_id, submission, actor=actor)
+                    [result] = self._certificates.issue_batch(
+                        issuer_id, [submission], actor=actor, reviewed=True
+                    )
                 except ServiceError as exc:
                     certificate_id = certificate_id_for(
                         issuer_id=issuer_id, number=submission.number

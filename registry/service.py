@@ -3,9 +3,10 @@
 `RegistryService` is what the API and the CLI call; the work is done in `registry.accounts`
 (accounts, roles, tokens, logins, the audit trail), `registry.governance` (the authority's
 statements, appended to the log), `registry.issuers` (admission, signing keys and their
-rotation) and `registry.certificates` (issue,
-suspend, reinstate, withdraw, supersede, reads), which share one database, one clock and the
-issuers' opened signing keys.
+rotation), `registry.certificates` (issue,
+suspend, reinstate, withdraw, supersede, reads) and `registry.drafts` (a CB's settings, drafts
+and the second person's decision), which share one database, one clock and the issuers' opened
+signing keys.
 """
 
 import datetime as dt
@@ -23,6 +24,7 @@ from registry.certificates import (
     effective_status,
 )
 from registry.clock import utc_now
+from registry.drafts import Drafts
 from registry.governance import Governance
 from registry.imports import Imports
 from registry.issuers import IssuerCreated, Issuers
@@ -75,6 +77,7 @@ class RegistryService:
             clock=clock,
         )
         self.imports = Imports(sessions=sessions, certificates=self.certificates, clock=clock)
+        self.drafts = Drafts(sessions=sessions, certificates=self.certificates, clock=clock)
 
     # -- issuers and keys (registry.issuers) ------------------------------------------------------
 

@@ -56,6 +56,56 @@ class Issuer(Base):
     created_at: Mapped[dt.datetime]
 
 
+class IssuerSettings(Base):
+    """A CB's own settings, set by its admins (docs/spec.md §11.12). Apart from `issuers`, whose
+    row the authority's statements write: a CB's admin never writes the authority's row. No row
+    means every setting at its default."""
+
+    __tablename__ = "issuer_settings"
+
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"), primary_key=True)
+    #: a certificate is issued only from a draft a second person of the CB approved
+    review_required: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+
+
+class Draft(Base):
+    """A certificate being prepared by a CB's person and decided by another (docs/spec.md
+    §11.12): one submission of either format, validated as issuance validates it. `state` is
+    draft, submitted, rejected, issued or withdrawn; `revision` counts the edits, and each
+    change names the revision it was made against."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_issuer_id_state_created_at", "issuer_id", "state", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("issuers.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(100))
+    #: the validated submission as JSON (its `format` member says which)
+    submission: Mapped[str] = mapped_column(Text)
+    #: a replacement: the certificate it supersedes, and the reason the event states
+    supersedes: Mapped[str | None] = mapped_column(String(66))
+    reason: Mapped[str | None] = mapped_column(String(400))
+    prepared_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    submitted_at: Mapped[dt.datetime | None]
+    #: the last decision (approval or rejection), by whom, when, and its comment
+    reviewed_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    reviewed_at: Mapped[dt.datetime | None]
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    withdrawn_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    withdrawn_at: Mapped[dt.datetime | None]
+    #: the certificate it became
+    certificate_id: Mapped[str | None] = mapped_column(String(66))
+
+
 class IssuanceCount(Base):
     """Certificates an issuer issued on one UTC day, counted only while a daily quota is set
     (CERTREG_ISSUANCE_QUOTA_PER_DAY): the count every replica checks, under the log's lock."""

@@ -212,6 +212,10 @@ def confirm(
         )
     except InvalidRequestError as exc:
         return _job_page(request, person, import_id, message=str(exc), status_code=400)
+    except ForbiddenError:
+        return _job_page(
+            request, person, import_id, message=t("portal.import.another"), status_code=403
+        )
     stack.import_runner.submit(import_id, actor=person.actor)
     return RedirectResponse(f"/portal/imports/{import_id}?lang={lang}", status_code=303)
 

@@ -105,7 +105,7 @@ def make_issuable(case: Any) -> Any:
         case.body = issuable(body)
     elif path == "/v1/certificates/batch" and isinstance(body.get("certificates"), list):
         case.body = {**body, "certificates": [issuable(c) for c in body["certificates"]]}
-    elif path.endswith("/supersede") and "certificate" in body:
+    elif (path.endswith("/supersede") or path == "/v1/drafts") and "certificate" in body:
         case.body = {**body, "certificate": issuable(body["certificate"])}
     return case
 
@@ -130,6 +130,8 @@ class FuzzTarget:
     certificate_ids: list[str]
     #: another issuer's anchored certificate (the first issuer gets 403 on it)
     foreign_id: str
+    #: drafts of the first issuer (one submitted), and one of another's (404 to the first)
+    draft_ids: list[str]
 
     def anchor(self) -> None:
         self.stack.worker.run_until_idle()
@@ -139,6 +141,16 @@ def _issue(stack: Stack, auth: dict[str, str], app: FastAPI, body: dict[str, Any
     with in_process(app) as client:
         response = client.post("/v1/certificates", json=body, headers=auth)
     assert response.status_code in (200, 201), response.text
+    return str(response.json()["id"])
+
+
+def _draft(app: FastAPI, auth: dict[str, str], body: dict[str, Any]) -> str:
+    """A draft of `body` under a number of its own, so that it could be approved."""
+    certificate = {k: v for k, v in body.items() if k != "issuer_id"}
+    certificate["number"] = f"{certificate['number']}-DRAFT"
+    with in_process(app) as client:
+        response = client.post("/v1/drafts", json={"certificate": certificate}, headers=auth)
+    assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
@@ -156,8 +168,17 @@ def fuzz_target(database_url: str, chain: Chain, data_dir: Path) -> Iterator[Fuz
             foreign = _issue(stack, {"Authorization": f"Bearer {other}"}, app, other_body)
             stack.service.withdraw("vn-cb-quatest3", ids[-1], reason="fraud")
             stack.worker.run_until_idle()
+            drafts = [_draft(app, auth, body) for body in bodies()[:2]]
+            with in_process(app) as client:
+                client.post(f"/v1/drafts/{drafts[0]}/submit", json={"revision": 1}, headers=auth)
+            drafts.append(_draft(app, {"Authorization": f"Bearer {other}"}, other_body))
             yield FuzzTarget(
-                app=app, stack=stack, auth=auth, certificate_ids=ids, foreign_id=foreign
+                app=app,
+                stack=stack,
+                auth=auth,
+                certificate_ids=ids,
+                foreign_id=foreign,
+                draft_ids=drafts,
             )
         finally:
             asgi.shutdown_lifespans()

@@ -72,7 +72,7 @@ PRINCIPALS: Final = (
     "no-csrf",
 )
 #: targets that belong to a CB: called with the principal's own CB's and with the other's
-PER_CB: Final = frozenset({"certificate", "issuer_id", "cb_officer", "cb_admin", "import"})
+PER_CB: Final = frozenset({"certificate", "issuer_id", "cb_officer", "cb_admin", "import", "draft"})
 TARGETS: Final = PER_CB | {"-", "self", "auditor", "authority_admin"}
 #: served documentation, not an operation anyone is authorised for
 DOCUMENTATION: Final = frozenset({"/openapi.json", "/docs", "/docs/assets"})
@@ -247,6 +247,11 @@ class World:
         }
         self.officers = {
             cb: self._person(self.admins[cb], Role.CB_OFFICER, cb, f"m-officer-{cb}")
+            for cb in (A, B)
+        }
+        # Who prepares the drafts a row's caller decides on: an officer no column is.
+        self.preparers = {
+            cb: self._person(self.admins[cb], Role.CB_OFFICER, cb, f"m-preparer-{cb}")
             for cb in (A, B)
         }
         officer = self.officers[A]
@@ -443,6 +448,27 @@ class World:
                 )
             self._certificates[key] = made
         return self._certificates[key]
+
+    def draft(self, cb: str, *, by: Who | None = None, submitted: bool = False) -> dict[str, Any]:
+        """A new draft of `cb`: prepared by `by` when its credential may (a person of `cb`),
+        else by `cb`'s preparer; submitted when asked."""
+        body = {"certificate": self.submission(cb)}
+        made = None
+        if by is not None and by.role in (Role.CB_ADMIN, Role.CB_OFFICER) and by.cb == cb:
+            answer = self.client.post("/v1/drafts", json=body, headers=by.headers)
+            self.client.cookies.clear()
+            made = answer.json() if answer.status_code == 201 else None
+        preparer = by if made is not None and by is not None else self.preparers[cb]
+        if made is None:
+            made = self._ok("POST", "/v1/drafts", preparer.headers, json=body)
+        if submitted:
+            made = self._ok(
+                "POST",
+                f"/v1/drafts/{made['id']}/submit",
+                preparer.headers,
+                json={"revision": made["revision"]},
+            )
+        return made
 
     def account(self, cb: str | None, role: Role) -> str:
         """A system account made for the test (never a column's), by its manager."""
@@ -765,6 +791,72 @@ def _supersede(world: World, ask: Ask) -> Call:
     )
 
 
+# A CB's settings and its drafts: the CB's people; the authority's admins and auditors read
+
+
+@calls("GET /v1/issuers/{issuer_id}/settings issuer_id")
+def _settings(world: World, ask: Ask) -> Call:
+    return Call(path={"issuer_id": ask.cb})
+
+
+@calls("PUT /v1/issuers/{issuer_id}/settings issuer_id")
+def _set_settings(world: World, ask: Ask) -> Call:
+    # Review stays off: the direct issue rows issue directly.
+    return Call(path={"issuer_id": ask.cb}, json={"review_required": False})
+
+
+@calls("POST /v1/drafts issuer_id")
+def _create_draft(world: World, ask: Ask) -> Call:
+    return Call(json={"certificate": world.submission(ask.who.cb, issuer_id=ask.cb)})
+
+
+@calls("GET /v1/drafts -")
+def _drafts(world: World, ask: Ask) -> Call:
+    world.draft(A)
+    world.draft(B)
+    return Call()
+
+
+@calls("GET /v1/drafts issuer_id")
+def _drafts_of(world: World, ask: Ask) -> Call:
+    return Call(params={"issuer_id": ask.cb})
+
+
+@calls("GET /v1/drafts/{draft_id} draft")
+def _a_draft(world: World, ask: Ask) -> Call:
+    return Call(path={"draft_id": world.draft(ask.cb)["id"]})
+
+
+@calls("PUT /v1/drafts/{draft_id} draft")
+def _edit_draft(world: World, ask: Ask) -> Call:
+    made = world.draft(ask.cb, by=ask.who)
+    return Call(
+        path={"draft_id": made["id"]},
+        json={"certificate": world.submission(ask.cb), "revision": made["revision"]},
+    )
+
+
+@calls("POST /v1/drafts/{draft_id}/submit draft", "POST /v1/drafts/{draft_id}/withdraw draft")
+def _own_draft(world: World, ask: Ask) -> Call:
+    made = world.draft(ask.cb, by=ask.who)
+    return Call(path={"draft_id": made["id"]}, json={"revision": made["revision"]})
+
+
+@calls("POST /v1/drafts/{draft_id}/approve draft")
+def _approve_draft(world: World, ask: Ask) -> Call:
+    made = world.draft(ask.cb, submitted=True)
+    return Call(path={"draft_id": made["id"]}, json={"revision": made["revision"]})
+
+
+@calls("POST /v1/drafts/{draft_id}/reject draft")
+def _reject_draft(world: World, ask: Ask) -> Call:
+    made = world.draft(ask.cb, submitted=True)
+    return Call(
+        path={"draft_id": made["id"]},
+        json={"revision": made["revision"], "comment": "Thiếu biên bản đánh giá"},
+    )
+
+
 # Sessions and the caller's own credentials
 
 
@@ -1012,6 +1104,7 @@ _LISTS: Final = {
     ("GET", "/v1/accounts"): ("accounts", ("issuer_id",)),
     ("GET", "/v1/tokens"): ("tokens", ("issuer_id",)),
     ("GET", "/v1/audit"): ("entries", ("issuer_id", "actor_issuer_id")),
+    ("GET", "/v1/drafts"): ("drafts", ("issuer_id",)),
 }
 
 

@@ -108,6 +108,10 @@ def operation_test(
             operation.as_strategy(path_parameters={"certificate_id": cid})
             for cid in [*target.certificate_ids, target.foreign_id]
         ]
+    if any(p.name == "draft_id" for p in operation.iter_parameters()):
+        strategies += [
+            operation.as_strategy(path_parameters={"draft_id": did}) for did in target.draft_ids
+        ]
     strategies += operation.get_strategies_from_examples()
     headers = st.sampled_from([target.auth, target.auth, target.auth, {}, FORGED])
 

@@ -1,7 +1,7 @@
 """Spreadsheet imports of certificates (docs/spec.md §11.13): `import_jobs`.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -28,15 +28,15 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(length=32), nullable=True),
         sa.Column("table", sa.JSON(), nullable=False),
         sa.Column("mapping", sa.JSON(), nullable=False),
-        sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("valid", sa.Integer(), nullable=False),
+        sa.Column("rows", sa.BigInteger(), nullable=False),
+        sa.Column("valid", sa.BigInteger(), nullable=False),
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(), nullable=True),
         sa.Column("confirmed_by", sa.String(length=32), nullable=True),
-        sa.Column("done", sa.Integer(), nullable=False),
-        sa.Column("issued", sa.Integer(), nullable=False),
-        sa.Column("existing", sa.Integer(), nullable=False),
-        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("done", sa.BigInteger(), nullable=False),
+        sa.Column("issued", sa.BigInteger(), nullable=False),
+        sa.Column("existing", sa.BigInteger(), nullable=False),
+        sa.Column("refused", sa.BigInteger(), nullable=False),
         sa.Column("results", sa.JSON(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
