@@ -4,6 +4,8 @@ authority (docs/architecture.md, "The portal"), in Vietnamese and English, witho
 - `signin`: sign in and out, and a first password with a setup token;
 - `certificates`: the dashboard of a CB's certificates, a certificate's page, and its
   lifecycle actions (suspend, reinstate, withdraw) through a confirmation step;
+- `drafts`: drafts and the second person's decision (submit, approve, reject, withdraw), and
+  the CB's setting that requires it;
 - `imports`: spreadsheets of certificates, uploaded, checked, mapped, confirmed, followed;
 - `admin`: accounts, API tokens and signing keys for a CB's admins; the CBs for the authority.
 
@@ -14,7 +16,7 @@ error is an HTML page (`api.web.HtmlErrorPages`).
 
 from fastapi import APIRouter
 
-from api.web.portal import admin, certificates, imports, signin
+from api.web.portal import admin, certificates, drafts, imports, signin
 from api.web.portal.auth import PORTAL, sign_in_redirect
 
 __all__ = ["PORTAL", "router", "sign_in_redirect"]
@@ -22,5 +24,6 @@ __all__ = ["PORTAL", "router", "sign_in_redirect"]
 router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(imports.router)
+router.include_router(drafts.router)
 router.include_router(admin.router)  # before certificates' /portal/certificates/{id}/{action}
 router.include_router(certificates.router)

@@ -38,8 +38,11 @@ def _nav(person: Person | None, lang: str, section: str) -> list[NavItem]:
         items += [("accounts", "/portal/accounts"), ("tokens", "/portal/tokens")]
     else:
         items += [("tokens", "/portal/tokens")]
+    items.append(("drafts", "/portal/drafts"))
     if person.role is Role.CB_OFFICER:
         items.append(("imports", "/portal/imports"))
+    if person.of_cb:
+        items.append(("settings", "/portal/settings"))
     if person.role is Role.CB_ADMIN:
         items.append(("keys", "/portal/keys"))
     if person.sees_all:

@@ -976,6 +976,9 @@ def _revoke(world: World, ask: Ask) -> Call:
     "GET /portal/tokens -",
     "GET /portal/issuers -",
     "GET /portal/imports -",
+    "GET /portal/drafts -",
+    "GET /portal/settings -",
+    "POST /portal/settings -",
 )
 def _portal_page(world: World, ask: Ask) -> Call:
     return Call()
@@ -1037,6 +1040,20 @@ def _portal_suspend(world: World, ask: Ask) -> Call:
     return Call(
         path={"certificate_id": world.certificate(ask.cb), "action": "suspend"},
         data={"reason": "surveillance-nonconformity"},
+    )
+
+
+@calls("GET /portal/drafts/{draft_id} draft")
+def _portal_draft(world: World, ask: Ask) -> Call:
+    return Call(path={"draft_id": world.draft(ask.cb)["id"]})
+
+
+@calls("POST /portal/drafts/{draft_id}/{action} draft")
+def _portal_submit_draft(world: World, ask: Ask) -> Call:
+    made = world.draft(ask.cb, by=ask.who)
+    return Call(
+        path={"draft_id": made["id"], "action": "submit"},
+        data={"revision": str(made["revision"])},
     )
 
 
