@@ -403,6 +403,12 @@ class Imports:
             job.refused += counted["refused"]
             job.results = [*job.results, *results]
 
+    def certificate_ids(self, issuer_id: str, job_id: str) -> list[str]:
+        """The certificates a job issued or found issued, in its rows' order (to print)."""
+        with self._sessions() as session:
+            job = self._job(session, issuer_id, job_id)
+            return [r[2] for r in job.results if r[3] in ("issued", "existing") and r[2]]
+
     # -- the result file --------------------------------------------------------------------------
 
     def result_csv(self, issuer_id: str, job_id: str) -> tuple[str, bytes]:

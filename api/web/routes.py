@@ -17,7 +17,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -57,7 +57,14 @@ from registry.errors import ForbiddenError, NotFoundError
 from registry.records import holder_of, public_record, record_fields
 from registry.service import CertificateView
 
-__all__ = ["api_router", "page_router"]
+__all__ = [
+    "MAX_LABELS",
+    "MAX_PDFS",
+    "api_router",
+    "labels_document",
+    "page_router",
+    "pdfs_document",
+]
 
 log = logging.getLogger("certreg.api.web")
 
@@ -664,19 +671,7 @@ def certificate_labels(
     day, 3 × 8 to an A4 sheet of 70 × 37 mm labels. A CB's people print their own CB's
     certificates; the authority's admins and auditors any."""
     views = _printable_batch(acting, stack, body.certificate_ids)
-    base = _settings(request).public_base_url
-    document = pdf.labels_pdf(
-        [
-            pdf.Label(
-                number=view.number,
-                holder=holder_of(record_fields(view.record))[0],
-                kind=view.kind,
-                valid_until=record_fields(view.record).get("valid_until"),
-                url=verification_url(base, view.id, view.record_hash),
-            )
-            for view in views
-        ]
-    )
+    document = labels_document(views, base=_settings(request).public_base_url)
     return PdfResponse(
         document,
         headers={
@@ -701,11 +696,40 @@ def certificate_pdfs(
     the authority's admins and auditors any."""
     # An id given twice is one file: a PDF each would need two names for the same certificate.
     views = _printable_batch(acting, stack, list(dict.fromkeys(body.certificate_ids)))
+    document = pdfs_document(stack, views, base=_settings(request).public_base_url)
+    today = stack.clock.now().astimezone(dt.UTC).date()
+    return ZipResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="certificates-{today}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def labels_document(views: Sequence[CertificateView], *, base: str) -> bytes:
+    """One PDF of the certificates' labels (`certificate_labels`, the portal's imports)."""
+    return pdf.labels_pdf(
+        [
+            pdf.Label(
+                number=view.number,
+                holder=holder_of(record_fields(view.record))[0],
+                kind=view.kind,
+                valid_until=record_fields(view.record).get("valid_until"),
+                url=verification_url(base, view.id, view.record_hash),
+            )
+            for view in views
+        ]
+    )
+
+
+def pdfs_document(stack: Stack, views: Sequence[CertificateView], *, base: str) -> bytes:
+    """A ZIP of the certificates' printable PDFs and its manifest (`certificate_pdfs`, the
+    portal's imports)."""
     now = stack.clock.now()
     today = now.astimezone(dt.UTC).date()
-    base = _settings(request).public_base_url
     issuers = {issuer_id: _issuer(stack, issuer_id) for issuer_id in {v.issuer_id for v in views}}
-    document = archive.pdfs_zip(
+    return archive.pdfs_zip(
         [
             archive.Printed(
                 certificate_id=view.id,
@@ -717,13 +741,6 @@ def certificate_pdfs(
             for view in views
         ],
         at=now,
-    )
-    return ZipResponse(
-        document,
-        headers={
-            "Content-Disposition": f'attachment; filename="certificates-{today}.zip"',
-            "Cache-Control": "no-store",
-        },
     )
 
 

@@ -13,14 +13,17 @@ from typing import Annotated, Final
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.settings import ApiSettings
 from api.stack import Stack
 from api.web.i18n import translator
 from api.web.portal.auth import Person, PersonDep
 from api.web.portal.render import language, portal_page
+from api.web.routes import MAX_LABELS, MAX_PDFS, labels_document, pdfs_document
 from registry.accounts import Role
 from registry.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from registry.fields import CertificateKind
 from registry.imports import ImportView
+from registry.service import CertificateView
 from registry.sheets import MAX_ROWS, template_columns
 
 __all__ = ["router"]
@@ -140,12 +143,19 @@ def _job_page(
             "repeated": request.query_params.get("repeated") == "1",
             "running": running,
             "kind_label": t.get(f"kind.{view.kind}", view.kind),
+            "label_parts": _parts(view.issued + view.existing, MAX_LABELS),
+            "zip_parts": _parts(view.issued + view.existing, MAX_PDFS),
         },
     )
     if running:
         # Progress without script: the page asks for itself again every two seconds.
         response.headers["Refresh"] = "2"
     return response
+
+
+def _parts(count: int, size: int) -> list[tuple[int, int, int]]:
+    """(part, first, last) of the certificates of an import, `size` a part."""
+    return [(n // size + 1, n + 1, min(n + size, count)) for n in range(0, count, size)]
 
 
 def _groups_in(view: ImportView) -> int:
@@ -218,6 +228,64 @@ def confirm(
         )
     stack.import_runner.submit(import_id, actor=person.actor)
     return RedirectResponse(f"/portal/imports/{import_id}?lang={lang}", status_code=303)
+
+
+def _part(request: Request, ids: list[str], size: int) -> list[str]:
+    """The `part`-th slice of `size` of an import's certificates (from 1), or a 404."""
+    try:
+        part = int(request.query_params.get("part", "1"))
+    except ValueError:
+        part = 0
+    chosen = ids[(part - 1) * size : part * size] if part >= 1 else []
+    if not chosen:
+        raise NotFoundError(f"part: got {part}, want 1 to {max(1, -(-len(ids) // size))}")
+    return chosen
+
+
+@router.get("/portal/imports/{import_id}/labels.pdf")
+def import_labels(import_id: str, request: Request, person: PersonDep) -> Response:
+    """Labels with QR codes for the certificates an import issued, 480 (20 sheets) a part."""
+    views = _printed(import_id, request, person, MAX_LABELS)
+    base = _settings(request).public_base_url
+    return Response(
+        labels_document(views, base=base),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'inline; filename="labels.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/portal/imports/{import_id}/certificates.zip")
+def import_pdfs(import_id: str, request: Request, person: PersonDep) -> Response:
+    """The printable PDFs of the certificates an import issued, 100 a ZIP."""
+    views = _printed(import_id, request, person, MAX_PDFS)
+    stack = _stack(request)
+    document = pdfs_document(stack, views, base=_settings(request).public_base_url)
+    return Response(
+        document,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="certificates.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _printed(import_id: str, request: Request, person: Person, size: int) -> list[CertificateView]:
+    _check_id(import_id)
+    issuer_id = _officer(person)
+    if issuer_id is None:
+        raise ForbiddenError(f"import {import_id}: got a {person.role.value}, want a CB officer")
+    stack = _stack(request)
+    ids = _part(request, stack.service.imports.certificate_ids(issuer_id, import_id), size)
+    return [stack.service.get(certificate_id) for certificate_id in ids]
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
 
 
 @router.get("/portal/imports/{import_id}/result.csv")

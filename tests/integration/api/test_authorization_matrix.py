@@ -231,6 +231,7 @@ class World:
         self.clock = clock
         self._numbers = itertools.count(1)
         self._imports: dict[str, dict[str, Any]] = {}
+        self._issued_imports: dict[str, str] = {}
         admit(stack, A)
         admit(stack, B)
         created = stack.service.accounts.bootstrap_authority(name="Quản trị", login="m-authority")
@@ -507,6 +508,20 @@ class World:
                 files={"file": ("matrix.csv", data, "text/csv")},
             )
         return self._imports[cb]
+
+    def issued_import(self, cb: str) -> str:
+        """An upload of `cb`'s officer, confirmed and issued (its certificates to print)."""
+        if cb not in self._issued_imports:
+            job = self.import_job(cb)
+            officer = self.officers[cb].headers
+            self._ok("POST", f"/v1/imports/{job['id']}/confirm", officer, json={})
+            for _ in range(400):
+                if self._ok("GET", f"/v1/imports/{job['id']}", officer)["state"] == "done":
+                    break
+                time.sleep(0.05)
+            self._imports.pop(cb)
+            self._issued_imports[cb] = job["id"]
+        return self._issued_imports[cb]
 
     def spent(self) -> None:
         """A call was allowed to change something: what it named is made afresh."""
@@ -1055,6 +1070,14 @@ def _portal_submit_draft(world: World, ask: Ask) -> Call:
         path={"draft_id": made["id"], "action": "submit"},
         data={"revision": str(made["revision"])},
     )
+
+
+@calls(
+    "GET /portal/imports/{import_id}/labels.pdf import",
+    "GET /portal/imports/{import_id}/certificates.zip import",
+)
+def _portal_print_import(world: World, ask: Ask) -> Call:
+    return Call(path={"import_id": world.issued_import(ask.cb)}, params={"part": 1})
 
 
 @calls("POST /portal/imports -")

@@ -6,6 +6,7 @@ shows the new certificates; nobody else may."""
 import csv
 import io
 import time
+import zipfile
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -91,6 +92,16 @@ def test_an_officer_imports_a_file_with_errors(
     lines = list(csv.reader(io.StringIO(result.content.decode("utf-8-sig"))))[1:]
     assert [line[3] for line in lines].count("issued") == 18
     assert [line[3] for line in lines].count("invalid") == 2
+    # Print them: labels (one PDF) and the printable certificates (a ZIP), in parts.
+    page = client.get(f"/portal/imports/{job_id}?lang=en")
+    assert "Labels with QR codes, certificates 1–18 (PDF)" in _text(page)
+    labels = client.get(f"/portal/imports/{job_id}/labels.pdf?part=1")
+    assert labels.status_code == 200 and labels.content.startswith(b"%PDF-")
+    archive = client.get(f"/portal/imports/{job_id}/certificates.zip?part=1")
+    assert archive.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    assert len(names) == 19 and "manifest.csv" in names
+    assert client.get(f"/portal/imports/{job_id}/certificates.zip?part=2").status_code == 404
     # The dashboard lists them, with their holder.
     dashboard = _text(client.get("/portal?lang=en&q=PORTAL-IMP-000"))
     assert "PORTAL-IMP-000" in dashboard
