@@ -13,7 +13,9 @@
 3. If the registry has no issuer yet, the institution as it works: a demo authority (its key
    in `data/authority.pem`, its first admin's token in `data/demo-authority-token.txt`)
    admits the sample certification body with a signed statement; the body's admin makes an
-   officer, whose API key is printed and kept in `data/demo-api-key.txt`.
+   officer, whose API key is printed and kept in `data/demo-api-key.txt`, and a second officer
+   (a reviewer); the three sign in to the portal with the logins and passwords printed and kept
+   in `data/demo-portal-logins.txt`; the body's typed sample certificates are issued.
 4. The API with the anchoring worker, one process, on http://127.0.0.1:8000.
 """
 
@@ -21,6 +23,7 @@ import base64
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import socket
 from pathlib import Path
@@ -133,10 +136,13 @@ def _authority_key(data: Path) -> "Ed25519PrivateKey":
     return key
 
 
-def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[str, str, str]:
+def _demo_institution(
+    stack: "Stack", authority: "Ed25519PrivateKey", portal_file: Path
+) -> tuple[str, str, str]:
     """The sample certification body admitted as the authority admits one: its first admin
     (`certreg authority init`), a signed `admit` statement, a hosted key the authority approves,
-    the CB's admin and its officer.
+    the CB's admin and two officers (their portal logins and passwords written to
+    `portal_file`), and the CB's typed sample certificates issued.
     Returns the CB's id, the officer's and the authority admin's API tokens."""
     from registry.accounts import OPERATOR, Actor, Role  # noqa: PLC0415
     from registry.core.governance import (  # noqa: PLC0415
@@ -147,7 +153,8 @@ def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[s
         sign_statement,
     )
     from registry.core.hashing import sha256  # noqa: PLC0415
-    from registry.samples import load_samples  # noqa: PLC0415
+    from registry.records import submission_adapter  # noqa: PLC0415
+    from registry.samples import load_samples, typed_samples  # noqa: PLC0415
 
     accounts = stack.service.accounts
     sample = load_samples()["issuers"][0]
@@ -191,19 +198,38 @@ def _demo_institution(stack: "Stack", authority: "Ed25519PrivateKey") -> tuple[s
         admin, sign_statement(approval, authority).to_json(), actor=OPERATOR
     )
 
-    def person(by: "Principal", role: "Role", name: str) -> tuple["Principal", str]:
-        """An account made by `by`, and the API token its holder makes with its setup token."""
+    logins: list[str] = []
+
+    def person(by: "Principal", role: "Role", name: str, login: str) -> tuple["Principal", str]:
+        """An account made by `by`, with a login and a fresh password for the portal (listed
+        in `logins`), and the API token its holder makes with its setup token."""
         created = accounts.create_account(
-            by, role=role, issuer_id=sample["id"], name=name, login=None, actor=OPERATOR
+            by, role=role, issuer_id=sample["id"], name=name, login=login, actor=OPERATOR
         )
         holder = accounts.authenticate_token(created.setup_token)
         token = accounts.create_token(
             holder, account_id=None, label="demo", expires_in_days=365, actor=OPERATOR
         )
-        return accounts.authenticate_token(token.secret), token.secret
+        own = accounts.authenticate_token(token.secret)
+        # The first password, set by the account itself (it has none yet).
+        password = secrets.token_urlsafe(12)
+        accounts.set_password(own, current=None, new=password, actor=OPERATOR)
+        logins.append(f"{login} {password}  ({role.value})")
+        return own, token.secret
 
-    cb_admin, _ = person(admin, Role.CB_ADMIN, "Demo CB admin")
-    _, officer_token = person(cb_admin, Role.CB_OFFICER, "Demo officer")
+    cb_admin, _ = person(admin, Role.CB_ADMIN, "Demo CB admin", "demo-admin")
+    officer, officer_token = person(cb_admin, Role.CB_OFFICER, "Demo officer", "demo-officer")
+    person(cb_admin, Role.CB_OFFICER, "Demo reviewer", "demo-reviewer")
+    portal_file.write_text("\n".join(logins) + "\n", encoding="utf-8")
+    portal_file.chmod(0o600)
+    # Certificates of every kind the CB may issue, typed (docs/spec.md §2c), for the portal's
+    # dashboard and the verification pages to show.
+    typed = [
+        submission_adapter().validate_python({k: v for k, v in body.items() if k != "issuer_id"})
+        for body in typed_samples()
+        if body["issuer_id"] == sample["id"]
+    ]
+    stack.service.issue_batch(sample["id"], typed, actor=Actor(principal=officer, via="cli"))
     return sample["id"], officer_token, made.secret
 
 
@@ -255,9 +281,10 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     stack = Stack()
     key_file = data / "demo-api-key.txt"
     authority_file = data / "demo-authority-token.txt"
+    portal_file = data / "demo-portal-logins.txt"
     try:
         if not stack.transparency.issuers():
-            issuer_id, officer_token, admin_token = _demo_institution(stack, authority)
+            issuer_id, officer_token, admin_token = _demo_institution(stack, authority, portal_file)
             for path, token in ((key_file, officer_token), (authority_file, admin_token)):
                 path.write_text(token + "\n", encoding="utf-8")
                 path.chmod(0o600)
@@ -277,6 +304,11 @@ def _run(data: Path, rpc: str, *, port: int, checkpoint_interval_s: float) -> No
     if key_file.exists():
         typer.echo(
             f"issuer officer's API key ({key_file}): {key_file.read_text(encoding='utf-8').strip()}"
+        )
+    if portal_file.exists():
+        typer.echo(
+            f"portal: http://127.0.0.1:{port}/portal — logins and passwords in {portal_file}: "
+            + "; ".join(portal_file.read_text(encoding="utf-8").split("\n")[:3])
         )
     typer.echo(f"registry key: {identity}")
     # What a verifier checks before pinning the registry (`certreg trust add`).

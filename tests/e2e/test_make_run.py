@@ -5,6 +5,7 @@ and the Hardhat node it started — cleanly, with no traceback."""
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -63,6 +64,21 @@ def test_make_run_starts_anchors_and_stops_cleanly(tmp_path: Path) -> None:
             authority = (data / "demo-authority-token.txt").read_text(encoding="utf-8").strip()
             me = http.get("/v1/me", headers={"Authorization": f"Bearer {authority}"}).json()
             assert me["account"]["role"] == "authority_admin"
+            # The portal: the demo officer signs in with the printed login and password and
+            # sees the CB's typed sample certificates.
+            logins = (data / "demo-portal-logins.txt").read_text(encoding="utf-8").splitlines()
+            login, password = next(line for line in logins if "cb_officer" in line).split()[:2]
+            form = http.get("/portal/login")
+            token = re.search(r'name="form_token" value="([^"]+)"', form.text)
+            assert token is not None, form.text
+            signed = http.post(
+                "/portal/login",
+                data={"login": login, "password": password, "form_token": token.group(1)},
+                follow_redirects=False,
+            )
+            assert signed.status_code == 303, signed.text
+            assert "VICAS-2024-00001" in http.get("/portal").text
+            http.cookies.clear()
             deadline = time.monotonic() + 60
             while http.get(f"/v1/certificates/{certificate_id}/proof").json()["status"] != (
                 "ANCHORED"
