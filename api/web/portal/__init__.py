@@ -4,6 +4,7 @@ authority (docs/architecture.md, "The portal"), in Vietnamese and English, witho
 - `signin`: sign in and out, and a first password with a setup token;
 - `certificates`: the dashboard of a CB's certificates, a certificate's page, and its
   lifecycle actions (suspend, reinstate, withdraw) through a confirmation step;
+- `account`: the signed-in person's password and second factor (TOTP);
 - `drafts`: drafts and the second person's decision (submit, approve, reject, withdraw), and
   the CB's setting that requires it;
 - `imports`: spreadsheets of certificates, uploaded, checked, mapped, confirmed, followed;
@@ -16,13 +17,14 @@ error is an HTML page (`api.web.HtmlErrorPages`).
 
 from fastapi import APIRouter
 
-from api.web.portal import admin, certificates, drafts, imports, signin
+from api.web.portal import account, admin, certificates, drafts, imports, signin
 from api.web.portal.auth import PORTAL, sign_in_redirect
 
 __all__ = ["PORTAL", "router", "sign_in_redirect"]
 
 router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
+router.include_router(account.router)
 router.include_router(imports.router)
 router.include_router(drafts.router)
 router.include_router(admin.router)  # before certificates' /portal/certificates/{id}/{action}

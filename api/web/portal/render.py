@@ -47,6 +47,7 @@ def _nav(person: Person | None, lang: str, section: str) -> list[NavItem]:
         items.append(("keys", "/portal/keys"))
     if person.sees_all:
         items.append(("issuers", "/portal/issuers"))
+    items.append(("account", "/portal/account"))
     return [
         NavItem(f"{href}?lang={lang}", t(f"portal.nav.{name}"), name == section)
         for name, href in items

@@ -994,6 +994,7 @@ def _revoke(world: World, ask: Ask) -> Call:
     "GET /portal/drafts -",
     "GET /portal/settings -",
     "POST /portal/settings -",
+    "GET /portal/account -",
 )
 def _portal_page(world: World, ask: Ask) -> Call:
     return Call()
@@ -1078,6 +1079,24 @@ def _portal_submit_draft(world: World, ask: Ask) -> Call:
 )
 def _portal_print_import(world: World, ask: Ask) -> Call:
     return Call(path={"import_id": world.issued_import(ask.cb)}, params={"part": 1})
+
+
+@calls("POST /portal/account/password -")
+def _portal_password(world: World, ask: Ask) -> Call:
+    # The same password again: the account is as it was for the next call.
+    return Call(data={"current": PASSWORD, "new": PASSWORD, "again": PASSWORD})
+
+
+@calls("POST /portal/account/totp -")
+def _portal_totp_begin(world: World, ask: Ask) -> Call:
+    return Call(after=world.totp_off(ask.who))
+
+
+@calls("POST /portal/account/totp/{change} -")
+def _portal_totp_confirm(world: World, ask: Ask) -> Call:
+    totp = world.totp_pending(ask.who)
+    code = totp.at(world.clock.now()) if totp else "000000"
+    return Call(path={"change": "confirm"}, data={"code": code}, after=world.totp_off(ask.who))
 
 
 @calls("POST /portal/imports -")
