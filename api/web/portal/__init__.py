@@ -4,6 +4,8 @@ authority (docs/architecture.md, "The portal"), in Vietnamese and English, witho
 - `signin`: sign in and out, and a first password with a setup token;
 - `certificates`: the dashboard of a CB's certificates, a certificate's page, and its
   lifecycle actions (suspend, reinstate, withdraw) through a confirmation step;
+- `issue`: issuing a typed certificate through a form per kind, checked and reviewed, and a
+  certificate's replacement (supersede, correct and reissue) through the same form;
 - `admin`: accounts, API tokens and signing keys for a CB's admins; the CBs for the authority.
 
 Every page authenticates as the JSON API does and calls the same registry functions, which
@@ -13,7 +15,7 @@ error is an HTML page (`api.web.HtmlErrorPages`).
 
 from fastapi import APIRouter
 
-from api.web.portal import admin, certificates, signin
+from api.web.portal import admin, certificates, issue, signin
 from api.web.portal.auth import PORTAL, sign_in_redirect
 
 __all__ = ["PORTAL", "router", "sign_in_redirect"]
@@ -21,4 +23,5 @@ __all__ = ["PORTAL", "router", "sign_in_redirect"]
 router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(admin.router)  # before certificates' /portal/certificates/{id}/{action}
+router.include_router(issue.router)  # before certificates' /portal/certificates/{id}/{action}
 router.include_router(certificates.router)
