@@ -28,12 +28,12 @@ from api.web.present import IssuerInfo, details, nfc
 from registry.accounts import Role
 from registry.core.events import EventType
 from registry.core.governance import Custody
-from registry.core.lifecycle import ALLOWED_FROM
+from registry.core.lifecycle import ALLOWED_FROM, SUPERSEDABLE
 from registry.errors import ForbiddenError, IllegalTransitionError, NotFoundError
 from registry.records import CertificateKind, holder_of, record_fields
 from registry.service import CertificateView
 
-__all__ = ["ACTIONS", "REASONS", "router"]
+__all__ = ["ACTIONS", "DONE", "REASONS", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,6 +73,9 @@ REASONS: Final = {
         "other",
     ),
 }
+
+#: what the issuing pages (api/web/portal/issue.py) say on a certificate's page after them
+DONE: Final = ("issued", "exists", "replaced")
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -189,6 +192,7 @@ def dashboard(request: Request, person: PersonDep) -> Response:
             "statuses": _STATUSES,
             "issuers": [(i.id, names[i.id]) for i in issuers] if person.sees_all else [],
             "issuer_name": names.get(person.principal.issuer_id or "", ""),
+            "may_issue": person.role is Role.CB_OFFICER,
             "rows": [
                 {
                     "href": f"/portal/certificates/{v.id}?lang={lang}",
@@ -278,6 +282,12 @@ def _reason_text(reason: str | None, t: Translator) -> str:
     return f"{label} — {nfc(note)}" if sep else label
 
 
+def _done_message(done: str, t: Translator) -> str | None:
+    if done in ACTIONS:
+        return t(f"portal.action.{done}.done")
+    return t(f"portal.issue.done.{done}") if done in DONE else None
+
+
 @router.get("/portal/certificates/{certificate_id}", response_class=HTMLResponse)
 def certificate_page(request: Request, certificate_id: str, person: PersonDep) -> Response:
     """The certificate's fields, status and history, its public page, QR code, PDF and proof
@@ -317,7 +327,11 @@ def certificate_page(request: Request, certificate_id: str, person: PersonDep) -
             "status_label": t.get(f"status.{view.status}", view.status),
             "history": history,
             "acting": _acting(stack, person, view),
-            "done": t(f"portal.action.{done}.done") if done in ACTIONS else None,
+            # a replacement is issued from the same form as a new certificate (issue.py)
+            "replaceable": view.status in SUPERSEDABLE
+            and person.role is Role.CB_OFFICER
+            and person.principal.issuer_id == view.issuer_id,
+            "done": _done_message(done, t),
             "links": {
                 "verify": f"/verify/{view.id}?lang={lang}",
                 "qr_svg": f"{base}/qr.svg",

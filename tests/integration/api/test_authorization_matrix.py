@@ -33,6 +33,7 @@ from api.deps import SESSION_COOKIE
 from api.settings import ApiSettings
 from api.stack import Stack
 from api.web.pages import CSS_PATH
+from api.web.portal.issue import values_of
 from registry.accounts import Actor, Principal, Role, new_token_row
 from registry.client import KeyHolder
 from registry.clock import utc_now
@@ -1120,6 +1121,43 @@ def _portal_remap(world: World, ask: Ask) -> Call:
     return Call(
         path={"import_id": job["id"]},
         data={f"map-{i}": job["mapping"].get(h, "") for i, h in enumerate(job["headers"])},
+    )
+
+
+def _issue_form(world: World, cb: str) -> dict[str, str]:
+    """The issuing form's fields for a new certificate of `cb`'s first sample kind (format 2),
+    as a person fills them in."""
+    typed = next(s for s in typed_samples() if s["issuer_id"] == cb)
+    number = f"MATRIX-{next(world._numbers):05d}"
+    body = {k: v for k, v in typed.items() if k != "issuer_id"}
+    body |= {"number": number, "valid_until": "2099-01-01"}
+    return values_of(body, typed["kind"]) | {"kind": typed["kind"]}
+
+
+@calls("GET /portal/issue -")
+def _portal_issue_form(world: World, ask: Ask) -> Call:
+    return Call(params={"kind": bodies(ask.who.cb)[0]["kind"]})
+
+
+@calls("POST /portal/issue/review -", "POST /portal/issue -")
+def _portal_issue(world: World, ask: Ask) -> Call:
+    return Call(data=_issue_form(world, ask.who.cb))
+
+
+@calls("GET /portal/certificates/{certificate_id}/replace certificate")
+def _portal_replace_form(world: World, ask: Ask) -> Call:
+    return Call(path={"certificate_id": world.certificate(ask.cb)})
+
+
+@calls(
+    "POST /portal/certificates/{certificate_id}/replace/review certificate",
+    "POST /portal/certificates/{certificate_id}/replace certificate",
+)
+def _portal_replace(world: World, ask: Ask) -> Call:
+    # The replacement is of the old certificate's kind: its CB's first sample kind.
+    return Call(
+        path={"certificate_id": world.certificate(ask.cb)},
+        data={**_issue_form(world, ask.cb), "reason": "renewal"},
     )
 
 

@@ -39,19 +39,20 @@ def test_a_new_password_then_one_time_codes(
     assert sign_in(client, people.officer, password=NEW).status_code == 303
 
     page = client.get("/portal/account?lang=en")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None
-    begun = client.post("/portal/account/totp?lang=en", data={"csrf_token": csrf.group(1)})
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None
+    token = found.group(1)
+    begun = client.post("/portal/account/totp?lang=en", data={"csrf_token": token})
     assert begun.status_code == 200 and "<svg" in begun.text
     secret = re.search(r"data-secret>([A-Z2-7]+)<", begun.text)
     assert secret is not None
     bad = client.post(
-        "/portal/account/totp/confirm?lang=en", data={"csrf_token": csrf.group(1), "code": "000000"}
+        "/portal/account/totp/confirm?lang=en", data={"csrf_token": token, "code": "000000"}
     )
     assert bad.status_code == 403
     on = client.post(
         "/portal/account/totp/confirm?lang=en",
-        data={"csrf_token": csrf.group(1), "code": pyotp.TOTP(secret.group(1)).now()},
+        data={"csrf_token": token, "code": pyotp.TOTP(secret.group(1)).now()},
         follow_redirects=False,
     )
     assert on.status_code == 303
