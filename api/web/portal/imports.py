@@ -177,12 +177,8 @@ def job_page(import_id: str, request: Request, person: PersonDep) -> Response:
 @router.post("/portal/imports/{import_id}/mapping", response_class=HTMLResponse)
 async def remap(import_id: str, request: Request, person: PersonDep) -> Response:
     """The mapping form: one select per header of the file, named `map-<index>`."""
-    _check_id(import_id)
-    issuer_id = _officer(person)
+    issuer_id = _acting_officer(import_id, person)
     lang = language(request)
-    t = translator(lang)
-    if issuer_id is None:
-        return _list_page(request, person, message=t("portal.import.officers"), status_code=403)
     stack = _stack(request)
     form = await request.form()
     view = stack.service.imports.get(issuer_id, import_id)
@@ -205,12 +201,9 @@ def confirm(
     person: PersonDep,
     skip_invalid: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_id(import_id)
-    issuer_id = _officer(person)
+    issuer_id = _acting_officer(import_id, person)
     lang = language(request)
     t = translator(lang)
-    if issuer_id is None:
-        return _list_page(request, person, message=t("portal.import.officers"), status_code=403)
     stack = _stack(request)
     try:
         stack.service.imports.confirm(
@@ -274,10 +267,7 @@ def import_pdfs(import_id: str, request: Request, person: PersonDep) -> Response
 
 
 def _printed(import_id: str, request: Request, person: Person, size: int) -> list[CertificateView]:
-    _check_id(import_id)
-    issuer_id = _officer(person)
-    if issuer_id is None:
-        raise ForbiddenError(f"import {import_id}: got a {person.role.value}, want a CB officer")
+    issuer_id = _acting_officer(import_id, person)
     stack = _stack(request)
     ids = _part(request, stack.service.imports.certificate_ids(issuer_id, import_id), size)
     return [stack.service.get(certificate_id) for certificate_id in ids]
@@ -290,10 +280,7 @@ def _settings(request: Request) -> ApiSettings:
 
 @router.get("/portal/imports/{import_id}/result.csv")
 def result(import_id: str, request: Request, person: PersonDep) -> Response:
-    _check_id(import_id)
-    issuer_id = _officer(person)
-    if issuer_id is None:
-        raise ForbiddenError(f"import {import_id}: got a {person.role.value}, want a CB officer")
+    issuer_id = _acting_officer(import_id, person)
     name, content = _stack(request).service.imports.result_csv(issuer_id, import_id)
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return Response(
@@ -301,6 +288,15 @@ def result(import_id: str, request: Request, person: PersonDep) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{safe}"'},
     )
+
+
+def _acting_officer(import_id: str, person: Person) -> str:
+    """The CB of the officer acting on an import (a well-formed id); 403 for anyone else."""
+    _check_id(import_id)
+    issuer_id = _officer(person)
+    if issuer_id is None:
+        raise ForbiddenError(f"import {import_id}: got a {person.role.value}, want a CB officer")
+    return issuer_id
 
 
 def _check_id(import_id: str) -> None:
