@@ -26,7 +26,8 @@ $(PY_STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# The local chain (Hardhat) and the npm solc compiler, exactly as package-lock.json pins them.
+# The local chain (Hardhat), the npm solc compiler and axe-core (the browser tests' accessibility
+# check), exactly as package-lock.json pins them.
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

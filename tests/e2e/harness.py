@@ -138,7 +138,15 @@ def certreg(*args: str, env: dict[str, str], cwd: Path) -> CliResult:
 def base_env() -> dict[str, str]:
     """This process's environment without its CERTREG_ settings (a `.env` file is read from the
     working directory: each process here runs in a folder of its own)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTREG_")}
+    if env.get("PYTHONPATH"):
+        # Made absolute: the child runs in another folder, where `PYTHONPATH=.` would name
+        # nothing and the installed package (an editable install of another checkout, say)
+        # would run instead of this one.
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(entry).resolve()) for entry in env["PYTHONPATH"].split(os.pathsep) if entry
+        )
+    return env
 
 
 @dataclass
