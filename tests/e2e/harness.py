@@ -371,9 +371,11 @@ def start_registry(
     origin: str = "e2e.certreg.test/log",
     extra_env: dict[str, str] | None = None,
     with_worker: bool = True,
+    issuer_kinds: list[str] | None = None,
 ) -> Iterator[RunningRegistry]:
-    """Deploy a contract, admit the demo issuer, serve (with the anchoring worker in process,
-    unless `with_worker` is False); stop the server on the way out."""
+    """Deploy a contract, admit the demo issuer (for its sample kinds, or `issuer_kinds`),
+    serve (with the anchoring worker in process, unless `with_worker` is False); stop the server
+    on the way out."""
     anchorer, issuer_admin = accounts.pair()
     w3 = Web3(Web3.HTTPProvider(node.url))
     for account in (anchorer, issuer_admin):
@@ -429,7 +431,7 @@ def start_registry(
             name_vi=issuer["name_vi"],
             name_en=issuer["name_en"],
             accreditation=issuer["accreditation"],
-            kinds=issuer["kinds"],
+            kinds=issuer["kinds"] if issuer_kinds is None else issuer_kinds,
         ).api_key
 
     log_path = tmp_path / "server.log"

@@ -24,6 +24,7 @@ from web3.types import RPCEndpoint
 
 from anchoring.devnode import HardhatNode, dev_account
 from api.deps import CSRF_HEADER
+from registry.fields import CertificateKind
 from tests.e2e.harness import ISSUER_ID, Accounts, RunningRegistry, certreg, start_registry
 
 CHROMIUM = Path(os.environ.get("CERTREG_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -96,6 +97,8 @@ def web_registry(
         accounts,
         origin="browser.certreg.test/log",
         extra_env={"CERTREG_BLOCK_EXPLORER_TX_URL": EXPLORER},
+        # every kind, so that the portal's form is tried for each (test_portal_pages.py)
+        issuer_kinds=[kind.value for kind in CertificateKind],
     ) as running:
         yield running
         errors = running.server_errors()

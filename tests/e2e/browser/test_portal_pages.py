@@ -9,8 +9,10 @@ progress page (it refreshes itself) and downloads the result; withdraws one cert
 its page and confirmation step, and sees its public page say so once the next checkpoint is
 anchored. The way from the sign-in page to a certificate is walked with the keyboard only
 (Tab, Shift+Tab, Enter, Space), with a skip link and a visible focus; axe-core finds no serious
-or critical violation on any page; the dashboard and the import preview are photographed at
-desktop and phone size (`screenshots/portal-*.png`; the README shows copies from docs/img/).
+or critical violation on any page; a certificate of each of the seven kinds is issued through
+the form (filled in, reviewed, issued); the dashboard, the import preview and the issue form are
+photographed at desktop and phone size (`screenshots/portal-*.png`; the README shows copies
+from docs/img/).
 
 A new page is tested with the same helpers: `officer` (a signed-in page), `portal_context`,
 `sign_in`, `check_axe` (and an entry in `AXE_PAGES`), `shoot` for its screenshots.
@@ -30,6 +32,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Response
 
+from api.web.i18n import catalogue
+from api.web.portal.issue import values_of
+from registry.fields import CertificateKind
 from registry.samples import typed_samples
 from registry.sheets import rows_csv
 from tests.e2e.browser.conftest import (
@@ -536,6 +541,7 @@ AXE_PAGES: dict[str, Callable[[Page, Where], object]] = {
     "imports": lambda page, at: page.goto(f"{at.url}/portal/imports?lang=en"),
     "import preview": lambda page, at: page.goto(f"{at.preview}?lang=en"),
     "import done": lambda page, at: page.goto(f"{at.done.url}?lang=en"),
+    "issue form": lambda page, at: page.goto(f"{at.url}/portal/issue?kind=calibration&lang=en"),
 }
 
 
@@ -571,11 +577,57 @@ def test_axe_finds_no_serious_violation(
     assert not serious, "axe-core:\n" + "\n".join(serious)
 
 
+# --- the issue form, one certificate of each kind ----------------------------------------------
+
+
+def _form_values(kind: CertificateKind, number: str) -> dict[str, str]:
+    """A typed sample of `kind` as a person types it into the form (dated to be valid now)."""
+    body = {k: v for k, v in typed_samples_of(kind).items() if k != "issuer_id"}
+    return values_of(body | {"number": number}, kind)
+
+
+def typed_samples_of(kind: CertificateKind) -> dict[str, Any]:
+    return next(s for s in typed_samples() if s["kind"] == kind.value)
+
+
+def fill_form(page: Page, values: dict[str, str]) -> None:
+    """Type each value into its input (choose it in a select), as a person does."""
+    for name, value in values.items():
+        field = page.locator(f'[name="{name}"]')
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+
+
+@pytest.mark.parametrize("kind", list(CertificateKind))
+def test_issue_one_of_each_kind_through_the_form(
+    officer: Page, web_registry: RunningRegistry, kind: CertificateKind
+) -> None:
+    """The form of the kind, filled in, reviewed, issued: the certificate's page says so and
+    its public page verifies it."""
+    url = web_registry.url
+    officer.goto(f"{url}/portal/issue?lang=en")
+    officer.get_by_role("link", name=catalogue("en")[f"kind.{kind.value}"], exact=True).click()
+    assert officer.url.startswith(f"{url}/portal/issue?kind={kind.value}")
+    number = f"FORM-{kind.value[:4].upper()}-{secrets.token_hex(2).upper()}"
+    fill_form(officer, _form_values(kind, number))
+    officer.get_by_role("button", name="Continue to the review").click()
+    text = body_text(officer)
+    assert number in text, text[:2000]
+    officer.get_by_role("button", name="Issue the certificate").click()
+    officer.wait_for_url(re.compile(r".*/portal/certificates/0x[0-9a-f]{64}\?.*done=issued.*"))
+    certificate_id = officer.url.split("/portal/certificates/")[1].split("?")[0]
+    assert number in body_text(officer)
+    answer = web_registry.http.get(f"/v1/certificates/{certificate_id}").json()
+    assert (answer["kind"], answer["record"]["format"]) == (kind.value, 2)
+
+
 # --- screenshots ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_screenshots_of_the_dashboard_and_the_import_preview(
+def test_screenshots_of_the_dashboard_the_import_preview_and_the_form(
     *,
     size: str,
     browser: Browser,
@@ -598,5 +650,9 @@ def test_screenshots_of_the_dashboard_and_the_import_preview(
         scroll_to(page, "errors")
         shoot(page, screenshots, "import-preview", size)
         assert fits_width(page), "the import preview scrolls sideways"
+        # The issue form of a calibration certificate, its measured points as fieldsets.
+        page.goto(f"{web_registry.url}/portal/issue?kind=calibration&lang=en")
+        shoot(page, screenshots, "issue-form", size)
+        assert fits_width(page), "the issue form scrolls sideways"
     finally:
         context.close()
