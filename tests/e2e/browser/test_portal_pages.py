@@ -646,8 +646,8 @@ def test_screenshots_of_the_dashboard_the_import_preview_and_the_form(
         shoot(page, screenshots, "dashboard", size)
         assert fits_width(page), "the dashboard scrolls sideways"
         page.goto(f"{error_import}?lang=en")
-        # The errors, under the counts and the columns, and the choice to leave them out.
-        scroll_to(page, "errors")
+        # The counts, then the errors by row and column (the columns' mapping below them).
+        scroll_to(page, "check")
         shoot(page, screenshots, "import-preview", size)
         assert fits_width(page), "the import preview scrolls sideways"
         # The issue form of a calibration certificate, its measured points as fieldsets.
