@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from traceback import format_exc
-from typing import Any
+from typing import Any, Final
 
 import hypothesis.strategies as st
 import pytest
@@ -211,6 +211,17 @@ def state_machine(
     return Workflow
 
 
+#: the operations that issue a certificate
+ISSUING: Final = frozenset(
+    {
+        "POST /v1/certificates",
+        "POST /v1/certificates/batch",
+        "POST /v1/certificates/{certificate_id}/supersede",
+        "POST /v1/drafts/{draft_id}/approve",
+    }
+)
+
+
 def test_stateful_sequences(
     database_url: str, chain: Chain, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -245,9 +256,8 @@ def test_stateful_sequences(
     assert not [s for s in calls if int(s.rsplit(" ", 1)[1]) >= 500], calls
     # The links were followed: a certificate was issued, then acted on and verified.
     followed = {s.rsplit(" ", 1)[0] for s in calls if s.endswith((" 200", " 201"))}
-    assert "POST /v1/certificates" in followed, statuses
-    assert followed & {
-        "POST /v1/certificates/{certificate_id}/suspend",
-        "POST /v1/certificates/{certificate_id}/withdraw",
-        "GET /v1/certificates/{certificate_id}/proof",
-    }, statuses
+    # Issued by any of the routes that issue: with drafts and imports there are more entry
+    # points than sequences, so which one a run reaches first varies.
+    assert followed & ISSUING, statuses
+    # ...then a link from it followed to the certificate (its proof, a change, its PDF, …).
+    assert any("{certificate_id}" in call for call in followed - ISSUING), statuses
