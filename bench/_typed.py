@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _pg import bench_server, kept_database
 from bench_service import KEK, SIGNER_SEED
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from registry.checkpointing import CheckpointBuilder
@@ -210,8 +210,23 @@ def build(url: str, n: int) -> None:
 def typed_database(admin_url: str, n: int) -> str:
     """The URL of the typed registry of n certificates, built first if it is not complete."""
     url, _ = kept_database(admin_url, database_name(n))
-    build(url, n)
+    if not _complete(url):
+        # Only an incomplete registry is migrated: a complete one stays at the schema it was
+        # built with, whatever branch's bench asks for it (copies are migrated instead).
+        build(url, n)
     return url
+
+
+def _complete(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("bench_typed_progress"):
+                return False
+            done = connection.execute(text("SELECT max(month) FROM bench_typed_progress")).scalar()
+    finally:
+        engine.dispose()
+    return done == MONTHS - 1
 
 
 def typed_copy(admin_url: str, n: int, name: str, *, fresh: bool = False) -> str:
