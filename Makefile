@@ -61,8 +61,11 @@ run: install
 chain: install
 	cd $(NODE_DIR) && node start-node.js --port 8545 --chain-id 31337
 
+# The suite in TEST_WORKERS processes (pytest-xdist; each module stays in one process, so a
+# module's chain node and registry are started once). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(BIN)/ruff format --check .
